@@ -1,0 +1,113 @@
+//! The HTTP long-polling transport: GET collects queued packets, POST delivers client packets.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Limited};
+
+use super::packet::{self, Frame};
+use super::session::{CloseReason, Session, Transport};
+use super::{Body, EngineError, EngineHandler, Entry, http_util};
+
+/// Answers a long-polling GET: waits for at least one queued packet, then returns every packet
+/// queued by then as one payload.
+pub(crate) async fn poll(session: &Arc<Session>) -> Response<Body> {
+    let Ok(mut rx) = session.rx.clone().try_lock_owned() else {
+        if session.is_upgrading() || session.transport() != Transport::Polling {
+            return EngineError::BadRequest.into_response();
+        }
+        // Two GETs at once: the protocol closes the session; the first GET answers `1`.
+        session.stop_with(CloseReason::TransportError);
+        return EngineError::BadRequest.into_response();
+    };
+    let mut out = Vec::new();
+    let mut close_after = false;
+    let upgrade_started = session.upgrade_started.notified();
+    tokio::pin!(upgrade_started);
+    upgrade_started.as_mut().enable();
+    let first = if session.is_upgrading() {
+        rx.try_recv().ok()
+    } else {
+        tokio::select! {
+            biased;
+            _ = session.stopped() => {
+                return http_util::text_response(Bytes::from_static(b"1"));
+            }
+            frame = rx.recv() => frame,
+            _ = &mut upgrade_started => rx.try_recv().ok(),
+        }
+    };
+    let mut next = first;
+    while let Some(frame) = next {
+        if matches!(frame, Frame::Close) {
+            close_after = true;
+            break;
+        }
+        packet::encode_into_payload(&frame, &mut out);
+        next = rx.try_recv().ok();
+    }
+    if close_after {
+        packet::encode_into_payload(&Frame::Text(Frame::close_packet()), &mut out);
+        session.stop_with(CloseReason::ServerClose);
+    } else if out.is_empty() {
+        // Woken by an upgrade (or a closed queue): a noop lets the client pause polling.
+        packet::encode_into_payload(&Frame::noop(), &mut out);
+    }
+    drop(rx);
+    http_util::text_response(Bytes::from(out))
+}
+
+impl<H: EngineHandler> super::Engine<H> {
+    /// Answers a long-polling POST: decodes the client's packets and hands them on.
+    pub(crate) async fn post<B>(&self, entry: &Entry<H::Conn>, req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let session = &entry.session;
+        if !session.begin_post() {
+            session.stop_with(CloseReason::TransportError);
+            return EngineError::BadRequest.into_response();
+        }
+        let max = self.config.max_payload;
+        let declared = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > max as u64) {
+            session.end_post();
+            session.stop_with(CloseReason::TransportError);
+            return http_util::payload_too_large();
+        }
+        let body = match Limited::new(req.into_body(), max).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) => {
+                session.end_post();
+                session.stop_with(CloseReason::TransportError);
+                if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    return http_util::payload_too_large();
+                }
+                return EngineError::BadRequest.into_response();
+            }
+        };
+        match packet::decode_payload(&body) {
+            Ok(packets) => {
+                for p in packets {
+                    if session.is_closed() {
+                        break;
+                    }
+                    self.on_packet(entry, p);
+                }
+            }
+            Err(err) => {
+                tracing::debug!(sid = %session.sid(), error = %err, "invalid polling payload");
+                session.stop_with(CloseReason::ParseError);
+            }
+        }
+        session.end_post();
+        http_util::ok_response()
+    }
+}

@@ -1,0 +1,244 @@
+//! One Engine.IO session: its outbound queue, its transport, and how it ends.
+//!
+//! The session is shared by the transport tasks (a long-polling request or a websocket task),
+//! the heartbeat supervisor that owns its lifetime, and the layer above, which sends frames and
+//! may close it. A session ends exactly once, with one [`CloseReason`].
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{Mutex, Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::packet::Frame;
+use super::sid::Sid;
+
+/// The transport a session currently uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    Websocket,
+}
+
+impl Transport {
+    /// The name used in query strings and metrics: `polling` or `websocket`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Polling => "polling",
+            Transport::Websocket => "websocket",
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The client closed the connection, or sent a close packet.
+    TransportClose,
+    /// The connection failed (IO error, overlapping requests, payload too large).
+    TransportError,
+    /// No pong arrived within the ping timeout.
+    PingTimeout,
+    /// The client sent something that could not be decoded.
+    ParseError,
+    /// The server closed the session.
+    ServerClose,
+    /// The server is shutting down.
+    ServerShutdown,
+    /// The client did not read fast enough and its outbound queue filled up.
+    SlowConsumer,
+}
+
+impl CloseReason {
+    /// The reason as Socket.IO reports it (`transport close`, `ping timeout`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError | CloseReason::SlowConsumer => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ServerClose => "forced close",
+            CloseReason::ServerShutdown => "server shutting down",
+        }
+    }
+}
+
+/// What the handshake request carried, kept for the layer above.
+#[derive(Debug)]
+pub struct RequestInfo {
+    /// The request headers.
+    pub headers: http::HeaderMap,
+    /// The request URI (path and query).
+    pub uri: http::Uri,
+    /// The peer's address.
+    pub remote_addr: Option<SocketAddr>,
+    /// When the handshake happened, in milliseconds since the Unix epoch.
+    pub issued_ms: u64,
+}
+
+/// The error of sending to a session that cannot take the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The session has ended.
+    #[error("session closed")]
+    Closed,
+    /// The outbound queue is full: the session is being closed as a slow consumer.
+    #[error("outbound queue full")]
+    Full,
+}
+
+/// An Engine.IO session.
+#[derive(Debug)]
+pub struct Session {
+    sid: Sid,
+    tx: mpsc::Sender<Frame>,
+    /// The outbound queue's receiving end, held by whichever transport currently writes.
+    pub(crate) rx: Arc<Mutex<mpsc::Receiver<Frame>>>,
+    transport: AtomicU8,
+    upgrading: AtomicBool,
+    /// Wakes a pending polling request when an upgrade starts, so it answers with a noop.
+    pub(crate) upgrade_started: Notify,
+    /// Wakes the supervisor when a pong arrives.
+    pub(crate) pong: Notify,
+    /// Wakes the supervisor when a graceful close was requested.
+    pub(crate) close_requested: Notify,
+    stop: CancellationToken,
+    reason: OnceLock<CloseReason>,
+    posting: AtomicBool,
+    request: RequestInfo,
+}
+
+impl Session {
+    pub(crate) fn new(
+        sid: Sid,
+        transport: Transport,
+        queue: usize,
+        request: RequestInfo,
+    ) -> Session {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        Session {
+            sid,
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            transport: AtomicU8::new(transport as u8),
+            upgrading: AtomicBool::new(false),
+            upgrade_started: Notify::new(),
+            pong: Notify::new(),
+            close_requested: Notify::new(),
+            stop: CancellationToken::new(),
+            reason: OnceLock::new(),
+            posting: AtomicBool::new(false),
+            request,
+        }
+    }
+
+    /// The session id.
+    #[must_use]
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    /// The transport in use now.
+    #[must_use]
+    pub fn transport(&self) -> Transport {
+        if self.transport.load(Ordering::Acquire) == Transport::Websocket as u8 {
+            Transport::Websocket
+        } else {
+            Transport::Polling
+        }
+    }
+
+    /// The handshake request.
+    #[must_use]
+    pub fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    /// Queues a frame for the client. A full queue closes the session as a slow consumer.
+    pub fn send(&self, frame: Frame) -> Result<(), SendError> {
+        match self.tx.try_send(frame) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.is_closed() {
+                    tracing::debug!(sid = %self.sid, "outbound queue full, closing slow consumer");
+                }
+                self.stop_with(CloseReason::SlowConsumer);
+                Err(SendError::Full)
+            }
+        }
+    }
+
+    /// Closes the session after the frames already queued have been delivered (bounded by the
+    /// ping timeout: a client that does not collect them is dropped anyway).
+    pub fn close(&self) {
+        if self.is_closed() {
+            return;
+        }
+        if self.tx.try_send(Frame::Close).is_err() {
+            self.stop_with(CloseReason::ServerClose);
+        } else {
+            self.close_requested.notify_one();
+        }
+    }
+
+    /// Whether the session has ended (or is ending).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    /// Ends the session now with `reason`, unless it already ended.
+    pub(crate) fn stop_with(&self, reason: CloseReason) {
+        if self.reason.set(reason).is_ok() {
+            self.stop.cancel();
+        }
+    }
+
+    /// The reason the session ended, once it has.
+    pub(crate) fn close_reason(&self) -> Option<CloseReason> {
+        self.reason.get().copied()
+    }
+
+    /// Resolves when the session ends.
+    pub(crate) fn stopped(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.stop.cancelled()
+    }
+
+    pub(crate) fn is_upgrading(&self) -> bool {
+        self.upgrading.load(Ordering::Acquire)
+    }
+
+    /// Marks the start of an upgrade; returns `false` when one is already under way.
+    pub(crate) fn begin_upgrade(&self) -> bool {
+        let started = !self.upgrading.swap(true, Ordering::AcqRel);
+        if started {
+            self.upgrade_started.notify_waiters();
+        }
+        started
+    }
+
+    pub(crate) fn abort_upgrade(&self) {
+        self.upgrading.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn finish_upgrade(&self) {
+        self.transport
+            .store(Transport::Websocket as u8, Ordering::Release);
+        self.upgrading.store(false, Ordering::Release);
+    }
+
+    /// Claims the right to process a POST; `false` when one is already in progress.
+    pub(crate) fn begin_post(&self) -> bool {
+        !self.posting.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn end_post(&self) {
+        self.posting.store(false, Ordering::Release);
+    }
+}
