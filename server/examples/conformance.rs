@@ -2,14 +2,18 @@
 //!
 //! `cargo run --release -p sio-server --example conformance -- --port 3000` serves a raw
 //! Engine.IO echo endpoint at `/engine.io/` (ping interval 300 ms, ping timeout 200 ms, max
-//! payload 1 000 000): every message is sent back unchanged, text or binary.
+//! payload 1 000 000): every message is sent back unchanged, text or binary; and a Socket.IO
+//! server at `/socket.io/` (same timings) with namespaces `/` and `/custom`: right after a
+//! connect it emits `auth` with the CONNECT payload, answers `message` with `message-back` and
+//! the same arguments, and acks `message-with-ack` with its arguments.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sio_server::engine::{
-    CloseReason, Engine, EngineConfig, EngineHandler, Frame, Message, Session,
+    CloseReason, CorsConfig, Engine, EngineConfig, EngineHandler, Frame, Message, Session,
 };
+use sio_server::{Event, Server, Socket};
 
 struct Echo;
 
@@ -49,18 +53,39 @@ async fn main() -> std::io::Result<()> {
             ping_interval: Duration::from_millis(300),
             ping_timeout: Duration::from_millis(200),
             max_payload: 1_000_000,
-            cors: Some(sio_server::engine::CorsConfig::any()),
+            cors: Some(CorsConfig::any()),
             ..EngineConfig::default()
         },
         Echo,
     );
+    let io = Server::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .max_payload(1_000_000)
+        .cors(CorsConfig::any())
+        .build();
+    for nsp in ["/", "/custom"] {
+        io.of(nsp).on_connection(|socket: Socket| async move {
+            let auth = socket.handshake().auth.clone();
+            let _ = socket.emit("auth", &auth);
+            socket.on("message", |socket: Socket, event: Event| async move {
+                let _ = socket.emit_payload("message-back", event.payload);
+            });
+            socket.on("message-with-ack", |_socket: Socket, event: Event| async move {
+                event.ack.send_payload(event.payload);
+            });
+        });
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("conformance server on http://127.0.0.1:{port}");
     let handler = move |req: http::Request<hyper::body::Incoming>, peer| {
         let engine = engine.clone();
+        let io = io.clone();
         async move {
             if engine.config().matches_path(req.uri().path()) {
                 engine.handle(req, Some(peer)).await
+            } else if io.handles_path(req.uri().path()) {
+                io.handle(req, Some(peer)).await
             } else {
                 http::Response::builder()
                     .status(404)

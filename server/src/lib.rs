@@ -1,5 +1,28 @@
 //! `sio-server`: an Engine.IO v4 and Socket.IO v5 server with a pluggable cluster adapter.
+//!
+//! Layers look down only: [`engine`] (transports, sessions, heartbeats) knows nothing of
+//! namespaces; [`protocol`] holds the pure packet codecs; [`adapter`] carries every operation
+//! that may concern other nodes; [`Server`], [`Namespace`] and [`Socket`] are the API.
 
+pub mod adapter;
+mod broadcast;
+mod client;
 pub mod engine;
+mod error;
+mod handler;
+mod handshake;
+mod namespace;
 pub mod protocol;
 pub mod serve;
+mod server;
+mod socket;
+
+pub use adapter::{Adapter, LocalAdapter};
+pub use broadcast::{BroadcastOperator, RemoteSocket};
+pub use error::{AckError, ConnectError, EmitError};
+pub use handler::{AckSender, BoxFuture, Data, Event, EventHandler};
+pub use handshake::Handshake;
+pub use namespace::Namespace;
+pub use protocol::Payload;
+pub use server::{DynamicNamespace, Server, ServerBuilder, ServerConfig, SocketIoService};
+pub use socket::{DisconnectReason, Socket};

@@ -33,8 +33,8 @@ impl Query {
     }
 }
 
-/// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.
-pub(crate) fn percent_decode(value: &str) -> String {
+/// Decodes `%XX` escapes and `+` in a query component; invalid escapes are kept as they are.
+pub fn percent_decode(value: &str) -> String {
     if !value.contains(['%', '+']) {
         return value.to_owned();
     }

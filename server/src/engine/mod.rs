@@ -28,6 +28,7 @@ pub use packet::Frame;
 pub use session::{CloseReason, RequestInfo, SendError, Session, Transport};
 pub use sid::{InvalidSid, Sid};
 
+pub use http_util::percent_decode;
 use http_util::{Query, cors_headers, preflight};
 use packet::Packet;
 
@@ -205,7 +206,10 @@ impl<H: EngineHandler> Engine<H> {
         match &query.sid {
             Some(sid) => {
                 let sid: Sid = sid.parse().map_err(|_| EngineError::UnknownSid)?;
-                let entry = self.entry(&sid).ok_or(EngineError::UnknownSid)?;
+                let entry = self
+                    .entry(&sid)
+                    .filter(|e| !e.session.is_closed())
+                    .ok_or(EngineError::UnknownSid)?;
                 match transport {
                     Transport::Polling => {
                         if entry.session.transport() != Transport::Polling {
@@ -218,12 +222,16 @@ impl<H: EngineHandler> Engine<H> {
                         }
                     }
                     Transport::Websocket => {
-                        if !is_ws_upgrade
-                            || !self.config.allow_upgrades
+                        if !is_ws_upgrade {
+                            return Err(EngineError::BadRequest);
+                        }
+                        if !self.config.allow_upgrades
                             || entry.session.transport() != Transport::Polling
                             || entry.session.is_upgrading()
                         {
-                            return Err(EngineError::BadRequest);
+                            // Already upgraded (or upgrading): accept the websocket and close it
+                            // at once, leaving the session as it is.
+                            return self.reject_websocket(req);
                         }
                         self.upgrade(entry, req)
                     }
@@ -358,7 +366,15 @@ impl<H: EngineHandler> Engine<H> {
                 pong.push_str(data);
                 let _ = entry.session.send(Frame::Text(pong.into()));
             }
-            Packet::Close => entry.session.stop_with(CloseReason::TransportClose),
+            Packet::Close => {
+                let session = &entry.session;
+                let poll_pending = session.rx.try_lock().is_err();
+                if session.transport() == Transport::Polling && !poll_pending {
+                    session.begin_client_close();
+                } else {
+                    session.stop_with(CloseReason::TransportClose);
+                }
+            }
             Packet::Noop => {}
             Packet::Open | Packet::Upgrade => entry.session.stop_with(CloseReason::ParseError),
         }
@@ -374,7 +390,11 @@ async fn heartbeat(session: &Session, interval: Duration, timeout: Duration) -> 
                 // A graceful close: the transport delivers what is queued and ends the session;
                 // a client that never collects it is dropped after the ping timeout.
                 if tokio::time::timeout(timeout, session.stopped()).await.is_err() {
-                    session.stop_with(CloseReason::ServerClose);
+                    session.stop_with(if session.is_client_closing() {
+                        CloseReason::TransportClose
+                    } else {
+                        CloseReason::ServerClose
+                    });
                 }
                 break;
             }

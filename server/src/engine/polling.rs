@@ -21,6 +21,10 @@ pub(crate) async fn poll(session: &Arc<Session>) -> Response<Body> {
         session.stop_with(CloseReason::TransportError);
         return EngineError::BadRequest.into_response();
     };
+    if session.is_client_closing() {
+        session.stop_with(CloseReason::TransportClose);
+        return http_util::text_response(Bytes::from_static(b"6"));
+    }
     let mut out = Vec::new();
     let mut close_after = false;
     let upgrade_started = session.upgrade_started.notified();
@@ -32,7 +36,14 @@ pub(crate) async fn poll(session: &Arc<Session>) -> Response<Body> {
         tokio::select! {
             biased;
             _ = session.stopped() => {
-                return http_util::text_response(Bytes::from_static(b"1"));
+                // The client closed the session itself: a noop ends its pending poll. Otherwise
+                // the close packet tells it the session is gone.
+                let body: &'static [u8] = if session.close_reason() == Some(CloseReason::TransportClose) {
+                    b"6"
+                } else {
+                    b"1"
+                };
+                return http_util::text_response(Bytes::from_static(body));
             }
             frame = rx.recv() => frame,
             _ = &mut upgrade_started => rx.try_recv().ok(),

@@ -110,6 +110,7 @@ pub struct Session {
     stop: CancellationToken,
     reason: OnceLock<CloseReason>,
     posting: AtomicBool,
+    client_closing: AtomicBool,
     request: RequestInfo,
 }
 
@@ -133,6 +134,7 @@ impl Session {
             stop: CancellationToken::new(),
             reason: OnceLock::new(),
             posting: AtomicBool::new(false),
+            client_closing: AtomicBool::new(false),
             request,
         }
     }
@@ -174,6 +176,12 @@ impl Session {
         }
     }
 
+    /// Queues a frame unless the queue is full, in which case the frame is dropped (the session
+    /// stays open). For volatile packets.
+    pub fn send_volatile(&self, frame: Frame) {
+        let _ = self.tx.try_send(frame);
+    }
+
     /// Closes the session after the frames already queued have been delivered (bounded by the
     /// ping timeout: a client that does not collect them is dropped anyway).
     pub fn close(&self) {
@@ -194,7 +202,7 @@ impl Session {
     }
 
     /// Ends the session now with `reason`, unless it already ended.
-    pub(crate) fn stop_with(&self, reason: CloseReason) {
+    pub fn stop_with(&self, reason: CloseReason) {
         if self.reason.set(reason).is_ok() {
             self.stop.cancel();
         }
@@ -231,6 +239,17 @@ impl Session {
         self.transport
             .store(Transport::Websocket as u8, Ordering::Release);
         self.upgrading.store(false, Ordering::Release);
+    }
+
+    /// A polling client sent a close packet while no poll was pending: its next poll gets a
+    /// noop and ends the session (or the supervisor ends it after the ping timeout).
+    pub(crate) fn begin_client_close(&self) {
+        self.client_closing.store(true, Ordering::Release);
+        self.close_requested.notify_one();
+    }
+
+    pub(crate) fn is_client_closing(&self) -> bool {
+        self.client_closing.load(Ordering::Acquire)
     }
 
     /// Claims the right to process a POST; `false` when one is already in progress.

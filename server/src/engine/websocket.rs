@@ -94,6 +94,26 @@ impl<H: EngineHandler> super::Engine<H> {
         Ok(http_util::switching_protocols(key.as_bytes()))
     }
 
+    /// Completes a websocket handshake only to close the socket right away.
+    pub(crate) fn reject_websocket<B>(self: &Arc<Self>, mut req: Request<B>) -> Result<Response<Body>, EngineError> {
+        let key = req
+            .headers()
+            .get(http::header::SEC_WEBSOCKET_KEY)
+            .cloned()
+            .ok_or(EngineError::BadRequest)?;
+        let on_upgrade = req
+            .extensions_mut()
+            .remove::<OnUpgrade>()
+            .ok_or(EngineError::BadRequest)?;
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Some(mut ws) = engine.accept(on_upgrade).await {
+                let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+            }
+        });
+        Ok(http_util::switching_protocols(key.as_bytes()))
+    }
+
     async fn run_upgrade(&self, entry: Entry<H::Conn>, mut ws: Ws) {
         let session = entry.session.clone();
         let probe = tokio::time::timeout(self.config.upgrade_timeout, async {

@@ -1,0 +1,382 @@
+//! The in-memory adapter: one node's rooms index and local delivery.
+//!
+//! `rooms[room] = {sid, ...}` plus each socket's own rooms, so that a broadcast costs
+//! O(recipients) and a departing socket leaves every room at once. The room named by a socket's
+//! own id is implicit (never stored), which keeps a socket with no rooms to one index entry.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::{BroadcastOptions, Room, ServerEvent, SocketInfo};
+use crate::engine::{Frame, Sid};
+use crate::protocol::{Packet, ParserKind, Payload};
+
+/// A socket connected to this node, as the adapter drives it.
+pub trait LocalSocket: Send + Sync + 'static {
+    /// The socket id.
+    fn id(&self) -> Sid;
+    /// Queues an encoded packet; `volatile` packets are dropped rather than overflow the queue.
+    fn deliver(&self, frame: &Frame, volatile: bool);
+    /// Sends `packet` with a fresh ack id; resolves to the reply, or `None` on timeout or
+    /// disconnect.
+    fn deliver_with_ack(
+        &self,
+        packet: Packet,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>>;
+    /// Disconnects the socket from the namespace (`close`: and closes its connection).
+    fn disconnect(&self, close: bool);
+    /// The socket's handshake and data, with `rooms`.
+    fn info(&self, rooms: Vec<Room>) -> SocketInfo;
+}
+
+/// Handles events sent by other servers; the sender, when given, carries the ack reply.
+pub type ServerEventHandler =
+    Arc<dyn Fn(ServerEvent, Option<oneshot::Sender<Payload>>) + Send + Sync>;
+
+struct Entry {
+    socket: Arc<dyn LocalSocket>,
+    /// The rooms joined, the socket's own id excluded.
+    rooms: HashSet<Room>,
+}
+
+#[derive(Default)]
+struct Index {
+    rooms: HashMap<Room, HashSet<Sid>>,
+    sockets: HashMap<Sid, Entry>,
+}
+
+impl Index {
+    /// Calls `f` for every socket selected by `opts`, each once.
+    fn for_each_match(&self, opts: &BroadcastOptions, mut f: impl FnMut(Sid, &Entry)) {
+        let mut excluded: HashSet<Sid> = HashSet::new();
+        for room in &opts.except {
+            if let Some(members) = self.rooms.get(room) {
+                excluded.extend(members.iter().copied());
+            }
+            if let Ok(sid) = room.parse::<Sid>() {
+                excluded.insert(sid);
+            }
+        }
+        if opts.rooms.is_empty() {
+            for (sid, entry) in &self.sockets {
+                if !excluded.contains(sid) {
+                    f(*sid, entry);
+                }
+            }
+            return;
+        }
+        let mut seen: HashSet<Sid> = HashSet::new();
+        let single = opts.rooms.len() == 1;
+        let mut visit = |sid: &Sid| {
+            if excluded.contains(sid) || (!single && !seen.insert(*sid)) {
+                return;
+            }
+            if let Some(entry) = self.sockets.get(sid) {
+                f(*sid, entry);
+            }
+        };
+        for room in &opts.rooms {
+            if let Some(members) = self.rooms.get(room) {
+                members.iter().for_each(&mut visit);
+            }
+            if let Ok(sid) = room.parse::<Sid>() {
+                visit(&sid);
+            }
+        }
+    }
+
+    fn rooms_of(&self, sid: Sid) -> Vec<Room> {
+        let mut rooms = vec![sid.to_string()];
+        if let Some(entry) = self.sockets.get(&sid) {
+            rooms.extend(entry.rooms.iter().cloned());
+        }
+        rooms
+    }
+
+    fn join(&mut self, sid: Sid, room: &str) {
+        if room == sid.as_str() {
+            return;
+        }
+        let Some(entry) = self.sockets.get_mut(&sid) else {
+            return;
+        };
+        if entry.rooms.insert(room.to_owned()) {
+            self.rooms.entry(room.to_owned()).or_default().insert(sid);
+        }
+    }
+
+    fn leave(&mut self, sid: Sid, room: &str) {
+        let Some(entry) = self.sockets.get_mut(&sid) else {
+            return;
+        };
+        if entry.rooms.remove(room) {
+            self.forget_member(sid, room);
+        }
+    }
+
+    fn forget_member(&mut self, sid: Sid, room: &str) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(&sid);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+}
+
+struct Inner {
+    nsp: String,
+    parser: ParserKind,
+    index: RwLock<Index>,
+    server_events: RwLock<Option<ServerEventHandler>>,
+}
+
+/// The in-memory adapter of one namespace: its local sockets and rooms.
+#[derive(Clone)]
+pub struct LocalAdapter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for LocalAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalAdapter")
+            .field("nsp", &self.inner.nsp)
+            .field("sockets", &self.len())
+            .field("rooms", &self.room_count())
+            .finish()
+    }
+}
+
+impl LocalAdapter {
+    /// An empty index for namespace `nsp`, encoding packets with `parser`.
+    #[must_use]
+    pub fn new(nsp: impl Into<String>, parser: ParserKind) -> Self {
+        LocalAdapter {
+            inner: Arc::new(Inner {
+                nsp: nsp.into(),
+                parser,
+                index: RwLock::new(Index::default()),
+                server_events: RwLock::new(None),
+            }),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.inner.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.inner.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The namespace name.
+    #[must_use]
+    pub fn nsp(&self) -> &str {
+        &self.inner.nsp
+    }
+
+    /// The packet format of this server.
+    #[must_use]
+    pub fn parser(&self) -> ParserKind {
+        self.inner.parser
+    }
+
+    /// Registers a connected socket.
+    pub fn insert(&self, socket: Arc<dyn LocalSocket>) {
+        let sid = socket.id();
+        self.write().sockets.insert(
+            sid,
+            Entry {
+                socket,
+                rooms: HashSet::new(),
+            },
+        );
+    }
+
+    /// Unregisters a socket and removes it from every room.
+    pub fn remove(&self, sid: Sid) -> Option<Arc<dyn LocalSocket>> {
+        let mut index = self.write();
+        let entry = index.sockets.remove(&sid)?;
+        for room in &entry.rooms {
+            index.forget_member(sid, room);
+        }
+        Some(entry.socket)
+    }
+
+    /// A local socket by id.
+    #[must_use]
+    pub fn get(&self, sid: Sid) -> Option<Arc<dyn LocalSocket>> {
+        self.read().sockets.get(&sid).map(|e| e.socket.clone())
+    }
+
+    /// Every local socket.
+    #[must_use]
+    pub fn sockets(&self) -> Vec<Arc<dyn LocalSocket>> {
+        self.read().sockets.values().map(|e| e.socket.clone()).collect()
+    }
+
+    /// The number of local sockets.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.read().sockets.len()
+    }
+
+    /// Whether there is no local socket.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of rooms in the index (own-id rooms are implicit and not counted).
+    #[must_use]
+    pub fn room_count(&self) -> usize {
+        self.read().rooms.len()
+    }
+
+    /// Adds a socket to rooms.
+    pub fn add_all<I: IntoIterator<Item = Room>>(&self, sid: Sid, rooms: I) {
+        let mut index = self.write();
+        for room in rooms {
+            index.join(sid, &room);
+        }
+    }
+
+    /// Removes a socket from a room.
+    pub fn del(&self, sid: Sid, room: &str) {
+        self.write().leave(sid, room);
+    }
+
+    /// The rooms of a socket, its own id first.
+    #[must_use]
+    pub fn rooms_of(&self, sid: Sid) -> Vec<Room> {
+        self.read().rooms_of(sid)
+    }
+
+    /// The ids of the local sockets selected by `opts`.
+    #[must_use]
+    pub fn matching_ids(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        let mut ids = Vec::new();
+        self.read().for_each_match(opts, |sid, _| ids.push(sid));
+        ids
+    }
+
+    fn matching(&self, opts: &BroadcastOptions) -> Vec<Arc<dyn LocalSocket>> {
+        let mut out = Vec::new();
+        self.read()
+            .for_each_match(opts, |_, entry| out.push(entry.socket.clone()));
+        out
+    }
+
+    /// Encodes `packet` once and queues it for every matching local socket. Returns the number
+    /// of recipients.
+    pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) -> usize {
+        let frame = self.inner.parser.encode(packet);
+        let mut count = 0;
+        self.read().for_each_match(opts, |_, entry| {
+            entry.socket.deliver(&frame, opts.flags.volatile);
+            count += 1;
+        });
+        count
+    }
+
+    /// Sends `packet` to every matching local socket, each with its own ack id. Returns how many
+    /// were sent it, and a future of the replies that arrive within `timeout`.
+    pub fn broadcast_with_ack_local(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> (usize, impl Future<Output = Vec<Payload>> + Send + 'static) {
+        let targets = self.matching(opts);
+        let pending: Vec<_> = targets
+            .iter()
+            .map(|s| s.deliver_with_ack(packet.clone(), timeout))
+            .collect();
+        let count = pending.len();
+        let replies = async move {
+            futures_util::future::join_all(pending)
+                .await
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        (count, replies)
+    }
+
+    /// Makes the matching local sockets join `rooms`.
+    pub fn add_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        let ids = self.matching_ids(opts);
+        let mut index = self.write();
+        for sid in ids {
+            for room in rooms {
+                index.join(sid, room);
+            }
+        }
+    }
+
+    /// Makes the matching local sockets leave `rooms`.
+    pub fn del_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        let ids = self.matching_ids(opts);
+        let mut index = self.write();
+        for sid in ids {
+            for room in rooms {
+                index.leave(sid, room);
+            }
+        }
+    }
+
+    /// Disconnects the matching local sockets.
+    pub fn disconnect_sockets_local(&self, opts: &BroadcastOptions, close: bool) {
+        for socket in self.matching(opts) {
+            socket.disconnect(close);
+        }
+    }
+
+    /// Describes the matching local sockets.
+    #[must_use]
+    pub fn fetch_sockets_local(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        let index = self.read();
+        let mut out = Vec::new();
+        index.for_each_match(opts, |sid, entry| {
+            out.push(entry.socket.info(index.rooms_of(sid)));
+        });
+        out
+    }
+
+    /// Every local room, own-id rooms included.
+    #[must_use]
+    pub fn rooms_local(&self) -> BTreeSet<Room> {
+        let index = self.read();
+        let mut rooms: BTreeSet<Room> = index.rooms.keys().cloned().collect();
+        rooms.extend(index.sockets.keys().map(|sid| sid.to_string()));
+        rooms
+    }
+
+    /// Sets the handler of events sent by other servers.
+    pub fn on_server_event(&self, handler: ServerEventHandler) {
+        *self
+            .inner
+            .server_events
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(handler);
+    }
+
+    /// Hands an event from another server to the handler (used by cluster adapters).
+    pub fn dispatch_server_event(&self, event: ServerEvent, ack: Option<oneshot::Sender<Payload>>) {
+        let handler = self
+            .inner
+            .server_events
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(handler) = handler {
+            handler(event, ack);
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The cluster adapter: every operation that may concern sockets on other nodes goes through an
+//! [`Adapter`]. [`LocalAdapter`] is the in-memory, single-node implementation and the reference
+//! semantics; cluster adapters (Redis, ...) wrap it for the local part and add the messaging.
+//!
+//! Membership is local: each node indexes its own sockets' rooms. Operations by selector
+//! (broadcast, join/leave/disconnect by rooms, fetch) apply to local matches and, in a cluster,
+//! are published for the other nodes to apply to theirs. Requests that wait for other nodes
+//! return what arrived and name the nodes that did not answer.
+
+mod local;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use local::{LocalAdapter, LocalSocket, ServerEventHandler};
+
+use crate::protocol::{Packet, Payload};
+
+/// A room name. A socket is always in the room named by its own id.
+pub type Room = String;
+
+/// Selects sockets: in any of `rooms` (all sockets when empty) and in none of `except`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastOptions {
+    /// The target rooms; empty means every socket of the namespace.
+    pub rooms: BTreeSet<Room>,
+    /// Rooms whose sockets are excluded.
+    pub except: BTreeSet<Room>,
+    /// Modifiers.
+    pub flags: BroadcastFlags,
+}
+
+/// Broadcast modifiers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastFlags {
+    /// Only this node's sockets.
+    pub local: bool,
+    /// May be dropped for a client that cannot take it right now (instead of disconnecting it
+    /// as a slow consumer).
+    pub volatile: bool,
+}
+
+/// Facts about a socket, wherever it lives, as `fetch_sockets` returns them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SocketInfo {
+    /// The socket id.
+    pub id: String,
+    /// The handshake, in the shape Node's socket.io gives it.
+    pub handshake: Value,
+    /// The rooms the socket is in (its own id included).
+    pub rooms: Vec<Room>,
+    /// The socket's `data`.
+    pub data: Value,
+}
+
+/// The answer to a cluster request: what arrived, and the nodes that did not answer in time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterResponse<T> {
+    /// The merged answers (this node's included).
+    pub value: T,
+    /// The ids of the nodes that were expected and did not answer.
+    pub missing_nodes: Vec<String>,
+}
+
+impl<T> ClusterResponse<T> {
+    /// A complete answer.
+    pub fn complete(value: T) -> Self {
+        ClusterResponse {
+            value,
+            missing_nodes: Vec::new(),
+        }
+    }
+}
+
+/// The replies to a broadcast with acks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AckReplies {
+    /// One payload per socket that answered in time.
+    pub replies: Vec<Payload>,
+    /// How many sockets were sent the packet (cluster-wide, as far as nodes reported).
+    pub expected: usize,
+    /// Nodes that did not report at all.
+    pub missing_nodes: Vec<String>,
+}
+
+/// Why an adapter operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdapterError {
+    /// The cluster transport failed (the operation still applied locally).
+    #[error("adapter transport: {0}")]
+    Transport(String),
+    /// A message could not be encoded.
+    #[error("encoding: {0}")]
+    Encode(String),
+}
+
+/// An event sent between servers with `server_side_emit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerEvent {
+    /// The event name.
+    pub event: String,
+    /// Its arguments.
+    pub payload: Payload,
+}
+
+/// The cluster-wide operations of a namespace. One instance per namespace per node.
+///
+/// Async methods return `impl Future + Send`; an implementation composes a [`LocalAdapter`] for
+/// the local part (see [`Adapter::local`]).
+pub trait Adapter: Sized + Send + Sync + 'static {
+    /// What the adapter needs beyond the namespace (a Redis connection, ...), shared by the
+    /// adapters of every namespace.
+    type Config: Send + Sync + 'static;
+
+    /// Creates the adapter of one namespace around its local index.
+    fn new(local: LocalAdapter, config: &Arc<Self::Config>) -> Self;
+
+    /// Starts cluster messaging (subscriptions, heartbeats). Called once, before the namespace
+    /// accepts sockets.
+    fn init(&self) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Stops cluster messaging and announces this node's departure.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+
+    /// The local index and delivery.
+    fn local(&self) -> &LocalAdapter;
+
+    /// Delivers a packet to every matching socket, cluster-wide unless `flags.local`.
+    fn broadcast(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Delivers a packet that asks for acks, and collects the replies until every socket
+    /// answered or `timeout` passed.
+    fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<AckReplies, AdapterError>> + Send;
+
+    /// Makes the matching sockets join `rooms`.
+    fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Makes the matching sockets leave `rooms`.
+    fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Disconnects the matching sockets (and closes their connections when `close`).
+    fn disconnect_sockets(
+        &self,
+        opts: BroadcastOptions,
+        close: bool,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// Describes the matching sockets, cluster-wide.
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ClusterResponse<Vec<SocketInfo>>, AdapterError>> + Send;
+
+    /// Every room with at least one socket, cluster-wide.
+    fn all_rooms(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ClusterResponse<BTreeSet<Room>>, AdapterError>> + Send;
+
+    /// Sends an event to the other servers; with a timeout, collects their acks.
+    fn server_side_emit(
+        &self,
+        event: ServerEvent,
+        ack_timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<ClusterResponse<Vec<Payload>>, AdapterError>> + Send;
+
+    /// The number of live nodes, this one included.
+    fn server_count(&self) -> impl Future<Output = Result<usize, AdapterError>> + Send;
+}
+
+impl Adapter for LocalAdapter {
+    type Config = ();
+
+    fn new(local: LocalAdapter, _config: &Arc<()>) -> Self {
+        local
+    }
+
+    async fn init(&self) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    async fn close(&self) {}
+
+    fn local(&self) -> &LocalAdapter {
+        self
+    }
+
+    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+        self.broadcast_local(&packet, &opts);
+        Ok(())
+    }
+
+    async fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> Result<AckReplies, AdapterError> {
+        let (expected, replies) = self.broadcast_with_ack_local(&packet, &opts, timeout);
+        Ok(AckReplies {
+            replies: replies.await,
+            expected,
+            missing_nodes: Vec::new(),
+        })
+    }
+
+    async fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        self.add_sockets_local(&opts, &rooms);
+        Ok(())
+    }
+
+    async fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        self.del_sockets_local(&opts, &rooms);
+        Ok(())
+    }
+
+    async fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
+        self.disconnect_sockets_local(&opts, close);
+        Ok(())
+    }
+
+    async fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+        _timeout: Duration,
+    ) -> Result<ClusterResponse<Vec<SocketInfo>>, AdapterError> {
+        Ok(ClusterResponse::complete(self.fetch_sockets_local(&opts)))
+    }
+
+    async fn all_rooms(&self, _timeout: Duration) -> Result<ClusterResponse<BTreeSet<Room>>, AdapterError> {
+        Ok(ClusterResponse::complete(self.rooms_local()))
+    }
+
+    async fn server_side_emit(
+        &self,
+        _event: ServerEvent,
+        _ack_timeout: Option<Duration>,
+    ) -> Result<ClusterResponse<Vec<Payload>>, AdapterError> {
+        // A single node has no other server to tell.
+        Ok(ClusterResponse::complete(Vec::new()))
+    }
+
+    async fn server_count(&self) -> Result<usize, AdapterError> {
+        Ok(1)
+    }
+}

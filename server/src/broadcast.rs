@@ -1,0 +1,195 @@
+//! Broadcast operators: `to(rooms).except(rooms).local().volatile().timeout(d)` and what they
+//! apply to (emit, emit with acks, fetch, join, leave, disconnect).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::adapter::{AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, Room, SocketInfo};
+use crate::error::EmitError;
+use crate::namespace::Namespace;
+use crate::protocol::{Packet, Payload};
+
+/// Selects sockets of a namespace, cluster-wide, and acts on them.
+pub struct BroadcastOperator<A: Adapter> {
+    ns: Namespace<A>,
+    opts: BroadcastOptions,
+    timeout: Option<Duration>,
+}
+
+impl<A: Adapter> std::fmt::Debug for BroadcastOperator<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BroadcastOperator")
+            .field("nsp", &self.ns.name())
+            .field("opts", &self.opts)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl<A: Adapter> BroadcastOperator<A> {
+    pub(crate) fn new(ns: Namespace<A>, opts: BroadcastOptions) -> Self {
+        BroadcastOperator {
+            ns,
+            opts,
+            timeout: None,
+        }
+    }
+
+    /// Adds target rooms.
+    #[must_use]
+    pub fn to<I, R>(mut self, rooms: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.opts.rooms.extend(rooms.into_iter().map(Into::into));
+        self
+    }
+
+    /// Excludes the sockets of rooms.
+    #[must_use]
+    pub fn except<I, R>(mut self, rooms: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.opts.except.extend(rooms.into_iter().map(Into::into));
+        self
+    }
+
+    /// Only this node's sockets.
+    #[must_use]
+    pub fn local(mut self) -> Self {
+        self.opts.flags.local = true;
+        self
+    }
+
+    /// Drops the packet for clients that cannot take it now.
+    #[must_use]
+    pub fn volatile(mut self) -> Self {
+        self.opts.flags.volatile = true;
+        self
+    }
+
+    /// How long acks and cluster requests may take (default: the server's request timeout).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(self.ns.request_timeout())
+    }
+
+    /// Emits an event with one serializable argument.
+    pub async fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.emit_payload(event, Payload::from_value(data)?).await
+    }
+
+    /// Emits an event with any arguments, binary included.
+    pub async fn emit_payload(self, event: &str, payload: Payload) -> Result<(), EmitError> {
+        let packet = Packet::event(self.ns.name(), event, payload);
+        self.ns.adapter().broadcast(packet, self.opts).await?;
+        Ok(())
+    }
+
+    /// Emits an event that asks each recipient for an ack, and collects the replies until every
+    /// recipient answered or the timeout passed.
+    pub async fn emit_with_ack(self, event: &str, payload: Payload) -> Result<AckReplies, AdapterError> {
+        let timeout = self.request_timeout();
+        let packet = Packet::event(self.ns.name(), event, payload);
+        self.ns.adapter().broadcast_with_ack(packet, self.opts, timeout).await
+    }
+
+    /// The matching sockets, wherever they are, as handles that can act on them.
+    pub async fn fetch_sockets(self) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+        let timeout = self.request_timeout();
+        let found = self.ns.adapter().fetch_sockets(self.opts, timeout).await?;
+        Ok(ClusterResponse {
+            value: found
+                .value
+                .into_iter()
+                .map(|info| RemoteSocket {
+                    info,
+                    ns: self.ns.clone(),
+                })
+                .collect(),
+            missing_nodes: found.missing_nodes,
+        })
+    }
+
+    /// Makes the matching sockets join rooms.
+    pub async fn sockets_join<I, R>(self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        let rooms = rooms.into_iter().map(Into::into).collect();
+        self.ns.adapter().add_sockets(self.opts, rooms).await
+    }
+
+    /// Makes the matching sockets leave rooms.
+    pub async fn sockets_leave<I, R>(self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        let rooms = rooms.into_iter().map(Into::into).collect();
+        self.ns.adapter().del_sockets(self.opts, rooms).await
+    }
+
+    /// Disconnects the matching sockets; with `close`, closes their connections too.
+    pub async fn disconnect_sockets(self, close: bool) -> Result<(), AdapterError> {
+        self.ns.adapter().disconnect_sockets(self.opts, close).await
+    }
+}
+
+/// A socket found by `fetch_sockets`, on this node or another: its facts, and actions that go
+/// through the adapter to wherever it lives.
+pub struct RemoteSocket<A: Adapter> {
+    /// Id, handshake, rooms and data.
+    pub info: SocketInfo,
+    ns: Namespace<A>,
+}
+
+impl<A: Adapter> std::fmt::Debug for RemoteSocket<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSocket").field("info", &self.info).finish()
+    }
+}
+
+impl<A: Adapter> RemoteSocket<A> {
+    fn only_me(&self) -> BroadcastOperator<A> {
+        BroadcastOperator::new(self.ns.clone(), BroadcastOptions::default()).to([self.info.id.clone()])
+    }
+
+    /// Emits an event to the socket.
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.only_me().emit(event, data).await
+    }
+
+    /// Makes the socket join rooms.
+    pub async fn join<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.only_me().sockets_join(rooms).await
+    }
+
+    /// Makes the socket leave rooms.
+    pub async fn leave<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.only_me().sockets_leave(rooms).await
+    }
+
+    /// Disconnects the socket.
+    pub async fn disconnect(&self, close: bool) -> Result<(), AdapterError> {
+        self.only_me().disconnect_sockets(close).await
+    }
+}

@@ -1,0 +1,230 @@
+//! One Engine.IO connection seen from Socket.IO: its packet decoder and the namespaces it joined.
+//! It is the engine's per-session state ([`EngineHandler::Conn`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use serde_json::Value;
+
+use crate::adapter::Adapter;
+use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
+use crate::handshake::Handshake;
+use crate::namespace::Namespace;
+use crate::protocol::{Decoder, Packet, PacketType};
+use crate::server::ServerInner;
+use crate::socket::Socket;
+
+/// Packets a client may send to a namespace while its connect is being handled.
+const MAX_QUEUED_WHILE_CONNECTING: usize = 256;
+
+enum Slot<A: Adapter> {
+    /// Middlewares or the connect handler are running; packets wait here.
+    Connecting(Vec<Packet>),
+    Connected(Socket<A>),
+}
+
+struct ClientState<A: Adapter> {
+    decoder: Decoder,
+    slots: HashMap<String, Slot<A>>,
+}
+
+/// The Socket.IO side of one connection.
+pub(crate) struct Client<A: Adapter> {
+    me: Weak<Client<A>>,
+    session: Arc<Session>,
+    server: Arc<ServerInner<A>>,
+    state: Mutex<ClientState<A>>,
+    closed: OnceLock<CloseReason>,
+}
+
+impl<A: Adapter> Client<A> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClientState<A>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn send(&self, packet: &Packet) {
+        let _ = self
+            .session
+            .send(self.server.config.parser.encode(packet));
+    }
+
+    fn on_message(&self, message: Message<'_>) {
+        let decoded = {
+            let mut state = self.lock();
+            match message {
+                Message::Text(text) => state.decoder.on_text(text),
+                Message::Binary(bin) => state.decoder.on_binary(bin),
+            }
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(packet),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::debug!(sid = %self.session.sid(), error = %err, "invalid socket.io packet");
+                self.session.stop_with(CloseReason::ParseError);
+            }
+        }
+    }
+
+    fn on_packet(&self, packet: Packet) {
+        if packet.kind == PacketType::Connect {
+            return self.on_connect(packet);
+        }
+        let socket = {
+            let mut state = self.lock();
+            match state.slots.get_mut(&packet.nsp) {
+                Some(Slot::Connected(socket)) => socket.clone(),
+                Some(Slot::Connecting(queue)) => {
+                    if queue.len() < MAX_QUEUED_WHILE_CONNECTING {
+                        queue.push(packet);
+                    } else {
+                        drop(state);
+                        self.session.stop_with(CloseReason::ParseError);
+                    }
+                    return;
+                }
+                None => return,
+            }
+        };
+        socket.on_packet(packet);
+    }
+
+    fn on_connect(&self, packet: Packet) {
+        let Some(ns) = self.server.namespace_for(&packet.nsp) else {
+            let mut error = serde_json::Map::new();
+            error.insert("message".into(), Value::String("Invalid namespace".into()));
+            self.send(&Packet::new(
+                PacketType::ConnectError,
+                packet.nsp,
+                Some(Value::Object(error)),
+            ));
+            return;
+        };
+        {
+            let mut state = self.lock();
+            if state.slots.contains_key(&packet.nsp) {
+                return;
+            }
+            state
+                .slots
+                .insert(packet.nsp.clone(), Slot::Connecting(Vec::new()));
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        let auth = packet
+            .data
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        tokio::spawn(async move { me.connect(ns, auth).await });
+    }
+
+    async fn connect(self: Arc<Self>, ns: Namespace<A>, auth: Value) {
+        let nsp = ns.name().to_owned();
+        let handshake = Handshake::new(self.session.request(), auth);
+        let socket = Socket::new(ns.clone(), self.me.clone(), self.session.clone(), handshake);
+        if let Err(refusal) = ns.run_middlewares(&socket).await {
+            self.lock().slots.remove(&nsp);
+            self.send(&Packet::new(
+                PacketType::ConnectError,
+                nsp,
+                Some(refusal.to_json()),
+            ));
+            return;
+        }
+        if self.session.is_closed() {
+            self.lock().slots.remove(&nsp);
+            return;
+        }
+        socket.mark_connected();
+        ns.adapter().local().insert(socket.inner.clone());
+        let mut ok = serde_json::Map::new();
+        ok.insert("sid".into(), Value::String(socket.id().to_string()));
+        self.send(&Packet::new(PacketType::Connect, nsp.clone(), Some(Value::Object(ok))));
+        ns.run_connect_handler(&socket).await;
+        // Hand over the packets that arrived meanwhile, in order, then go live.
+        loop {
+            let batch = {
+                let mut state = self.lock();
+                match state.slots.get_mut(&nsp) {
+                    Some(Slot::Connecting(queue)) if !queue.is_empty() => std::mem::take(queue),
+                    Some(slot @ Slot::Connecting(_)) => {
+                        *slot = Slot::Connected(socket.clone());
+                        break;
+                    }
+                    _ => break,
+                }
+            };
+            for packet in batch {
+                socket.on_packet(packet);
+            }
+        }
+        if let Some(reason) = self.closed.get() {
+            socket.on_transport_close(*reason);
+        }
+    }
+
+    /// Forgets the namespace slot of a socket that left.
+    pub(crate) fn forget_socket(&self, nsp: &str, id: Sid) {
+        let mut state = self.lock();
+        if matches!(state.slots.get(nsp), Some(Slot::Connected(s)) if s.id() == id) {
+            state.slots.remove(nsp);
+        }
+    }
+
+    fn on_close(&self, reason: CloseReason) {
+        let _ = self.closed.set(reason);
+        let slots = std::mem::take(&mut self.lock().slots);
+        for slot in slots.into_values() {
+            if let Slot::Connected(socket) = slot {
+                socket.on_transport_close(reason);
+            }
+        }
+    }
+
+    fn has_namespaces(&self) -> bool {
+        !self.lock().slots.is_empty()
+    }
+}
+
+/// The engine handler that turns sessions into Socket.IO clients.
+pub(crate) struct SioHandler<A: Adapter> {
+    pub(crate) server: Arc<ServerInner<A>>,
+}
+
+impl<A: Adapter> EngineHandler for SioHandler<A> {
+    type Conn = Arc<Client<A>>;
+
+    fn on_open(&self, session: &Arc<Session>) -> Arc<Client<A>> {
+        let config = &self.server.config;
+        let client = Arc::new_cyclic(|me| Client {
+            me: me.clone(),
+            session: session.clone(),
+            server: self.server.clone(),
+            state: Mutex::new(ClientState {
+                decoder: Decoder::new(config.parser, config.binary_limits),
+                slots: HashMap::new(),
+            }),
+            closed: OnceLock::new(),
+        });
+        // A connection that joins no namespace in time is closed, as the reference server does.
+        let weak = Arc::downgrade(&client);
+        let timeout = config.connect_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(client) = weak.upgrade()
+                && !client.has_namespaces()
+                && !client.session.is_closed()
+            {
+                tracing::debug!(sid = %client.session.sid(), "no namespace joined in time");
+                client.session.close();
+            }
+        });
+        client
+    }
+
+    fn on_message(&self, client: &Arc<Client<A>>, message: Message<'_>) {
+        client.on_message(message);
+    }
+
+    fn on_close(&self, client: &Arc<Client<A>>, reason: CloseReason) {
+        client.on_close(reason);
+    }
+}

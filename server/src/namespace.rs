@@ -1,0 +1,309 @@
+//! Namespaces: their connect middlewares and handler, their adapter, and namespace-wide
+//! operations.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::adapter::{
+    AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter, Room,
+    ServerEvent,
+};
+use crate::broadcast::{BroadcastOperator, RemoteSocket};
+use crate::error::{ConnectError, EmitError};
+use crate::handler::BoxFuture;
+use crate::protocol::{ParserKind, Payload};
+use crate::socket::Socket;
+
+type ConnectHandler<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<()> + Send + Sync>;
+type Middleware<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+
+/// The connect handler and middlewares of a namespace (shared by the children of a dynamic
+/// namespace).
+pub(crate) struct NsHandlers<A: Adapter> {
+    connect: RwLock<Option<ConnectHandler<A>>>,
+    middlewares: RwLock<Vec<Middleware<A>>>,
+}
+
+impl<A: Adapter> Default for NsHandlers<A> {
+    fn default() -> Self {
+        NsHandlers {
+            connect: RwLock::new(None),
+            middlewares: RwLock::new(Vec::new()),
+        }
+    }
+}
+
+impl<A: Adapter> NsHandlers<A> {
+    pub(crate) fn set_connect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        *self.connect.write().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::new(move |s| Box::pin(handler(s))));
+    }
+
+    pub(crate) fn add_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.middlewares
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(move |s| Box::pin(middleware(s))));
+    }
+}
+
+struct NsInner<A: Adapter> {
+    name: String,
+    adapter: A,
+    handlers: Arc<NsHandlers<A>>,
+    request_timeout: Duration,
+}
+
+/// A namespace (`/`, `/chat`, ...). Cheap to clone.
+pub struct Namespace<A: Adapter = LocalAdapter> {
+    inner: Arc<NsInner<A>>,
+}
+
+impl<A: Adapter> Clone for Namespace<A> {
+    fn clone(&self) -> Self {
+        Namespace {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<A: Adapter> std::fmt::Debug for Namespace<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.inner.name)
+            .finish()
+    }
+}
+
+impl<A: Adapter> Namespace<A> {
+    pub(crate) fn new(
+        name: &str,
+        parser: ParserKind,
+        config: &Arc<A::Config>,
+        handlers: Arc<NsHandlers<A>>,
+        request_timeout: Duration,
+    ) -> Self {
+        let adapter = A::new(LocalAdapter::new(name, parser), config);
+        let ns = Namespace {
+            inner: Arc::new(NsInner {
+                name: name.to_owned(),
+                adapter,
+                handlers,
+                request_timeout,
+            }),
+        };
+        let started = ns.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(err) = started.adapter().init().await {
+                        tracing::error!(nsp = %started.name(), error = %err, "adapter init failed");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(nsp = name, "namespace created outside a runtime: adapter not started"),
+        }
+        ns
+    }
+
+    /// The name (`/`, `/chat`).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The adapter.
+    #[must_use]
+    pub fn adapter(&self) -> &A {
+        &self.inner.adapter
+    }
+
+    pub(crate) fn parser(&self) -> ParserKind {
+        self.inner.adapter.local().parser()
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
+    /// Runs `handler` for every socket that connects, after the middlewares accepted it. Events
+    /// the client sends right after connecting wait until the handler returns, so handlers it
+    /// registers see them.
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.inner.handlers.set_connect(handler);
+        self
+    }
+
+    /// Adds a connect middleware; an `Err` refuses the connection with CONNECT_ERROR.
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.inner.handlers.add_middleware(middleware);
+        self
+    }
+
+    /// Handles events sent by other servers with `server_side_emit`.
+    pub fn on_server_event<F>(&self, handler: F)
+    where
+        F: Fn(ServerEvent, Option<tokio::sync::oneshot::Sender<Payload>>) + Send + Sync + 'static,
+    {
+        self.adapter().local().on_server_event(Arc::new(handler));
+    }
+
+    /// Runs the middlewares; `Err` is the refusal to send.
+    pub(crate) async fn run_middlewares(&self, socket: &Socket<A>) -> Result<(), ConnectError> {
+        let middlewares = self
+            .inner
+            .handlers
+            .middlewares
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for middleware in middlewares {
+            middleware(socket.clone()).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn run_connect_handler(&self, socket: &Socket<A>) {
+        let handler = self
+            .inner
+            .handlers
+            .connect
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(handler) = handler {
+            handler(socket.clone()).await;
+        }
+    }
+
+    fn operator(&self) -> BroadcastOperator<A> {
+        BroadcastOperator::new(self.clone(), BroadcastOptions::default())
+    }
+
+    /// Selects the sockets in `rooms`.
+    #[must_use]
+    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.operator().to(rooms)
+    }
+
+    /// Selects every socket but those in `rooms`.
+    #[must_use]
+    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.operator().except(rooms)
+    }
+
+    /// Selects this node's sockets only.
+    #[must_use]
+    pub fn local(&self) -> BroadcastOperator<A> {
+        self.operator().local()
+    }
+
+    /// Selects every socket, dropping the packet for those that cannot take it now.
+    #[must_use]
+    pub fn volatile(&self) -> BroadcastOperator<A> {
+        self.operator().volatile()
+    }
+
+    /// Selects every socket, with a timeout for acks and requests.
+    #[must_use]
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<A> {
+        self.operator().timeout(timeout)
+    }
+
+    /// Emits to every socket of the namespace.
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.operator().emit(event, data).await
+    }
+
+    /// Emits to every socket and collects their acks.
+    pub async fn emit_with_ack(&self, event: &str, payload: Payload) -> Result<AckReplies, AdapterError> {
+        self.operator().emit_with_ack(event, payload).await
+    }
+
+    /// Every socket of the namespace, cluster-wide.
+    pub async fn fetch_sockets(&self) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+        self.operator().fetch_sockets().await
+    }
+
+    /// Makes every socket join rooms.
+    pub async fn sockets_join<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.operator().sockets_join(rooms).await
+    }
+
+    /// Makes every socket leave rooms.
+    pub async fn sockets_leave<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.operator().sockets_leave(rooms).await
+    }
+
+    /// Disconnects every socket.
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.operator().disconnect_sockets(close).await
+    }
+
+    /// Every room with a socket in it, cluster-wide.
+    pub async fn all_rooms(&self) -> Result<ClusterResponse<BTreeSet<Room>>, AdapterError> {
+        self.adapter().all_rooms(self.request_timeout()).await
+    }
+
+    /// Sends an event to the other servers' `on_server_event` handlers; with `ack_timeout`,
+    /// collects their replies.
+    pub async fn server_side_emit(
+        &self,
+        event: &str,
+        payload: Payload,
+        ack_timeout: Option<Duration>,
+    ) -> Result<ClusterResponse<Vec<Payload>>, AdapterError> {
+        let event = ServerEvent {
+            event: event.to_owned(),
+            payload,
+        };
+        self.adapter().server_side_emit(event, ack_timeout).await
+    }
+
+    /// The number of live servers in the cluster.
+    pub async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.adapter().server_count().await
+    }
+
+    /// The number of sockets connected to this node.
+    #[must_use]
+    pub fn local_socket_count(&self) -> usize {
+        self.adapter().local().len()
+    }
+}

@@ -1,0 +1,575 @@
+//! The Socket.IO server: configuration, namespaces, server-wide operations, and the ways to run
+//! it (its own listener, or mounted as a tower `Service`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response};
+use serde::Serialize;
+
+use crate::adapter::{
+    AckReplies, Adapter, AdapterError, ClusterResponse, LocalAdapter, Room,
+};
+use crate::broadcast::{BroadcastOperator, RemoteSocket};
+use crate::client::SioHandler;
+use crate::engine::{Body, CloseReason, CorsConfig, Engine, EngineConfig};
+use crate::error::{ConnectError, EmitError};
+use crate::handler::BoxFuture;
+use crate::namespace::{Namespace, NsHandlers};
+use crate::protocol::{BinaryLimits, ParserKind, Payload};
+use crate::socket::Socket;
+
+/// Server settings, each with its default.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Engine.IO settings (path, heartbeat, payload size, transports, CORS).
+    pub engine: EngineConfig,
+    /// The packet format. Default: JSON.
+    pub parser: ParserKind,
+    /// Bounds on binary attachments. Default: 64 attachments, 16 MiB in all.
+    pub binary_limits: BinaryLimits,
+    /// How long a connection may stay without joining a namespace. Default: 45 s.
+    pub connect_timeout: Duration,
+    /// How long cluster requests and broadcast acks wait by default. Default: 5 s.
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            engine: EngineConfig::default(),
+            parser: ParserKind::Json,
+            binary_limits: BinaryLimits::default(),
+            connect_timeout: Duration::from_secs(45),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+pub(crate) struct ServerInner<A: Adapter> {
+    pub(crate) config: ServerConfig,
+    adapter_config: Arc<A::Config>,
+    namespaces: RwLock<HashMap<String, Namespace<A>>>,
+    dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers<A>>)>>,
+}
+
+impl<A: Adapter> ServerInner<A> {
+    fn of(&self, name: &str) -> Namespace<A> {
+        if let Some(ns) = self.read_namespaces().get(name) {
+            return ns.clone();
+        }
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        namespaces
+            .entry(name.to_owned())
+            .or_insert_with(|| self.create(name, Arc::default()))
+            .clone()
+    }
+
+    fn create(&self, name: &str, handlers: Arc<NsHandlers<A>>) -> Namespace<A> {
+        Namespace::new(
+            name,
+            self.config.parser,
+            &self.adapter_config,
+            handlers,
+            self.config.request_timeout,
+        )
+    }
+
+    fn read_namespaces(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Namespace<A>>> {
+        self.namespaces.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The namespace a CONNECT addresses: a registered one, or a new child of a matching dynamic
+    /// namespace.
+    pub(crate) fn namespace_for(&self, name: &str) -> Option<Namespace<A>> {
+        if let Some(ns) = self.read_namespaces().get(name) {
+            return Some(ns.clone());
+        }
+        let handlers = self
+            .dynamic
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(matches, _)| matches(name))
+            .map(|(_, handlers)| handlers.clone())?;
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        Some(
+            namespaces
+                .entry(name.to_owned())
+                .or_insert_with(|| self.create(name, handlers))
+                .clone(),
+        )
+    }
+}
+
+/// Builds a [`Server`]. Every setter documents its default.
+#[must_use]
+pub struct ServerBuilder<A: Adapter = LocalAdapter> {
+    config: ServerConfig,
+    adapter_config: Arc<A::Config>,
+}
+
+impl<A: Adapter> std::fmt::Debug for ServerBuilder<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder").field("config", &self.config).finish()
+    }
+}
+
+impl<A: Adapter> ServerBuilder<A> {
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The HTTP path. Default: `/socket.io/`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        let mut path = path.into();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        self.config.engine.path = path;
+        self
+    }
+
+    /// The ping interval. Default: 25 s.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.engine.ping_interval = interval;
+        self
+    }
+
+    /// The ping timeout. Default: 20 s.
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.config.engine.ping_timeout = timeout;
+        self
+    }
+
+    /// The largest message a client may send, in bytes. Default: 1 000 000.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.config.engine.max_payload = bytes;
+        self
+    }
+
+    /// Which transports are enabled. Default: both.
+    pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
+        self.config.engine.polling = polling;
+        self.config.engine.websocket = websocket;
+        self
+    }
+
+    /// Whether polling clients may upgrade to WebSocket. Default: `true`.
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.config.engine.allow_upgrades = allow;
+        self
+    }
+
+    /// Cross-origin settings. Default: none.
+    pub fn cors(mut self, cors: CorsConfig) -> Self {
+        self.config.engine.cors = Some(cors);
+        self
+    }
+
+    /// The packet format. Default: JSON.
+    pub fn parser(mut self, parser: ParserKind) -> Self {
+        self.config.parser = parser;
+        self
+    }
+
+    /// Each connection's outbound queue capacity, in packets. Default: 1024.
+    pub fn max_buffered_packets(mut self, packets: usize) -> Self {
+        self.config.engine.max_buffered_packets = packets;
+        self
+    }
+
+    /// How long a connection may stay without joining a namespace. Default: 45 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// The default timeout of cluster requests and broadcast acks. Default: 5 s.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// Uses adapter `B` (default: [`LocalAdapter`]) with its configuration.
+    pub fn adapter<B: Adapter>(self, config: B::Config) -> ServerBuilder<B> {
+        ServerBuilder {
+            config: self.config,
+            adapter_config: Arc::new(config),
+        }
+    }
+
+    /// Builds the server. Call it inside a tokio runtime.
+    pub fn build(self) -> Server<A> {
+        let inner = Arc::new(ServerInner {
+            config: self.config,
+            adapter_config: self.adapter_config,
+            namespaces: RwLock::new(HashMap::new()),
+            dynamic: RwLock::new(Vec::new()),
+        });
+        let engine = Engine::new(
+            inner.config.engine.clone(),
+            SioHandler {
+                server: inner.clone(),
+            },
+        );
+        // The main namespace always exists, as in the reference server.
+        inner.of("/");
+        Server { inner, engine }
+    }
+}
+
+/// A Socket.IO server. Cheap to clone.
+///
+/// ```
+/// use sio_server::{Data, AckSender, Server, Socket};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let io = Server::builder().build();
+/// io.on_connection(|socket: Socket| async move {
+///     socket.on("join", |socket: Socket, Data(room): Data<String>, ack: AckSender| async move {
+///         socket.join([room]);
+///         let _ = ack.send(&true);
+///     });
+/// });
+/// # }
+/// ```
+pub struct Server<A: Adapter = LocalAdapter> {
+    inner: Arc<ServerInner<A>>,
+    engine: Arc<Engine<SioHandler<A>>>,
+}
+
+impl<A: Adapter> Clone for Server<A> {
+    fn clone(&self) -> Self {
+        Server {
+            inner: self.inner.clone(),
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+impl<A: Adapter> std::fmt::Debug for Server<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl Server<LocalAdapter> {
+    /// A builder with the defaults and the in-memory adapter.
+    pub fn builder() -> ServerBuilder<LocalAdapter> {
+        ServerBuilder {
+            config: ServerConfig::default(),
+            adapter_config: Arc::new(()),
+        }
+    }
+}
+
+/// A family of namespaces created on demand when a client connects to a matching name.
+pub struct DynamicNamespace<A: Adapter> {
+    handlers: Arc<NsHandlers<A>>,
+}
+
+impl<A: Adapter> std::fmt::Debug for DynamicNamespace<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DynamicNamespace")
+    }
+}
+
+impl<A: Adapter> DynamicNamespace<A> {
+    /// The connect handler of every child namespace.
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.handlers.set_connect(handler);
+        self
+    }
+
+    /// A connect middleware of every child namespace.
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.handlers.add_middleware(middleware);
+        self
+    }
+}
+
+impl<A: Adapter> Server<A> {
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The namespace `name`, created if needed.
+    pub fn of(&self, name: &str) -> Namespace<A> {
+        self.inner.of(name)
+    }
+
+    /// Namespaces whose names satisfy `matches`, created when a client first connects to one.
+    pub fn of_dynamic<F>(&self, matches: F) -> DynamicNamespace<A>
+    where
+        F: Fn(&str) -> bool + Send + Sync + 'static,
+    {
+        let handlers: Arc<NsHandlers<A>> = Arc::default();
+        self.inner
+            .dynamic
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((Arc::new(matches), handlers.clone()));
+        DynamicNamespace { handlers }
+    }
+
+    /// Namespaces whose names match `regex` (like Node's `io.of(/^\/room-\d+$/)`).
+    pub fn of_regex(&self, regex: regex::Regex) -> DynamicNamespace<A> {
+        self.of_dynamic(move |name| regex.is_match(name))
+    }
+
+    /// The names of the namespaces that exist now.
+    pub fn namespaces(&self) -> Vec<String> {
+        self.inner.read_namespaces().keys().cloned().collect()
+    }
+
+    /// The connect handler of the main namespace `/`.
+    pub fn on_connection<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.of("/").on_connection(handler);
+    }
+
+    /// A connect middleware of the main namespace.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.of("/").use_middleware(middleware);
+    }
+
+    /// Sockets of `/` in `rooms`.
+    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.of("/").to(rooms)
+    }
+
+    /// Sockets of `/` not in `rooms`.
+    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.of("/").except(rooms)
+    }
+
+    /// This node's sockets of `/`.
+    pub fn local(&self) -> BroadcastOperator<A> {
+        self.of("/").local()
+    }
+
+    /// Sockets of `/`, volatile.
+    pub fn volatile(&self) -> BroadcastOperator<A> {
+        self.of("/").volatile()
+    }
+
+    /// Sockets of `/`, with a timeout for acks and requests.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<A> {
+        self.of("/").timeout(timeout)
+    }
+
+    /// Emits to every socket of `/`.
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.of("/").emit(event, data).await
+    }
+
+    /// Emits to every socket of `/` and collects the acks.
+    pub async fn emit_with_ack(&self, event: &str, payload: Payload) -> Result<AckReplies, AdapterError> {
+        self.of("/").emit_with_ack(event, payload).await
+    }
+
+    /// Every socket of `/`, cluster-wide.
+    pub async fn fetch_sockets(&self) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+        self.of("/").fetch_sockets().await
+    }
+
+    /// Makes every socket of `/` join rooms.
+    pub async fn sockets_join<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.of("/").sockets_join(rooms).await
+    }
+
+    /// Makes every socket of `/` leave rooms.
+    pub async fn sockets_leave<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.of("/").sockets_leave(rooms).await
+    }
+
+    /// Disconnects every socket of `/`.
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.of("/").disconnect_sockets(close).await
+    }
+
+    /// Every room of `/`, cluster-wide.
+    pub async fn all_rooms(&self) -> Result<ClusterResponse<BTreeSet<Room>>, AdapterError> {
+        self.of("/").all_rooms().await
+    }
+
+    /// Sends an event to the other servers (namespace `/`).
+    pub async fn server_side_emit(
+        &self,
+        event: &str,
+        payload: Payload,
+        ack_timeout: Option<Duration>,
+    ) -> Result<ClusterResponse<Vec<Payload>>, AdapterError> {
+        self.of("/").server_side_emit(event, payload, ack_timeout).await
+    }
+
+    /// The number of live servers in the cluster.
+    pub async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.of("/").server_count().await
+    }
+
+    /// The number of live Engine.IO sessions on this node.
+    pub fn session_count(&self) -> usize {
+        self.engine.session_count()
+    }
+
+    /// Live sessions by transport: `(polling, websocket)`.
+    pub fn sessions_by_transport(&self) -> (usize, usize) {
+        self.engine.sessions_by_transport()
+    }
+
+    /// Whether a request path belongs to this server.
+    pub fn handles_path(&self, path: &str) -> bool {
+        self.inner.config.engine.matches_path(path)
+    }
+
+    /// Answers one request addressed to the server's path.
+    pub async fn handle<B>(&self, req: Request<B>, remote_addr: Option<SocketAddr>) -> Response<Body>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.engine.handle(req, remote_addr).await
+    }
+
+    /// A tower `Service` answering the server's path, to mount in axum or hyper. The peer
+    /// address is read from a `SocketAddr` request extension when there is one.
+    pub fn service(&self) -> SocketIoService<A> {
+        SocketIoService {
+            server: self.clone(),
+        }
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then closes every connection (clients
+    /// reconnect elsewhere) and stops the adapters.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        let server = self.clone();
+        let handler = move |req: Request<hyper::body::Incoming>, peer: SocketAddr| {
+            let server = server.clone();
+            async move {
+                if server.handles_path(req.uri().path()) {
+                    server.handle(req, Some(peer)).await
+                } else {
+                    not_found()
+                }
+            }
+        };
+        let this = self.clone();
+        crate::serve::serve_http(listener, handler, async move {
+            shutdown.await;
+            this.close().await;
+        })
+        .await
+    }
+
+    /// Closes every connection ("server shutting down") and stops the adapters.
+    pub async fn close(&self) {
+        self.engine.close_all(CloseReason::ServerShutdown);
+        let namespaces: Vec<Namespace<A>> = self.inner.read_namespaces().values().cloned().collect();
+        for ns in namespaces {
+            ns.adapter().close().await;
+        }
+    }
+}
+
+/// A `404` for paths outside the server.
+pub(crate) fn not_found() -> Response<Body> {
+    Response::builder()
+        .status(http::StatusCode::NOT_FOUND)
+        .body(Body::default())
+        .unwrap_or_default()
+}
+
+/// The server as a tower `Service`.
+pub struct SocketIoService<A: Adapter> {
+    server: Server<A>,
+}
+
+impl<A: Adapter> Clone for SocketIoService<A> {
+    fn clone(&self) -> Self {
+        SocketIoService {
+            server: self.server.clone(),
+        }
+    }
+}
+
+impl<A: Adapter> std::fmt::Debug for SocketIoService<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SocketIoService")
+    }
+}
+
+impl<A, B> tower_service::Service<Request<B>> for SocketIoService<A>
+where
+    A: Adapter,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Result<Response<Body>, std::convert::Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let server = self.server.clone();
+        Box::pin(async move {
+            if !server.handles_path(req.uri().path()) {
+                return Ok(not_found());
+            }
+            let peer = req.extensions().get::<SocketAddr>().copied();
+            Ok(server.handle(req, peer).await)
+        })
+    }
+}

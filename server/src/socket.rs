@@ -1,0 +1,490 @@
+//! A socket: one client connected to one namespace.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::adapter::{Adapter, BroadcastOptions, LocalSocket, Room, SocketInfo};
+use crate::broadcast::BroadcastOperator;
+use crate::client::Client;
+use crate::engine::{Frame, Session, Sid, Transport};
+use crate::error::{AckError, EmitError};
+use crate::handler::{AckSender, BoxFuture, BoxedEventHandler, Event, EventHandler, boxed};
+use crate::handshake::Handshake;
+use crate::namespace::Namespace;
+use crate::protocol::{Packet, PacketType, Payload};
+
+/// Why a socket left its namespace, as Socket.IO names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The server disconnected the socket (`socket.disconnect()`, `disconnect_sockets`).
+    ServerNamespaceDisconnect,
+    /// The client left the namespace.
+    ClientNamespaceDisconnect,
+    /// The connection ended: closed, failed, timed out, or sent garbage.
+    Transport(crate::engine::CloseReason),
+}
+
+impl DisconnectReason {
+    /// The reason string of the reference implementation.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::Transport(reason) => reason.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type DisconnectHandler<A> = Arc<dyn Fn(Socket<A>, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+
+pub(crate) struct SocketInner<A: Adapter> {
+    me: Weak<SocketInner<A>>,
+    client: Weak<Client<A>>,
+    id: Sid,
+    ns: Namespace<A>,
+    session: Arc<Session>,
+    nsp: Arc<str>,
+    handshake: Handshake,
+    handlers: RwLock<HashMap<String, BoxedEventHandler<A>>>,
+    catch_all: RwLock<Option<BoxedEventHandler<A>>>,
+    on_disconnect: Mutex<Vec<DisconnectHandler<A>>>,
+    acks: Mutex<HashMap<u64, oneshot::Sender<Payload>>>,
+    next_ack: AtomicU64,
+    connected: AtomicBool,
+    data: Mutex<Value>,
+}
+
+/// A client connected to a namespace. Cheap to clone.
+pub struct Socket<A: Adapter = crate::adapter::LocalAdapter> {
+    pub(crate) inner: Arc<SocketInner<A>>,
+}
+
+impl<A: Adapter> Clone for Socket<A> {
+    fn clone(&self) -> Self {
+        Socket {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<A: Adapter> std::fmt::Debug for Socket<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("nsp", &self.inner.nsp)
+            .finish()
+    }
+}
+
+impl<A: Adapter> Socket<A> {
+    pub(crate) fn new(
+        ns: Namespace<A>,
+        client: Weak<Client<A>>,
+        session: Arc<Session>,
+        handshake: Handshake,
+    ) -> Self {
+        let nsp: Arc<str> = Arc::from(ns.name());
+        Socket {
+            inner: Arc::new_cyclic(|me: &Weak<SocketInner<A>>| SocketInner {
+                me: me.clone(),
+                client,
+                id: Sid::random(),
+                ns,
+                session,
+                nsp,
+                handshake,
+                handlers: RwLock::new(HashMap::new()),
+                catch_all: RwLock::new(None),
+                on_disconnect: Mutex::new(Vec::new()),
+                acks: Mutex::new(HashMap::new()),
+                next_ack: AtomicU64::new(0),
+                connected: AtomicBool::new(false),
+                data: Mutex::new(Value::Null),
+            }),
+        }
+    }
+
+    /// The socket id (distinct from the connection's Engine.IO session id).
+    #[must_use]
+    pub fn id(&self) -> Sid {
+        self.inner.id
+    }
+
+    /// The namespace.
+    #[must_use]
+    pub fn namespace(&self) -> &Namespace<A> {
+        &self.inner.ns
+    }
+
+    /// The handshake: headers, query, auth, address.
+    #[must_use]
+    pub fn handshake(&self) -> &Handshake {
+        &self.inner.handshake
+    }
+
+    /// The transport the connection uses now.
+    #[must_use]
+    pub fn transport(&self) -> Transport {
+        self.inner.session.transport()
+    }
+
+    /// Whether the socket is still connected.
+    #[must_use]
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Handles event `event` (see [`EventHandler`] for the accepted shapes). A second handler
+    /// for the same event replaces the first.
+    pub fn on<M, H: EventHandler<A, M>>(&self, event: impl Into<String>, handler: H) {
+        self.inner
+            .handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(event.into(), boxed(handler));
+    }
+
+    /// Handles every event that has no handler of its own.
+    pub fn on_any<M, H: EventHandler<A, M>>(&self, handler: H) {
+        *self
+            .inner
+            .catch_all
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(boxed(handler));
+    }
+
+    /// Runs `handler` when the socket disconnects, with the reason.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket<A>, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.inner
+            .on_disconnect
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(move |s, r| Box::pin(handler(s, r))));
+    }
+
+    /// Sends an event with one serializable argument.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.emit_payload(event, Payload::from_value(data)?)
+    }
+
+    /// Sends an event with any arguments, binary included.
+    pub fn emit_payload(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
+        let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
+        self.send_packet(&packet)
+    }
+
+    /// Sends an event and waits for the client's ack, up to `timeout`.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        timeout: Duration,
+    ) -> Result<Payload, AckError> {
+        let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
+        let rx = self.inner.register_ack(packet)?;
+        match tokio::time::timeout(timeout, rx.1).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                self.inner.forget_ack(rx.0);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+
+    fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let frame = self.inner.ns.parser().encode(packet);
+        self.inner
+            .session
+            .send(frame)
+            .map_err(|_| EmitError::Disconnected)
+    }
+
+    /// Joins rooms.
+    pub fn join<I, R>(&self, rooms: I)
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        if self.connected() {
+            self.inner
+                .ns
+                .adapter()
+                .local()
+                .add_all(self.inner.id, rooms.into_iter().map(Into::into));
+        }
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: &str) {
+        self.inner.ns.adapter().local().del(self.inner.id, room);
+    }
+
+    /// The rooms the socket is in, its own id first.
+    #[must_use]
+    pub fn rooms(&self) -> Vec<Room> {
+        self.inner.ns.adapter().local().rooms_of(self.inner.id)
+    }
+
+    /// Broadcasts to `rooms`, excluding this socket.
+    #[must_use]
+    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.broadcast().to(rooms)
+    }
+
+    /// Broadcasts to every socket of the namespace but this one.
+    #[must_use]
+    pub fn broadcast(&self) -> BroadcastOperator<A> {
+        let mut opts = BroadcastOptions::default();
+        opts.except.insert(self.inner.id.to_string());
+        BroadcastOperator::new(self.inner.ns.clone(), opts)
+    }
+
+    /// The socket's data, deserialized.
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        let value = self
+            .inner
+            .data
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        T::deserialize(value)
+    }
+
+    /// Replaces the socket's data (visible to `fetch_sockets` on every node).
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), serde_json::Error> {
+        let value = serde_json::to_value(data)?;
+        *self.inner.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+        Ok(())
+    }
+
+    /// Disconnects the socket from the namespace; with `close`, closes the whole connection.
+    pub fn disconnect(&self, close: bool) {
+        self.inner.disconnect_by_server(close);
+    }
+
+    pub(crate) fn mark_connected(&self) {
+        self.inner.connected.store(true, Ordering::Release);
+    }
+
+    /// Handles a packet addressed to this socket.
+    pub(crate) fn on_packet(&self, packet: Packet) {
+        match packet.kind {
+            PacketType::Event => self.on_event(packet),
+            PacketType::Ack => {
+                if let Some(id) = packet.id {
+                    let tx = self
+                        .inner
+                        .acks
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&id);
+                    if let Some(tx) = tx {
+                        let args = match packet.data {
+                            Some(Value::Array(args)) => args,
+                            _ => Vec::new(),
+                        };
+                        let _ = tx.send(Payload {
+                            args,
+                            attachments: packet.attachments,
+                        });
+                    }
+                }
+            }
+            PacketType::Disconnect => self
+                .inner
+                .finish(DisconnectReason::ClientNamespaceDisconnect),
+            _ => {}
+        }
+    }
+
+    fn on_event(&self, packet: Packet) {
+        let Some(Value::Array(mut args)) = packet.data else {
+            return;
+        };
+        let name = match args.first() {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return,
+        };
+        args.remove(0);
+        let handler = self
+            .inner
+            .handlers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&name)
+            .cloned()
+            .or_else(|| {
+                self.inner
+                    .catch_all
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+            });
+        let Some(handler) = handler else {
+            return;
+        };
+        let event = Event {
+            name,
+            payload: Payload {
+                args,
+                attachments: packet.attachments,
+            },
+            ack: AckSender::new(
+                self.inner.session.clone(),
+                self.inner.nsp.clone(),
+                packet.id,
+                self.inner.ns.parser(),
+            ),
+        };
+        tokio::spawn(handler(self.clone(), event));
+    }
+
+    /// Ends the socket because its connection ended.
+    pub(crate) fn on_transport_close(&self, reason: crate::engine::CloseReason) {
+        self.inner.finish(DisconnectReason::Transport(reason));
+    }
+}
+
+impl<A: Adapter> SocketInner<A> {
+    fn register_ack(&self, mut packet: Packet) -> Result<(u64, oneshot::Receiver<Payload>), AckError> {
+        if !self.connected.load(Ordering::Acquire) {
+            return Err(AckError::Disconnected);
+        }
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, tx);
+        packet.id = Some(id);
+        let frame = self.ns.parser().encode(&packet);
+        if self.session.send(frame).is_err() {
+            self.forget_ack(id);
+            return Err(AckError::Disconnected);
+        }
+        Ok((id, rx))
+    }
+
+    fn forget_ack(&self, id: u64) {
+        self.acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    fn disconnect_by_server(self: &Arc<Self>, close: bool) {
+        if !self.connected.load(Ordering::Acquire) {
+            return;
+        }
+        let packet = Packet::new(PacketType::Disconnect, self.nsp.as_ref(), None);
+        let _ = self.session.send(self.ns.parser().encode(&packet));
+        self.finish(DisconnectReason::ServerNamespaceDisconnect);
+        if close {
+            self.session.close();
+        }
+    }
+
+    /// Leaves the namespace: unregisters, fails pending acks, drops the handlers, and runs the
+    /// disconnect handlers. Runs once.
+    fn finish(self: &Arc<Self>, reason: DisconnectReason) {
+        if !self.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        self.ns.adapter().local().remove(self.id);
+        if let Some(client) = self.client.upgrade() {
+            client.forget_socket(&self.nsp, self.id);
+        }
+        self.acks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        *self
+            .catch_all
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        let handlers = std::mem::take(&mut *self.on_disconnect.lock().unwrap_or_else(|e| e.into_inner()));
+        let socket = Socket {
+            inner: self.clone(),
+        };
+        tracing::debug!(sid = %self.id, nsp = %self.nsp, reason = reason.as_str(), "socket disconnected");
+        for handler in handlers {
+            tokio::spawn(handler(socket.clone(), reason));
+        }
+    }
+}
+
+impl<A: Adapter> LocalSocket for SocketInner<A> {
+    fn id(&self) -> Sid {
+        self.id
+    }
+
+    fn deliver(&self, frame: &Frame, volatile: bool) {
+        if volatile {
+            self.session.send_volatile(frame.clone());
+        } else {
+            let _ = self.session.send(frame.clone());
+        }
+    }
+
+    fn deliver_with_ack(
+        &self,
+        packet: Packet,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
+        match self.register_ack(packet) {
+            Ok((_, rx)) => Box::pin(async move {
+                tokio::time::timeout(timeout, rx).await.ok().and_then(Result::ok)
+            }),
+            Err(_) => Box::pin(async { None }),
+        }
+    }
+
+    fn disconnect(&self, close: bool) {
+        if let Some(me) = self.me.upgrade() {
+            me.disconnect_by_server(close);
+        }
+    }
+
+    fn info(&self, rooms: Vec<Room>) -> SocketInfo {
+        SocketInfo {
+            id: self.id.to_string(),
+            handshake: self.handshake.to_json(),
+            rooms,
+            data: self
+                .data
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+}
