@@ -208,7 +208,7 @@ impl<H: EngineHandler> Engine<H> {
                 let sid: Sid = sid.parse().map_err(|_| EngineError::UnknownSid)?;
                 let entry = self
                     .entry(&sid)
-                    .filter(|e| !e.session.is_closed())
+                    .filter(|e| e.session.check_alive())
                     .ok_or(EngineError::UnknownSid)?;
                 match transport {
                     Transport::Polling => {
@@ -383,6 +383,8 @@ impl<H: EngineHandler> Engine<H> {
 
 /// Pings every `interval`, expects a pong within `timeout`, and returns once the session ends.
 async fn heartbeat(session: &Session, interval: Duration, timeout: Duration) -> CloseReason {
+    // Deadlines count from the scheduled instants, not from when timers happen to fire.
+    let mut next_ping = tokio::time::Instant::now() + interval;
     loop {
         tokio::select! {
             _ = session.stopped() => break,
@@ -398,15 +400,20 @@ async fn heartbeat(session: &Session, interval: Duration, timeout: Duration) -> 
                 }
                 break;
             }
-            _ = tokio::time::sleep(interval) => {
+            _ = tokio::time::sleep_until(next_ping) => {
+                let deadline = next_ping + timeout;
+                session.set_pong_deadline(Some(deadline));
                 if session.send(Frame::ping()).is_err() {
                     session.stop_with(CloseReason::TransportError);
                     break;
                 }
                 tokio::select! {
                     _ = session.stopped() => break,
-                    _ = session.pong.notified() => {}
-                    _ = tokio::time::sleep(timeout) => {
+                    _ = session.pong.notified() => {
+                        session.set_pong_deadline(None);
+                        next_ping = tokio::time::Instant::now() + interval;
+                    }
+                    _ = tokio::time::sleep_until(deadline) => {
                         session.stop_with(CloseReason::PingTimeout);
                         break;
                     }

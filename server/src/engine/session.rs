@@ -14,6 +14,11 @@ use tokio_util::sync::CancellationToken;
 use super::packet::Frame;
 use super::sid::Sid;
 
+/// Timers on both sides tick in milliseconds and fire up to one tick early or late: a request
+/// that arrives within this margin of its session's ping deadline finds the session timed out,
+/// as a client that waited `pingInterval + pingTimeout` by its own clock expects.
+const TIMER_GRANULARITY: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// The transport a session currently uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -111,6 +116,8 @@ pub struct Session {
     reason: OnceLock<CloseReason>,
     posting: AtomicBool,
     client_closing: AtomicBool,
+    /// When the unanswered ping's timeout expires.
+    pong_deadline: std::sync::Mutex<Option<tokio::time::Instant>>,
     request: RequestInfo,
 }
 
@@ -135,6 +142,7 @@ impl Session {
             reason: OnceLock::new(),
             posting: AtomicBool::new(false),
             client_closing: AtomicBool::new(false),
+            pong_deadline: std::sync::Mutex::new(None),
             request,
         }
     }
@@ -250,6 +258,27 @@ impl Session {
 
     pub(crate) fn is_client_closing(&self) -> bool {
         self.client_closing.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_pong_deadline(&self, deadline: Option<tokio::time::Instant>) {
+        *self
+            .pong_deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = deadline;
+    }
+
+    /// Ends the session if its ping went unanswered past the timeout, even when the supervisor's
+    /// timer has not fired yet; returns whether the session is closed.
+    pub(crate) fn check_alive(&self) -> bool {
+        let overdue = self
+            .pong_deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|d| tokio::time::Instant::now() + TIMER_GRANULARITY >= d);
+        if overdue {
+            self.stop_with(CloseReason::PingTimeout);
+        }
+        !self.is_closed()
     }
 
     /// Claims the right to process a POST; `false` when one is already in progress.
