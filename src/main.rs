@@ -1,1 +1,123 @@
-fn main(){}
+//! `sio-node`: one node of a Socket.IO cluster, serving the reference app.
+//!
+//! Without `--redis` the node runs alone on the in-memory adapter.
+
+mod app;
+mod http;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Parser;
+use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
+
+/// Command-line flags (each also read from the environment).
+#[derive(Debug, Parser)]
+#[command(name = "sio-node", version, about = "A Socket.IO cluster node")]
+struct Flags {
+    /// Address to listen on.
+    #[arg(long, env = "SIO_BIND", default_value = "127.0.0.1:3000")]
+    bind: SocketAddr,
+    /// Redis URL (`redis://host:port`, `rediss://...`): joins the cluster through Redis.
+    #[arg(long, env = "REDIS_URL")]
+    redis: Option<String>,
+    /// This node's id (default: a random UUID).
+    #[arg(long, env = "NODE_ID")]
+    node_id: Option<String>,
+    /// Require `{"token": <TOKEN>}` as the CONNECT auth payload.
+    #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Ping interval in milliseconds.
+    #[arg(long, env = "SIO_PING_INTERVAL_MS", default_value_t = 25_000)]
+    ping_interval_ms: u64,
+    /// Ping timeout in milliseconds.
+    #[arg(long, env = "SIO_PING_TIMEOUT_MS", default_value_t = 20_000)]
+    ping_timeout_ms: u64,
+    /// Allowed CORS origins (repeatable); none: CORS headers are not sent.
+    #[arg(long = "cors-origin", env = "SIO_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let flags = Flags::parse();
+    let node_id = flags
+        .node_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut builder = Server::builder()
+        .ping_interval(std::time::Duration::from_millis(flags.ping_interval_ms))
+        .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms));
+    if !flags.cors_origins.is_empty() {
+        builder = builder.cors(
+            sio_server::engine::CorsConfig::origins(flags.cors_origins.clone())
+                .with_credentials(true),
+        );
+    }
+    let app = app::AppConfig {
+        node_id: node_id.clone(),
+        auth_token: flags.auth_token.clone(),
+    };
+    match &flags.redis {
+        Some(_url) => anyhow::bail!("the Redis adapter is not available in this build yet"),
+        None => run::<LocalAdapter>(builder, &flags, app).await,
+    }
+}
+
+async fn run<A: Adapter>(
+    builder: ServerBuilder<A>,
+    flags: &Flags,
+    app: app::AppConfig,
+) -> anyhow::Result<()> {
+    let io = builder.build();
+    app::register(&io, &app);
+    let listener = tokio::net::TcpListener::bind(flags.bind)
+        .await
+        .with_context(|| format!("binding {}", flags.bind))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, node = %app.node_id, "sio-node listening");
+    let node = http::Node::new(io.clone(), app.node_id.clone());
+    sio_server::serve::serve_http(
+        listener,
+        move |req, peer| {
+            let node = node.clone();
+            async move { node.handle(req, peer).await }
+        },
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            io.close().await;
+        },
+    )
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

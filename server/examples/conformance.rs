@@ -71,9 +71,12 @@ async fn main() -> std::io::Result<()> {
             socket.on("message", |socket: Socket, event: Event| async move {
                 let _ = socket.emit_payload("message-back", event.payload);
             });
-            socket.on("message-with-ack", |_socket: Socket, event: Event| async move {
-                event.ack.send_payload(event.payload);
-            });
+            socket.on(
+                "message-with-ack",
+                |_socket: Socket, event: Event| async move {
+                    event.ack.send_payload(event.payload);
+                },
+            );
         });
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

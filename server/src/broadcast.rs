@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::adapter::{AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, Room, SocketInfo};
+use crate::adapter::{
+    AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, Room, SocketInfo,
+};
 use crate::error::EmitError;
 use crate::namespace::Namespace;
 use crate::protocol::{Packet, Payload};
@@ -97,14 +99,23 @@ impl<A: Adapter> BroadcastOperator<A> {
 
     /// Emits an event that asks each recipient for an ack, and collects the replies until every
     /// recipient answered or the timeout passed.
-    pub async fn emit_with_ack(self, event: &str, payload: Payload) -> Result<AckReplies, AdapterError> {
+    pub async fn emit_with_ack(
+        self,
+        event: &str,
+        payload: Payload,
+    ) -> Result<AckReplies, AdapterError> {
         let timeout = self.request_timeout();
         let packet = Packet::event(self.ns.name(), event, payload);
-        self.ns.adapter().broadcast_with_ack(packet, self.opts, timeout).await
+        self.ns
+            .adapter()
+            .broadcast_with_ack(packet, self.opts, timeout)
+            .await
     }
 
     /// The matching sockets, wherever they are, as handles that can act on them.
-    pub async fn fetch_sockets(self) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+    pub async fn fetch_sockets(
+        self,
+    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
         let timeout = self.request_timeout();
         let found = self.ns.adapter().fetch_sockets(self.opts, timeout).await?;
         Ok(ClusterResponse {
@@ -156,17 +167,24 @@ pub struct RemoteSocket<A: Adapter> {
 
 impl<A: Adapter> std::fmt::Debug for RemoteSocket<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteSocket").field("info", &self.info).finish()
+        f.debug_struct("RemoteSocket")
+            .field("info", &self.info)
+            .finish()
     }
 }
 
 impl<A: Adapter> RemoteSocket<A> {
     fn only_me(&self) -> BroadcastOperator<A> {
-        BroadcastOperator::new(self.ns.clone(), BroadcastOptions::default()).to([self.info.id.clone()])
+        BroadcastOperator::new(self.ns.clone(), BroadcastOptions::default())
+            .to([self.info.id.clone()])
     }
 
     /// Emits an event to the socket.
-    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
         self.only_me().emit(event, data).await
     }
 

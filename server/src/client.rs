@@ -43,9 +43,7 @@ impl<A: Adapter> Client<A> {
     }
 
     fn send(&self, packet: &Packet) {
-        let _ = self
-            .session
-            .send(self.server.config.parser.encode(packet));
+        let _ = self.session.send(self.server.config.parser.encode(packet));
     }
 
     fn on_message(&self, message: Message<'_>) {
@@ -137,7 +135,11 @@ impl<A: Adapter> Client<A> {
         ns.adapter().local().insert(socket.inner.clone());
         let mut ok = serde_json::Map::new();
         ok.insert("sid".into(), Value::String(socket.id().to_string()));
-        self.send(&Packet::new(PacketType::Connect, nsp.clone(), Some(Value::Object(ok))));
+        self.send(&Packet::new(
+            PacketType::Connect,
+            nsp.clone(),
+            Some(Value::Object(ok)),
+        ));
         ns.run_connect_handler(&socket).await;
         // Hand over the packets that arrived meanwhile, in order, then go live.
         loop {

@@ -45,7 +45,12 @@ struct AckTarget {
 }
 
 impl AckSender {
-    pub(crate) fn new(session: Arc<Session>, nsp: Arc<str>, id: Option<u64>, parser: ParserKind) -> Self {
+    pub(crate) fn new(
+        session: Arc<Session>,
+        nsp: Arc<str>,
+        id: Option<u64>,
+        parser: ParserKind,
+    ) -> Self {
         AckSender {
             target: id.map(|id| AckTarget {
                 session,

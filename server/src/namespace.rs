@@ -113,7 +113,10 @@ impl<A: Adapter> Namespace<A> {
                     }
                 });
             }
-            Err(_) => tracing::warn!(nsp = name, "namespace created outside a runtime: adapter not started"),
+            Err(_) => tracing::warn!(
+                nsp = name,
+                "namespace created outside a runtime: adapter not started"
+            ),
         }
         ns
     }
@@ -239,17 +242,27 @@ impl<A: Adapter> Namespace<A> {
     }
 
     /// Emits to every socket of the namespace.
-    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
         self.operator().emit(event, data).await
     }
 
     /// Emits to every socket and collects their acks.
-    pub async fn emit_with_ack(&self, event: &str, payload: Payload) -> Result<AckReplies, AdapterError> {
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+    ) -> Result<AckReplies, AdapterError> {
         self.operator().emit_with_ack(event, payload).await
     }
 
     /// Every socket of the namespace, cluster-wide.
-    pub async fn fetch_sockets(&self) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
         self.operator().fetch_sockets().await
     }
 

@@ -11,9 +11,7 @@ use std::time::Duration;
 use http::{Request, Response};
 use serde::Serialize;
 
-use crate::adapter::{
-    AckReplies, Adapter, AdapterError, ClusterResponse, LocalAdapter, Room,
-};
+use crate::adapter::{AckReplies, Adapter, AdapterError, ClusterResponse, LocalAdapter, Room};
 use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::client::SioHandler;
 use crate::engine::{Body, CloseReason, CorsConfig, Engine, EngineConfig};
@@ -117,7 +115,9 @@ pub struct ServerBuilder<A: Adapter = LocalAdapter> {
 
 impl<A: Adapter> std::fmt::Debug for ServerBuilder<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerBuilder").field("config", &self.config).finish()
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -394,17 +394,27 @@ impl<A: Adapter> Server<A> {
     }
 
     /// Emits to every socket of `/`.
-    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
         self.of("/").emit(event, data).await
     }
 
     /// Emits to every socket of `/` and collects the acks.
-    pub async fn emit_with_ack(&self, event: &str, payload: Payload) -> Result<AckReplies, AdapterError> {
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+    ) -> Result<AckReplies, AdapterError> {
         self.of("/").emit_with_ack(event, payload).await
     }
 
     /// Every socket of `/`, cluster-wide.
-    pub async fn fetch_sockets(&self) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
         self.of("/").fetch_sockets().await
     }
 
@@ -443,7 +453,9 @@ impl<A: Adapter> Server<A> {
         payload: Payload,
         ack_timeout: Option<Duration>,
     ) -> Result<ClusterResponse<Vec<Payload>>, AdapterError> {
-        self.of("/").server_side_emit(event, payload, ack_timeout).await
+        self.of("/")
+            .server_side_emit(event, payload, ack_timeout)
+            .await
     }
 
     /// The number of live servers in the cluster.
@@ -467,7 +479,11 @@ impl<A: Adapter> Server<A> {
     }
 
     /// Answers one request addressed to the server's path.
-    pub async fn handle<B>(&self, req: Request<B>, remote_addr: Option<SocketAddr>) -> Response<Body>
+    pub async fn handle<B>(
+        &self,
+        req: Request<B>,
+        remote_addr: Option<SocketAddr>,
+    ) -> Response<Body>
     where
         B: http_body::Body + Send + 'static,
         B::Data: Send,
@@ -513,7 +529,8 @@ impl<A: Adapter> Server<A> {
     /// Closes every connection ("server shutting down") and stops the adapters.
     pub async fn close(&self) {
         self.engine.close_all(CloseReason::ServerShutdown);
-        let namespaces: Vec<Namespace<A>> = self.inner.read_namespaces().values().cloned().collect();
+        let namespaces: Vec<Namespace<A>> =
+            self.inner.read_namespaces().values().cloned().collect();
         for ns in namespaces {
             ns.adapter().close().await;
         }

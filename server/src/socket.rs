@@ -375,7 +375,10 @@ impl<A: Adapter> Socket<A> {
 }
 
 impl<A: Adapter> SocketInner<A> {
-    fn register_ack(&self, mut packet: Packet) -> Result<(u64, oneshot::Receiver<Payload>), AckError> {
+    fn register_ack(
+        &self,
+        mut packet: Packet,
+    ) -> Result<(u64, oneshot::Receiver<Payload>), AckError> {
         if !self.connected.load(Ordering::Acquire) {
             return Err(AckError::Disconnected);
         }
@@ -428,11 +431,9 @@ impl<A: Adapter> SocketInner<A> {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        *self
-            .catch_all
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = None;
-        let handlers = std::mem::take(&mut *self.on_disconnect.lock().unwrap_or_else(|e| e.into_inner()));
+        *self.catch_all.write().unwrap_or_else(|e| e.into_inner()) = None;
+        let handlers =
+            std::mem::take(&mut *self.on_disconnect.lock().unwrap_or_else(|e| e.into_inner()));
         let socket = Socket {
             inner: self.clone(),
         };
@@ -463,7 +464,10 @@ impl<A: Adapter> LocalSocket for SocketInner<A> {
     ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
         match self.register_ack(packet) {
             Ok((_, rx)) => Box::pin(async move {
-                tokio::time::timeout(timeout, rx).await.ok().and_then(Result::ok)
+                tokio::time::timeout(timeout, rx)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
             }),
             Err(_) => Box::pin(async { None }),
         }
@@ -480,11 +484,7 @@ impl<A: Adapter> LocalSocket for SocketInner<A> {
             id: self.id.to_string(),
             handshake: self.handshake.to_json(),
             rooms,
-            data: self
-                .data
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            data: self.data.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
     }
 }

@@ -218,7 +218,11 @@ impl LocalAdapter {
     /// Every local socket.
     #[must_use]
     pub fn sockets(&self) -> Vec<Arc<dyn LocalSocket>> {
-        self.read().sockets.values().map(|e| e.socket.clone()).collect()
+        self.read()
+            .sockets
+            .values()
+            .map(|e| e.socket.clone())
+            .collect()
     }
 
     /// The number of local sockets.

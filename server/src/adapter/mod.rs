@@ -227,17 +227,29 @@ impl Adapter for LocalAdapter {
         })
     }
 
-    async fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+    async fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> Result<(), AdapterError> {
         self.add_sockets_local(&opts, &rooms);
         Ok(())
     }
 
-    async fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+    async fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> Result<(), AdapterError> {
         self.del_sockets_local(&opts, &rooms);
         Ok(())
     }
 
-    async fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
+    async fn disconnect_sockets(
+        &self,
+        opts: BroadcastOptions,
+        close: bool,
+    ) -> Result<(), AdapterError> {
         self.disconnect_sockets_local(&opts, close);
         Ok(())
     }
@@ -250,7 +262,10 @@ impl Adapter for LocalAdapter {
         Ok(ClusterResponse::complete(self.fetch_sockets_local(&opts)))
     }
 
-    async fn all_rooms(&self, _timeout: Duration) -> Result<ClusterResponse<BTreeSet<Room>>, AdapterError> {
+    async fn all_rooms(
+        &self,
+        _timeout: Duration,
+    ) -> Result<ClusterResponse<BTreeSet<Room>>, AdapterError> {
         Ok(ClusterResponse::complete(self.rooms_local()))
     }
 

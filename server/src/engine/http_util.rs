@@ -118,9 +118,10 @@ pub(crate) fn switching_protocols(key: &[u8]) -> Response<Full<Bytes>> {
 
 /// The answer to a CORS preflight.
 pub(crate) fn preflight<B>(req: &Request<B>) -> Response<Full<Bytes>> {
-    let mut builder = Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .header(header::ACCESS_CONTROL_ALLOW_METHODS, "GET,HEAD,PUT,PATCH,POST,DELETE");
+    let mut builder = Response::builder().status(StatusCode::NO_CONTENT).header(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        "GET,HEAD,PUT,PATCH,POST,DELETE",
+    );
     if let Some(h) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
         builder = builder.header(header::ACCESS_CONTROL_ALLOW_HEADERS, h.clone());
     }

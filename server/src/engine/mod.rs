@@ -421,7 +421,5 @@ async fn heartbeat(session: &Session, interval: Duration, timeout: Duration) -> 
             }
         }
     }
-    session
-        .close_reason()
-        .unwrap_or(CloseReason::ServerClose)
+    session.close_reason().unwrap_or(CloseReason::ServerClose)
 }

@@ -98,7 +98,10 @@ impl<H: EngineHandler> super::Engine<H> {
             Err(err) => {
                 session.end_post();
                 session.stop_with(CloseReason::TransportError);
-                if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                if err
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
                     return http_util::payload_too_large();
                 }
                 return EngineError::BadRequest.into_response();

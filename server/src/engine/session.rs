@@ -261,10 +261,7 @@ impl Session {
     }
 
     pub(crate) fn set_pong_deadline(&self, deadline: Option<tokio::time::Instant>) {
-        *self
-            .pong_deadline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = deadline;
+        *self.pong_deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
     }
 
     /// Ends the session if its ping went unanswered past the timeout, even when the supervisor's

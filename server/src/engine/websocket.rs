@@ -95,7 +95,10 @@ impl<H: EngineHandler> super::Engine<H> {
     }
 
     /// Completes a websocket handshake only to close the socket right away.
-    pub(crate) fn reject_websocket<B>(self: &Arc<Self>, mut req: Request<B>) -> Result<Response<Body>, EngineError> {
+    pub(crate) fn reject_websocket<B>(
+        self: &Arc<Self>,
+        mut req: Request<B>,
+    ) -> Result<Response<Body>, EngineError> {
         let key = req
             .headers()
             .get(http::header::SEC_WEBSOCKET_KEY)
@@ -258,5 +261,7 @@ async fn feed(ws: &mut Ws, frame: Frame) -> Result<bool, CloseReason> {
         }
         Frame::Close => return Ok(false),
     };
-    result.map(|()| true).map_err(|_| CloseReason::TransportError)
+    result
+        .map(|()| true)
+        .map_err(|_| CloseReason::TransportError)
 }

@@ -106,12 +106,16 @@ mod tests {
     #[test]
     fn reassembles_attachments() {
         let mut d = Decoder::new(ParserKind::Json, BinaryLimits::default());
-        let header = "52-[\"e\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]";
+        let header =
+            "52-[\"e\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]";
         assert_eq!(d.on_text(header), Ok(None));
         assert_eq!(d.on_binary(Bytes::from_static(b"a")), Ok(None));
         let packet = d.on_binary(Bytes::from_static(b"b")).unwrap().unwrap();
         assert_eq!(packet.kind, PacketType::Event);
-        assert_eq!(packet.attachments, vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        assert_eq!(
+            packet.attachments,
+            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        );
         // The decoder is ready for the next packet.
         assert!(d.on_text("2[\"x\"]").unwrap().is_some());
     }
@@ -136,11 +140,19 @@ mod tests {
     #[test]
     fn rejects_out_of_place_messages() {
         let mut d = Decoder::new(ParserKind::Json, BinaryLimits::default());
-        assert_eq!(d.on_binary(Bytes::from_static(b"x")), Err(ParseError::InvalidAttachments));
-        d.on_text("51-[\"e\",{\"_placeholder\":true,\"num\":0}]").unwrap();
+        assert_eq!(
+            d.on_binary(Bytes::from_static(b"x")),
+            Err(ParseError::InvalidAttachments)
+        );
+        d.on_text("51-[\"e\",{\"_placeholder\":true,\"num\":0}]")
+            .unwrap();
         assert_eq!(d.on_text("2[\"e\"]"), Err(ParseError::InvalidData));
         let mut d = Decoder::new(ParserKind::Json, BinaryLimits::default());
-        d.on_text("51-[\"e\",{\"_placeholder\":true,\"num\":5}]").unwrap();
-        assert_eq!(d.on_binary(Bytes::from_static(b"x")), Err(ParseError::InvalidAttachments));
+        d.on_text("51-[\"e\",{\"_placeholder\":true,\"num\":5}]")
+            .unwrap();
+        assert_eq!(
+            d.on_binary(Bytes::from_static(b"x")),
+            Err(ParseError::InvalidAttachments)
+        );
     }
 }

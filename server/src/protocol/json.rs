@@ -126,7 +126,10 @@ mod tests {
             "hello",
             Payload::from_value(&json!({"z": 1, "a": 2})).unwrap(),
         );
-        assert_eq!(text(&encode_json(&p)), "42/chat,[\"hello\",{\"z\":1,\"a\":2}]");
+        assert_eq!(
+            text(&encode_json(&p)),
+            "42/chat,[\"hello\",{\"z\":1,\"a\":2}]"
+        );
         let p = Packet::ack("/", 12, Payload::new().binary(Bytes::from_static(b"\x01")));
         let frame = encode_json(&p);
         assert_eq!(text(&frame), "461-12[{\"_placeholder\":true,\"num\":0}]");
@@ -141,7 +144,11 @@ mod tests {
         let cases = [
             Packet::new(PacketType::Connect, "/", None),
             Packet::new(PacketType::Connect, "/x", Some(json!({"token": "t"}))),
-            Packet::event("/", "e", Payload::from_value(&json!([1, "2", null])).unwrap()),
+            Packet::event(
+                "/",
+                "e",
+                Payload::from_value(&json!([1, "2", null])).unwrap(),
+            ),
             Packet {
                 id: Some(u64::MAX),
                 ..Packet::event("/n", "e", Payload::new())
@@ -168,7 +175,10 @@ mod tests {
     #[test]
     fn decodes_client_forms() {
         let (p, n) = decode_json("2[\"a\"]").unwrap();
-        assert_eq!((p.kind, p.nsp.as_str(), p.id, n), (PacketType::Event, "/", None, 0));
+        assert_eq!(
+            (p.kind, p.nsp.as_str(), p.id, n),
+            (PacketType::Event, "/", None, 0)
+        );
         let (p, _) = decode_json("0/custom,").unwrap();
         assert_eq!((p.nsp.as_str(), p.data), ("/custom", None));
         let (p, _) = decode_json("0/custom").unwrap();

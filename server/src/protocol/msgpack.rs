@@ -43,7 +43,9 @@ pub(crate) fn to_msgpack(value: &Value, attachments: &[Bytes]) -> Mp {
             }
         }
         Value::String(s) => Mp::from(s.as_str()),
-        Value::Array(items) => Mp::Array(items.iter().map(|v| to_msgpack(v, attachments)).collect()),
+        Value::Array(items) => {
+            Mp::Array(items.iter().map(|v| to_msgpack(v, attachments)).collect())
+        }
         Value::Object(map) => {
             if map.get("_placeholder") == Some(&Value::Bool(true))
                 && let Some(blob) = map
@@ -133,7 +135,12 @@ pub fn decode_msgpack(bytes: &[u8]) -> Result<Packet, ParseError> {
                 }
             }
             Some("nsp") => {
-                nsp = Some(value.as_str().ok_or(ParseError::InvalidNamespace)?.to_owned());
+                nsp = Some(
+                    value
+                        .as_str()
+                        .ok_or(ParseError::InvalidNamespace)?
+                        .to_owned(),
+                );
             }
             Some("data") => data = Some(from_msgpack(value, &mut attachments)),
             Some("id") => match value {

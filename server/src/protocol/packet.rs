@@ -225,7 +225,10 @@ impl Payload {
     }
 
     /// Appends a JSON argument.
-    pub fn arg<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self, serde_json::Error> {
+    pub fn arg<T: serde::Serialize + ?Sized>(
+        mut self,
+        value: &T,
+    ) -> Result<Self, serde_json::Error> {
         self.args.push(serde_json::to_value(value)?);
         Ok(self)
     }

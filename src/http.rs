@@ -1,0 +1,112 @@
+//! The node's HTTP surface: the Socket.IO endpoint, the chat page at `/`, health and readiness
+//! probes, and Prometheus metrics.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use sio_server::{Adapter, Server};
+
+/// The chat page served at `/`.
+const INDEX_HTML: &str = include_str!("index.html");
+
+/// The HTTP routes of one node.
+pub(crate) struct Node<A: Adapter> {
+    io: Server<A>,
+    node_id: String,
+}
+
+impl<A: Adapter> Clone for Node<A> {
+    fn clone(&self) -> Self {
+        Node {
+            io: self.io.clone(),
+            node_id: self.node_id.clone(),
+        }
+    }
+}
+
+fn respond(
+    status: StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("cache-control", "no-store")
+        .body(Full::new(body.into()))
+        .unwrap_or_default()
+}
+
+impl<A: Adapter> Node<A> {
+    pub(crate) fn new(io: Server<A>, node_id: String) -> Self {
+        Node { io, node_id }
+    }
+
+    pub(crate) async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let path = req.uri().path();
+        if self.io.handles_path(path) {
+            return self.io.handle(req, Some(peer)).await;
+        }
+        match path {
+            "/healthz" => respond(StatusCode::OK, "text/plain", "ok\n"),
+            "/readyz" => match self.io.server_count().await {
+                Ok(_) => respond(StatusCode::OK, "text/plain", "ready\n"),
+                Err(err) => respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    format!("adapter not ready: {err}\n"),
+                ),
+            },
+            "/metrics" => respond(StatusCode::OK, "text/plain; version=0.0.4", self.metrics()),
+            "/" | "/index.html" => respond(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                INDEX_HTML.replace("{{NODE_ID}}", &self.node_id),
+            ),
+            _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
+        }
+    }
+
+    fn metrics(&self) -> String {
+        let (polling, websocket) = self.io.sessions_by_transport();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP sio_connections Live Engine.IO connections by transport."
+        );
+        let _ = writeln!(out, "# TYPE sio_connections gauge");
+        let _ = writeln!(out, "sio_connections{{transport=\"polling\"}} {polling}");
+        let _ = writeln!(
+            out,
+            "sio_connections{{transport=\"websocket\"}} {websocket}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sio_namespace_sockets Sockets connected to this node, by namespace."
+        );
+        let _ = writeln!(out, "# TYPE sio_namespace_sockets gauge");
+        let mut names = self.io.namespaces();
+        names.sort();
+        for name in &names {
+            let ns = self.io.of(name);
+            let _ = writeln!(
+                out,
+                "sio_namespace_sockets{{namespace=\"{}\"}} {}",
+                name.replace('\\', "\\\\").replace('"', "\\\""),
+                ns.local_socket_count()
+            );
+        }
+        let _ = writeln!(out, "# HELP sio_namespaces Namespaces on this node.");
+        let _ = writeln!(out, "# TYPE sio_namespaces gauge");
+        let _ = writeln!(out, "sio_namespaces {}", names.len());
+        out
+    }
+}
