@@ -1,7 +1,10 @@
-//! Shared fixture: an Engine.IO echo server on a free port, a minimal HTTP/1.1 client, and a
+//! Shared fixture: an Engine.IO echo server on a free port, a minimal HTTP/1.1 client, a raw
+//! Socket.IO client (`sio`), and a
 //! websocket client.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
+
+pub mod sio;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -203,4 +206,44 @@ pub async fn http_full(
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, head.to_owned(), body.to_owned())
+}
+
+/// Serves a Socket.IO server on a free port until the returned guard is dropped.
+pub async fn serve_io<A: sio_server::Adapter>(
+    io: &sio_server::Server<A>,
+) -> (std::net::SocketAddr, StopGuard) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let io = io.clone();
+    tokio::spawn(async move {
+        let _ = io
+            .serve(listener, async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (addr, StopGuard(Some(stop)))
+}
+
+/// Stops a server when dropped.
+pub struct StopGuard(Option<oneshot::Sender<()>>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        if let Some(stop) = self.0.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Polls `check` every 10 ms for up to 5 s.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
 }

@@ -1,0 +1,164 @@
+//! Acks in both directions, with timeouts; binary payloads; the msgpack parser.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::sio::RawClient;
+use futures_util::SinkExt;
+use sio_server::protocol::ParserKind;
+use sio_server::{AckError, Event, Payload, Server, Socket};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Parses `42<id>[...]` into the ack id.
+fn ack_id(packet: &str, event: &str) -> u64 {
+    let start = 2;
+    let end = packet.find('[').unwrap();
+    assert!(
+        packet[end..].starts_with(&format!("[\"{event}\"")),
+        "{packet}"
+    );
+    packet[start..end].parse().unwrap()
+}
+
+#[tokio::test]
+async fn server_acks_arrive_or_time_out() {
+    let io = Server::builder().build();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.on_connection(move |socket: Socket| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(socket);
+        }
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let (mut client, _) = RawClient::connect(addr, "/").await;
+    let socket = rx.recv().await.unwrap();
+
+    let asked = tokio::spawn({
+        let socket = socket.clone();
+        async move {
+            socket
+                .emit_with_ack(
+                    "q",
+                    Payload::from_value(&1).unwrap(),
+                    Duration::from_secs(5),
+                )
+                .await
+        }
+    });
+    let packet = client.next_text().await;
+    let id = ack_id(&packet, "q");
+    client.send(&format!(r#"43{id}["answer",2]"#)).await;
+    let reply = asked.await.unwrap().unwrap();
+    assert_eq!(
+        reply.args,
+        vec![serde_json::json!("answer"), serde_json::json!(2)]
+    );
+
+    let silent = socket
+        .emit_with_ack("q", Payload::new(), Duration::from_millis(100))
+        .await;
+    assert_eq!(silent, Err(AckError::Timeout));
+}
+
+#[tokio::test]
+async fn broadcast_with_acks_collects_what_arrives() {
+    let io = Server::builder().build();
+    let (addr, _guard) = common::serve_io(&io).await;
+    let (mut a, _) = RawClient::connect(addr, "/").await;
+    let (mut b, _) = RawClient::connect(addr, "/").await;
+    let gather = tokio::spawn({
+        let io = io.clone();
+        async move {
+            io.timeout(Duration::from_millis(300))
+                .emit_with_ack("ask", Payload::new())
+                .await
+        }
+    });
+    let id = ack_id(&a.next_text().await, "ask");
+    a.send(&format!(r#"43{id}["from a"]"#)).await;
+    let _ = b.next_text().await; // b never answers
+    let acks = gather.await.unwrap().unwrap();
+    assert_eq!(acks.expected, 2);
+    assert_eq!(acks.replies.len(), 1);
+    assert_eq!(acks.replies[0].args, vec![serde_json::json!("from a")]);
+    assert!(acks.missing_nodes.is_empty());
+}
+
+#[tokio::test]
+async fn binary_attachments_round_trip() {
+    let io = Server::builder().build();
+    io.on_connection(|socket: Socket| async move {
+        socket.on("echo", |_s: Socket, ev: Event| async move {
+            ev.ack.send_payload(ev.payload);
+        });
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let (mut client, _) = RawClient::connect(addr, "/").await;
+    client
+        .send(r#"452-7["echo",{"_placeholder":true,"num":0},"x",{"_placeholder":true,"num":1}]"#)
+        .await;
+    client.ws.send(Message::binary(vec![1u8, 2])).await.unwrap();
+    client.ws.send(Message::binary(vec![3u8])).await.unwrap();
+    assert_eq!(
+        client.next_text().await,
+        r#"462-7[{"_placeholder":true,"num":0},"x",{"_placeholder":true,"num":1}]"#
+    );
+    assert_eq!(client.next_text().await, "<binary 2>");
+    assert_eq!(client.next_text().await, "<binary 1>");
+}
+
+#[tokio::test]
+async fn the_msgpack_parser_carries_binary_inline() {
+    let io = Server::builder().parser(ParserKind::MsgPack).build();
+    io.on_connection(|socket: Socket| async move {
+        socket.on("echo", |_s: Socket, ev: Event| async move {
+            ev.ack.send_payload(ev.payload);
+        });
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let mut client = RawClient::open(addr).await;
+    let connect = sio_server::protocol::encode_msgpack(&sio_server::protocol::Packet::new(
+        sio_server::protocol::PacketType::Connect,
+        "/",
+        None,
+    ));
+    client.ws.send(Message::binary(connect)).await.unwrap();
+    let reply = futures_util::StreamExt::next(&mut client.ws)
+        .await
+        .unwrap()
+        .unwrap();
+    let connected = sio_server::protocol::decode_msgpack(&reply.into_data()).unwrap();
+    assert_eq!(connected.kind, sio_server::protocol::PacketType::Connect);
+    let mut event = sio_server::protocol::Packet::event(
+        "/",
+        "echo",
+        Payload::new()
+            .binary(Bytes::from_static(b"\x00\xff"))
+            .arg(&"t")
+            .unwrap(),
+    );
+    event.id = Some(3);
+    client
+        .ws
+        .send(Message::binary(sio_server::protocol::encode_msgpack(
+            &event,
+        )))
+        .await
+        .unwrap();
+    let reply = loop {
+        let msg = futures_util::StreamExt::next(&mut client.ws)
+            .await
+            .unwrap()
+            .unwrap();
+        if let Message::Binary(b) = msg {
+            break sio_server::protocol::decode_msgpack(&b).unwrap();
+        }
+    };
+    assert_eq!(reply.kind, sio_server::protocol::PacketType::Ack);
+    assert_eq!(reply.id, Some(3));
+    assert_eq!(reply.attachments, vec![Bytes::from_static(b"\x00\xff")]);
+}

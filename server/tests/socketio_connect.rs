@@ -1,0 +1,142 @@
+//! Connecting to namespaces: middlewares, unknown and dynamic namespaces, handshake data.
+
+mod common;
+
+use common::sio::RawClient;
+use serde_json::json;
+use sio_server::{ConnectError, Server, Socket};
+
+#[tokio::test]
+async fn unknown_namespace_is_refused() {
+    let io = Server::builder().build();
+    let (addr, _guard) = common::serve_io(&io).await;
+    let mut client = RawClient::open(addr).await;
+    client.send("40/nope,").await;
+    assert_eq!(
+        client.next_text().await,
+        r#"44/nope,{"message":"Invalid namespace"}"#
+    );
+}
+
+#[tokio::test]
+async fn middleware_refusal_carries_message_and_data() {
+    let io = Server::builder().build();
+    io.use_middleware(|socket: Socket| async move {
+        if socket.handshake().auth == json!({"token": "good"}) {
+            Ok(())
+        } else {
+            Err(ConnectError::new("unauthorized").with_data(json!({"hint": "token"})))
+        }
+    });
+    io.on_connection(|socket: Socket| async move {
+        let _ = socket.emit("welcome", &socket.handshake().auth);
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let mut client = RawClient::open(addr).await;
+    client.send(r#"40{"token":"bad"}"#).await;
+    assert_eq!(
+        client.next_text().await,
+        r#"44{"message":"unauthorized","data":{"hint":"token"}}"#
+    );
+    client
+        .join_namespace("/", Some(r#"{"token":"good"}"#))
+        .await;
+    assert_eq!(
+        client.next_text().await,
+        r#"42["welcome",{"token":"good"}]"#
+    );
+}
+
+#[tokio::test]
+async fn dynamic_namespaces_match_a_regex() {
+    let io = Server::builder().build();
+    io.of_regex(regex::Regex::new(r"^/room-\d+$").unwrap())
+        .on_connection(|socket: Socket| async move {
+            let _ = socket.emit("nsp", socket.namespace().name());
+        });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let mut client = RawClient::open(addr).await;
+    client.join_namespace("/room-42", None).await;
+    assert_eq!(client.next_text().await, r#"42/room-42,["nsp","/room-42"]"#);
+    client.send("40/room-x,").await;
+    assert_eq!(
+        client.next_text().await,
+        r#"44/room-x,{"message":"Invalid namespace"}"#
+    );
+    assert!(io.namespaces().contains(&"/room-42".to_owned()));
+}
+
+#[tokio::test]
+async fn handshake_exposes_query_headers_and_address() {
+    let io = Server::builder().build();
+    io.on_connection(|socket: Socket| async move {
+        let h = socket.handshake();
+        let _ = socket.emit(
+            "hs",
+            &json!({
+                "q": h.query.get("room"),
+                "ip": h.address.map(|a| a.ip().to_string()),
+                "host": h.headers.contains_key("host"),
+            }),
+        );
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&room=a%20b");
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut client = RawClient { ws };
+    assert!(client.next_text().await.starts_with("0{"));
+    client.join_namespace("/", None).await;
+    assert_eq!(
+        client.next_text().await,
+        r#"42["hs",{"q":"a b","ip":"127.0.0.1","host":true}]"#
+    );
+}
+
+#[tokio::test]
+async fn events_sent_right_after_connect_are_handled() {
+    // The connect handler registers its handlers after an await: events the client sends the
+    // moment it is connected must still reach them.
+    let io = Server::builder().build();
+    io.on_connection(|socket: Socket| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        socket.on("ping", |_s: Socket, ev: sio_server::Event| async move {
+            let _ = ev.ack.send("pong");
+        });
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let mut client = RawClient::open(addr).await;
+    client.send("40").await;
+    client.send(r#"421["ping"]"#).await;
+    assert!(client.next_text().await.starts_with("40{"));
+    assert_eq!(client.next_text().await, r#"431["pong"]"#);
+}
+
+#[tokio::test]
+async fn malformed_packets_close_the_connection_and_spare_others() {
+    let io = Server::builder().build();
+    io.on_connection(|socket: Socket| async move {
+        socket.join(["all"]);
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let (mut bystander, _) = RawClient::connect(addr, "/").await;
+    let garbage_list = [
+        "9",
+        "49",
+        "42[",
+        r#"42{"a":1}"#,
+        "421234567890123456789012345[\"x\"]",
+        "451-[\"x\"]",
+        "4",
+    ];
+    for garbage in garbage_list {
+        let (mut bad, _) = RawClient::connect(addr, "/").await;
+        bad.send(garbage).await;
+        if garbage.starts_with("451-") {
+            // A text packet where an attachment was expected.
+            bad.send("42[\"y\"]").await;
+        }
+        assert!(bad.closed().await, "{garbage} must close the connection");
+    }
+    io.to(["all"]).emit("still", &1).await.unwrap();
+    assert_eq!(bystander.next_text().await, r#"42["still",1]"#);
+}
