@@ -1,0 +1,156 @@
+//! Shared fixture of the black-box tests: `sio-node` processes on free ports, stopped when
+//! dropped, and the third-party client scripts under `tests/interop/`.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running `sio-node`, killed when dropped.
+pub struct Node {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub node_id: String,
+}
+
+impl Node {
+    /// Starts a node with `args` (besides `--bind` and `--node-id`) and waits for `/healthz`.
+    pub fn spawn(node_id: &str, args: &[&str]) -> Node {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_sio-node"))
+            .arg("--bind")
+            .arg(addr.to_string())
+            .arg("--node-id")
+            .arg(node_id)
+            .args(args)
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("sio-node starts");
+        let node = Node {
+            child,
+            addr,
+            node_id: node_id.to_owned(),
+        };
+        node.wait_healthy();
+        node
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some((200, _)) = http_get(self.addr, "/healthz") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sio-node on {} did not become healthy", self.addr);
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (`TERM`, `KILL`, ...) to the node.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit (up to `limit`); returns its exit status.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP GET; `None` when the server cannot be reached.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
+
+/// The folder of the third-party client scripts (`SIO_INTEROP_DIR`, or `tests/interop`).
+pub fn interop_dir() -> PathBuf {
+    std::env::var_os("SIO_INTEROP_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop"))
+}
+
+/// Runs a Node.js client script from the interop folder; panics with its output on failure.
+pub fn run_node(script: &str, args: &[&str]) -> Output {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "{} has no node_modules: run scripts/install-deps.sh first",
+        dir.display()
+    );
+    run_checked(Command::new("node").current_dir(&dir).arg(script).args(args))
+}
+
+/// Runs a Python client script from the interop folder with its virtualenv.
+pub fn run_python(script: &str, args: &[&str]) -> Output {
+    let dir = interop_dir();
+    let python = dir.join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/install-deps.sh first",
+        python.display()
+    );
+    run_checked(Command::new(python).current_dir(&dir).arg(script).args(args))
+}
+
+fn run_checked(command: &mut Command) -> Output {
+    let output = command.output().expect("the client script runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("ok")),
+        "{command:?} reported no passed check:\n{stdout}"
+    );
+    output
+}
