@@ -32,7 +32,9 @@ async fn five_thousand_clients_join_on_connect() {
         let url = url.clone();
         let permit = in_flight.clone().acquire_owned().await.unwrap();
         tasks.spawn(async move {
-            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connects");
+            let (mut ws, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("connects");
             assert!(next_text(&mut ws).await.starts_with("0{"));
             ws.send(Message::text("40")).await.unwrap();
             assert!(next_text(&mut ws).await.starts_with("40{"));
@@ -60,7 +62,9 @@ async fn five_thousand_clients_join_on_connect() {
     assert_eq!(acked, clients);
     let metrics = common::http_get(node.addr, "/metrics").unwrap().1;
     assert!(
-        metrics.contains(&format!("sio_namespace_sockets{{namespace=\"/\"}} {clients}")),
+        metrics.contains(&format!(
+            "sio_namespace_sockets{{namespace=\"/\"}} {clients}"
+        )),
         "{metrics}"
     );
 }

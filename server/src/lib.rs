@@ -26,3 +26,8 @@ pub use namespace::Namespace;
 pub use protocol::Payload;
 pub use server::{DynamicNamespace, Server, ServerBuilder, ServerConfig, SocketIoService};
 pub use socket::{DisconnectReason, Socket};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

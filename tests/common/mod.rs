@@ -34,7 +34,10 @@ impl Node {
             .arg("--node-id")
             .arg(node_id)
             .args(args)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .spawn()
             .expect("sio-node starts");
@@ -101,7 +104,11 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut raw = String::new();
     stream.read_to_string(&mut raw).ok()?;
     let (head, body) = raw.split_once("\r\n\r\n")?;
@@ -124,7 +131,12 @@ pub fn run_node(script: &str, args: &[&str]) -> Output {
         "{} has no node_modules: run scripts/install-deps.sh first",
         dir.display()
     );
-    run_checked(Command::new("node").current_dir(&dir).arg(script).args(args))
+    run_checked(
+        Command::new("node")
+            .current_dir(&dir)
+            .arg(script)
+            .args(args),
+    )
 }
 
 /// Runs a Python client script from the interop folder with its virtualenv.
@@ -136,7 +148,12 @@ pub fn run_python(script: &str, args: &[&str]) -> Output {
         "{} is missing: run scripts/install-deps.sh first",
         python.display()
     );
-    run_checked(Command::new(python).current_dir(&dir).arg(script).args(args))
+    run_checked(
+        Command::new(python)
+            .current_dir(&dir)
+            .arg(script)
+            .args(args),
+    )
 }
 
 fn run_checked(command: &mut Command) -> Output {
