@@ -107,6 +107,7 @@ impl<A: Adapter> Node<A> {
         let _ = writeln!(out, "# HELP sio_namespaces Namespaces on this node.");
         let _ = writeln!(out, "# TYPE sio_namespaces gauge");
         let _ = writeln!(out, "sio_namespaces {}", names.len());
+        self.io.metrics().write_prometheus(&mut out);
         out
     }
 }

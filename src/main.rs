@@ -33,6 +33,9 @@ struct Flags {
     /// Ping timeout in milliseconds.
     #[arg(long, env = "SIO_PING_TIMEOUT_MS", default_value_t = 20_000)]
     ping_timeout_ms: u64,
+    /// The most connections this node holds; further handshakes get 503 (default: unlimited).
+    #[arg(long, env = "SIO_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
     /// Allowed CORS origins (repeatable); none: CORS headers are not sent.
     #[arg(long = "cors-origin", env = "SIO_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -54,6 +57,9 @@ async fn main() -> anyhow::Result<()> {
     let mut builder = Server::builder()
         .ping_interval(std::time::Duration::from_millis(flags.ping_interval_ms))
         .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms));
+    if let Some(max) = flags.max_connections {
+        builder = builder.max_connections(max);
+    }
     if !flags.cors_origins.is_empty() {
         builder = builder.cors(
             sio_server::engine::CorsConfig::origins(flags.cors_origins.clone())

@@ -34,6 +34,25 @@ fn health_readiness_metrics_and_page() {
 }
 
 #[test]
+fn a_full_node_refuses_handshakes_with_503() {
+    let node = Node::spawn("n-full", &["--max-connections", "2"]);
+    let hs = "/socket.io/?EIO=4&transport=polling";
+    assert_eq!(http_get(node.addr, hs).unwrap().0, 200);
+    assert_eq!(http_get(node.addr, hs).unwrap().0, 200);
+    let (status, body) = http_get(node.addr, hs).unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (503, r#"{"message":"Server full"}"#)
+    );
+    let metrics = http_get(node.addr, "/metrics").unwrap().1;
+    assert!(metrics.contains("sio_handshakes_total 2"), "{metrics}");
+    assert!(
+        metrics.contains("sio_handshakes_refused_total 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
 fn sigterm_stops_the_node_gracefully() {
     let mut node = Node::spawn("n-term", &[]);
     // An open long-poll must not keep the node alive.

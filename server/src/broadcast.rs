@@ -9,6 +9,7 @@ use crate::adapter::{
     AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, Room, SocketInfo,
 };
 use crate::error::EmitError;
+use crate::metrics::add;
 use crate::namespace::Namespace;
 use crate::protocol::{Packet, Payload};
 
@@ -93,6 +94,7 @@ impl<A: Adapter> BroadcastOperator<A> {
     /// Emits an event with any arguments, binary included.
     pub async fn emit_payload(self, event: &str, payload: Payload) -> Result<(), EmitError> {
         let packet = Packet::event(self.ns.name(), event, payload);
+        add(&self.ns.metrics().broadcasts, 1);
         self.ns.adapter().broadcast(packet, self.opts).await?;
         Ok(())
     }
@@ -106,10 +108,15 @@ impl<A: Adapter> BroadcastOperator<A> {
     ) -> Result<AckReplies, AdapterError> {
         let timeout = self.request_timeout();
         let packet = Packet::event(self.ns.name(), event, payload);
-        self.ns
+        add(&self.ns.metrics().broadcasts, 1);
+        let acks = self
+            .ns
             .adapter()
             .broadcast_with_ack(packet, self.opts, timeout)
-            .await
+            .await?;
+        let missing = acks.expected.saturating_sub(acks.replies.len());
+        add(&self.ns.metrics().ack_timeouts, missing as u64);
+        Ok(acks)
     }
 
     /// The matching sockets, wherever they are, as handles that can act on them.

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::adapter::Adapter;
 use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
 use crate::handshake::Handshake;
+use crate::metrics::add;
 use crate::namespace::Namespace;
 use crate::protocol::{Decoder, Packet, PacketType};
 use crate::server::ServerInner;
@@ -89,6 +90,7 @@ impl<A: Adapter> Client<A> {
 
     fn on_connect(&self, packet: Packet) {
         let Some(ns) = self.server.namespace_for(&packet.nsp) else {
+            add(&self.server.metrics.socket_refusals, 1);
             let mut error = serde_json::Map::new();
             error.insert("message".into(), Value::String("Invalid namespace".into()));
             self.send(&Packet::new(
@@ -119,6 +121,7 @@ impl<A: Adapter> Client<A> {
         let handshake = Handshake::new(self.session.request(), auth);
         let socket = Socket::new(ns.clone(), self.me.clone(), self.session.clone(), handshake);
         if let Err(refusal) = ns.run_middlewares(&socket).await {
+            add(&self.server.metrics.socket_refusals, 1);
             self.lock().slots.remove(&nsp);
             self.send(&Packet::new(
                 PacketType::ConnectError,
@@ -133,6 +136,7 @@ impl<A: Adapter> Client<A> {
         }
         socket.mark_connected();
         ns.adapter().local().insert(socket.inner.clone());
+        add(&self.server.metrics.socket_connects, 1);
         let mut ok = serde_json::Map::new();
         ok.insert("sid".into(), Value::String(socket.id().to_string()));
         self.send(&Packet::new(

@@ -15,6 +15,7 @@ use crate::adapter::{
 use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::error::{ConnectError, EmitError};
 use crate::handler::BoxFuture;
+use crate::metrics::Metrics;
 use crate::protocol::{ParserKind, Payload};
 use crate::socket::Socket;
 
@@ -64,6 +65,7 @@ struct NsInner<A: Adapter> {
     adapter: A,
     handlers: Arc<NsHandlers<A>>,
     request_timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 /// A namespace (`/`, `/chat`, ...). Cheap to clone.
@@ -94,6 +96,7 @@ impl<A: Adapter> Namespace<A> {
         config: &Arc<A::Config>,
         handlers: Arc<NsHandlers<A>>,
         request_timeout: Duration,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let adapter = A::new(LocalAdapter::new(name, parser), config);
         let ns = Namespace {
@@ -102,6 +105,7 @@ impl<A: Adapter> Namespace<A> {
                 adapter,
                 handlers,
                 request_timeout,
+                metrics,
             }),
         };
         let started = ns.clone();
@@ -135,6 +139,10 @@ impl<A: Adapter> Namespace<A> {
 
     pub(crate) fn parser(&self) -> ParserKind {
         self.inner.adapter.local().parser()
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     pub(crate) fn request_timeout(&self) -> Duration {

@@ -17,6 +17,7 @@ use crate::client::SioHandler;
 use crate::engine::{Body, CloseReason, CorsConfig, Engine, EngineConfig};
 use crate::error::{ConnectError, EmitError};
 use crate::handler::BoxFuture;
+use crate::metrics::Metrics;
 use crate::namespace::{Namespace, NsHandlers};
 use crate::protocol::{BinaryLimits, ParserKind, Payload};
 use crate::socket::Socket;
@@ -55,6 +56,7 @@ pub(crate) struct ServerInner<A: Adapter> {
     adapter_config: Arc<A::Config>,
     namespaces: RwLock<HashMap<String, Namespace<A>>>,
     dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers<A>>)>>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl<A: Adapter> ServerInner<A> {
@@ -76,6 +78,7 @@ impl<A: Adapter> ServerInner<A> {
             &self.adapter_config,
             handlers,
             self.config.request_timeout,
+            self.metrics.clone(),
         )
     }
 
@@ -187,6 +190,12 @@ impl<A: Adapter> ServerBuilder<A> {
         self
     }
 
+    /// The most connections this node holds; further handshakes get `503`. Default: unlimited.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config.engine.max_connections = Some(max);
+        self
+    }
+
     /// How long a connection may stay without joining a namespace. Default: 45 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
@@ -214,12 +223,14 @@ impl<A: Adapter> ServerBuilder<A> {
             adapter_config: self.adapter_config,
             namespaces: RwLock::new(HashMap::new()),
             dynamic: RwLock::new(Vec::new()),
+            metrics: Arc::default(),
         });
-        let engine = Engine::new(
+        let engine = Engine::with_metrics(
             inner.config.engine.clone(),
             SioHandler {
                 server: inner.clone(),
             },
+            inner.metrics.clone(),
         );
         // The main namespace always exists, as in the reference server.
         inner.of("/");
@@ -461,6 +472,16 @@ impl<A: Adapter> Server<A> {
     /// The number of live servers in the cluster.
     pub async fn server_count(&self) -> Result<usize, AdapterError> {
         self.of("/").server_count().await
+    }
+
+    /// The server's counters (render them with [`Metrics::write_prometheus`]).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The most connections this node accepts. Default: unlimited.
+    pub fn max_connections(&self) -> Option<usize> {
+        self.inner.config.engine.max_connections
     }
 
     /// The number of live Engine.IO sessions on this node.

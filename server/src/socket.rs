@@ -207,6 +207,7 @@ impl<A: Adapter> Socket<A> {
             Ok(Err(_)) => Err(AckError::Disconnected),
             Err(_) => {
                 self.inner.forget_ack(rx.0);
+                crate::metrics::add(&self.inner.ns.metrics().ack_timeouts, 1);
                 Err(AckError::Timeout)
             }
         }

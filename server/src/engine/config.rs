@@ -83,6 +83,9 @@ pub struct EngineConfig {
     pub allow_request: Option<AllowRequest>,
     /// The size of each WebSocket connection's read buffer, in bytes. Default: 4096.
     pub websocket_read_buffer: usize,
+    /// The most sessions this node holds; further handshakes get `503`. Default: `None`
+    /// (bounded only by the process's open-files limit).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -100,6 +103,7 @@ impl Default for EngineConfig {
             max_buffered_packets: 1024,
             allow_request: None,
             websocket_read_buffer: 4096,
+            max_connections: None,
         }
     }
 }

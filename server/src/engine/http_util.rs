@@ -95,6 +95,18 @@ pub(crate) fn ok_response() -> Response<Full<Bytes>> {
         .unwrap_or_default()
 }
 
+/// A `503` for a handshake refused because the node is full.
+pub(crate) fn service_unavailable() -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::SERVICE_UNAVAILABLE)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::RETRY_AFTER, "1")
+        .body(Full::new(Bytes::from_static(
+            b"{\"message\":\"Server full\"}",
+        )))
+        .unwrap_or_default()
+}
+
 /// A `413` for a polling POST over the max payload.
 pub(crate) fn payload_too_large() -> Response<Full<Bytes>> {
     Response::builder()

@@ -28,6 +28,7 @@ pub use packet::Frame;
 pub use session::{CloseReason, RequestInfo, SendError, Session, Transport};
 pub use sid::{InvalidSid, Sid};
 
+use crate::metrics::{Metrics, add};
 pub use http_util::percent_decode;
 use http_util::{Query, cors_headers, preflight};
 use packet::Packet;
@@ -78,6 +79,7 @@ pub struct Engine<H: EngineHandler> {
     config: EngineConfig,
     handler: H,
     sessions: RwLock<HashMap<Sid, Entry<H::Conn>>>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
@@ -92,11 +94,22 @@ impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
 impl<H: EngineHandler> Engine<H> {
     /// An engine with `config` that reports to `handler`.
     pub fn new(config: EngineConfig, handler: H) -> Arc<Self> {
+        Self::with_metrics(config, handler, Arc::default())
+    }
+
+    /// An engine that counts into `metrics` (shared with the layer above).
+    pub fn with_metrics(config: EngineConfig, handler: H, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Engine {
             config,
             handler,
             sessions: RwLock::new(HashMap::new()),
+            metrics,
         })
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The settings.
@@ -216,7 +229,7 @@ impl<H: EngineHandler> Engine<H> {
                             return Err(EngineError::BadRequest);
                         }
                         match *req.method() {
-                            Method::GET => Ok(polling::poll(&entry.session).await),
+                            Method::GET => Ok(polling::poll(&entry.session, &self.metrics).await),
                             Method::POST => Ok(self.post(&entry, req).await),
                             _ => Err(EngineError::BadRequest),
                         }
@@ -271,6 +284,15 @@ impl<H: EngineHandler> Engine<H> {
         if transport == Transport::Websocket && !http_util::is_websocket_upgrade(&req) {
             return Err(EngineError::BadRequest);
         }
+        if self
+            .config
+            .max_connections
+            .is_some_and(|max| self.session_count() >= max)
+        {
+            add(&self.metrics.refused_full, 1);
+            return Ok(http_util::service_unavailable());
+        }
+        add(&self.metrics.handshakes, 1);
         let sid = Sid::random();
         let (mut parts, _) = req.into_parts();
         let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
@@ -350,6 +372,7 @@ impl<H: EngineHandler> Engine<H> {
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&sid);
             tracing::debug!(sid = %sid, reason = reason.as_str(), "session closed");
+            engine.metrics.closed(reason);
             engine.handler.on_close(&entry.conn, reason);
         });
     }
@@ -357,8 +380,16 @@ impl<H: EngineHandler> Engine<H> {
     /// Applies one decoded client packet to a session.
     fn on_packet(&self, entry: &Entry<H::Conn>, packet: Packet<'_>) {
         match packet {
-            Packet::Message(text) => self.handler.on_message(&entry.conn, Message::Text(text)),
-            Packet::Binary(bin) => self.handler.on_message(&entry.conn, Message::Binary(bin)),
+            Packet::Message(text) => {
+                add(&self.metrics.packets_in, 1);
+                add(&self.metrics.bytes_in, text.len() as u64);
+                self.handler.on_message(&entry.conn, Message::Text(text));
+            }
+            Packet::Binary(bin) => {
+                add(&self.metrics.packets_in, 1);
+                add(&self.metrics.bytes_in, bin.len() as u64);
+                self.handler.on_message(&entry.conn, Message::Binary(bin));
+            }
             Packet::Pong(_) => entry.session.pong.notify_one(),
             Packet::Ping(data) => {
                 let mut pong = String::with_capacity(1 + data.len());

@@ -9,10 +9,11 @@ use http_body_util::{BodyExt, Limited};
 use super::packet::{self, Frame};
 use super::session::{CloseReason, Session, Transport};
 use super::{Body, EngineError, EngineHandler, Entry, http_util};
+use crate::metrics::{Metrics, add};
 
 /// Answers a long-polling GET: waits for at least one queued packet, then returns every packet
 /// queued by then as one payload.
-pub(crate) async fn poll(session: &Arc<Session>) -> Response<Body> {
+pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<Body> {
     let Ok(mut rx) = session.rx.clone().try_lock_owned() else {
         if session.is_upgrading() || session.transport() != Transport::Polling {
             return EngineError::BadRequest.into_response();
@@ -50,14 +51,18 @@ pub(crate) async fn poll(session: &Arc<Session>) -> Response<Body> {
         }
     };
     let mut next = first;
+    let mut count = 0;
     while let Some(frame) = next {
         if matches!(frame, Frame::Close) {
             close_after = true;
             break;
         }
         packet::encode_into_payload(&frame, &mut out);
+        count += 1;
         next = rx.try_recv().ok();
     }
+    add(&metrics.packets_out, count);
+    add(&metrics.bytes_out, out.len() as u64);
     if close_after {
         packet::encode_into_payload(&Frame::Text(Frame::close_packet()), &mut out);
         session.stop_with(CloseReason::ServerClose);

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use super::packet::{self, Frame, Packet};
 use super::session::CloseReason;
 use super::{Body, EngineError, EngineHandler, Entry, http_util};
+use crate::metrics::{Metrics, add};
 
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
@@ -176,7 +177,7 @@ impl<H: EngineHandler> super::Engine<H> {
                 _ = session.stopped() => break,
                 frame = rx.recv() => {
                     let Some(frame) = frame else { break };
-                    match write_frames(&mut ws, frame, &mut rx, write_timeout).await {
+                    match write_frames(&mut ws, frame, &mut rx, write_timeout, &self.metrics).await {
                         Ok(true) => {}
                         Ok(false) => {
                             let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
@@ -222,17 +223,20 @@ async fn write_frames(
     first: Frame,
     rx: &mut mpsc::Receiver<Frame>,
     timeout: Duration,
+    metrics: &Metrics,
 ) -> Result<bool, CloseReason> {
+    let mut bytes = 0u64;
+    let mut written = 0u64;
     let work = async {
         let mut next = Some(first);
-        let mut written = 0;
         while let Some(frame) = next {
+            bytes += frame_len(&frame);
             if !feed(ws, frame).await? {
                 ws.flush().await.map_err(|_| CloseReason::TransportError)?;
                 return Ok(false);
             }
             written += 1;
-            next = if written < WRITE_BATCH {
+            next = if written < WRITE_BATCH as u64 {
                 rx.try_recv().ok()
             } else {
                 None
@@ -241,9 +245,21 @@ async fn write_frames(
         ws.flush().await.map_err(|_| CloseReason::TransportError)?;
         Ok(true)
     };
-    tokio::time::timeout(timeout, work)
+    let result = tokio::time::timeout(timeout, work)
         .await
-        .unwrap_or(Err(CloseReason::SlowConsumer))
+        .unwrap_or(Err(CloseReason::SlowConsumer));
+    add(&metrics.packets_out, written);
+    add(&metrics.bytes_out, bytes);
+    result
+}
+
+fn frame_len(frame: &Frame) -> u64 {
+    match frame {
+        Frame::Text(t) => t.len() as u64,
+        Frame::Binary(b) => b.len() as u64,
+        Frame::Group(g) => g.iter().map(frame_len).sum(),
+        Frame::Close => 0,
+    }
 }
 
 /// Feeds one frame to the socket without flushing; `Ok(false)` for a close marker.

@@ -1,0 +1,160 @@
+//! Counters of what the server does, cheap to update (relaxed atomics, counted per batch on hot
+//! paths), rendered in the Prometheus text format.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::engine::CloseReason;
+
+const REASONS: [CloseReason; 7] = [
+    CloseReason::TransportClose,
+    CloseReason::TransportError,
+    CloseReason::PingTimeout,
+    CloseReason::ParseError,
+    CloseReason::ServerClose,
+    CloseReason::ServerShutdown,
+    CloseReason::SlowConsumer,
+];
+
+fn reason_label(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::TransportClose => "transport_close",
+        CloseReason::TransportError => "transport_error",
+        CloseReason::PingTimeout => "ping_timeout",
+        CloseReason::ParseError => "parse_error",
+        CloseReason::ServerClose => "server_close",
+        CloseReason::ServerShutdown => "server_shutdown",
+        CloseReason::SlowConsumer => "slow_consumer",
+    }
+}
+
+/// Counters of one server (engine and Socket.IO layers).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Sessions opened.
+    pub handshakes: AtomicU64,
+    /// Handshakes refused because the node was full.
+    pub refused_full: AtomicU64,
+    /// Messages received from clients.
+    pub packets_in: AtomicU64,
+    /// Bytes of messages received from clients.
+    pub bytes_in: AtomicU64,
+    /// Engine.IO packets written to clients.
+    pub packets_out: AtomicU64,
+    /// Bytes written to clients (payloads, before framing).
+    pub bytes_out: AtomicU64,
+    closes: [AtomicU64; 7],
+    /// Sockets connected to a namespace.
+    pub socket_connects: AtomicU64,
+    /// Sockets refused by a middleware or for an unknown namespace.
+    pub socket_refusals: AtomicU64,
+    /// Broadcasts started on this node.
+    pub broadcasts: AtomicU64,
+    /// Acks that did not arrive in time.
+    pub ack_timeouts: AtomicU64,
+}
+
+/// Adds `n` to a counter.
+pub(crate) fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+impl Metrics {
+    /// Counts a session that ended.
+    pub(crate) fn closed(&self, reason: CloseReason) {
+        if let Some(i) = REASONS.iter().position(|r| *r == reason) {
+            add(&self.closes[i], 1);
+        }
+    }
+
+    /// Sessions that ended with `reason`.
+    #[must_use]
+    pub fn closes(&self, reason: CloseReason) -> u64 {
+        REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .map_or(0, |i| self.closes[i].load(Ordering::Relaxed))
+    }
+
+    /// Appends the counters in the Prometheus text format.
+    pub fn write_prometheus(&self, out: &mut String) {
+        let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        };
+        counter(
+            out,
+            "sio_handshakes_total",
+            "Engine.IO sessions opened.",
+            &self.handshakes,
+        );
+        counter(
+            out,
+            "sio_handshakes_refused_total",
+            "Handshakes refused because the node was full.",
+            &self.refused_full,
+        );
+        counter(
+            out,
+            "sio_packets_in_total",
+            "Messages received from clients.",
+            &self.packets_in,
+        );
+        counter(
+            out,
+            "sio_bytes_in_total",
+            "Bytes of messages received from clients.",
+            &self.bytes_in,
+        );
+        counter(
+            out,
+            "sio_packets_out_total",
+            "Engine.IO packets written to clients.",
+            &self.packets_out,
+        );
+        counter(
+            out,
+            "sio_bytes_out_total",
+            "Bytes written to clients.",
+            &self.bytes_out,
+        );
+        counter(
+            out,
+            "sio_socket_connects_total",
+            "Sockets connected to a namespace.",
+            &self.socket_connects,
+        );
+        counter(
+            out,
+            "sio_socket_refusals_total",
+            "Namespace connects refused.",
+            &self.socket_refusals,
+        );
+        counter(
+            out,
+            "sio_broadcasts_total",
+            "Broadcasts started on this node.",
+            &self.broadcasts,
+        );
+        counter(
+            out,
+            "sio_ack_timeouts_total",
+            "Acks that did not arrive in time.",
+            &self.ack_timeouts,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sio_disconnects_total Sessions ended, by reason."
+        );
+        let _ = writeln!(out, "# TYPE sio_disconnects_total counter");
+        for (i, reason) in REASONS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "sio_disconnects_total{{reason=\"{}\"}} {}",
+                reason_label(*reason),
+                self.closes[i].load(Ordering::Relaxed)
+            );
+        }
+    }
+}
