@@ -14,6 +14,26 @@ use crate::namespace::Namespace;
 use crate::protocol::{Packet, Payload};
 
 /// Selects sockets of a namespace, cluster-wide, and acts on them.
+///
+/// ```
+/// use std::time::Duration;
+/// use sio_server::{Payload, Server};
+///
+/// # async fn f(io: Server) -> Result<(), Box<dyn std::error::Error>> {
+/// // Everyone in "game-1" but the spectators, on every node.
+/// io.to(["game-1"]).except(["spectators"]).emit("tick", &42).await?;
+/// // Ask every player and collect the answers for up to 2 s.
+/// let acks = io
+///     .to(["game-1"])
+///     .timeout(Duration::from_secs(2))
+///     .emit_with_ack("vote", Payload::new())
+///     .await?;
+/// println!("{} of {} voted; silent nodes: {:?}", acks.replies.len(), acks.expected, acks.missing_nodes);
+/// // Move everyone from a room to another, wherever they are connected.
+/// io.to(["lobby"]).sockets_join(["game-2"]).await?;
+/// io.to(["lobby"]).sockets_leave(["lobby"]).await?;
+/// # Ok(()) }
+/// ```
 pub struct BroadcastOperator<A: Adapter> {
     ns: Namespace<A>,
     opts: BroadcastOptions,

@@ -162,6 +162,20 @@ impl<A: Adapter> Namespace<A> {
     }
 
     /// Adds a connect middleware; an `Err` refuses the connection with CONNECT_ERROR.
+    ///
+    /// ```
+    /// use sio_server::{ConnectError, Server, Socket};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let io = Server::builder().build();
+    /// io.of("/admin").use_middleware(|socket: Socket| async move {
+    ///     match socket.handshake().auth.get("token").and_then(|t| t.as_str()) {
+    ///         Some("letmein") => Ok(()),
+    ///         _ => Err(ConnectError::new("unauthorized")),
+    ///     }
+    /// });
+    /// # }
+    /// ```
     pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
     where
         F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,

@@ -152,6 +152,28 @@ impl<A: Adapter> Socket<A> {
 
     /// Handles event `event` (see [`EventHandler`] for the accepted shapes). A second handler
     /// for the same event replaces the first.
+    ///
+    /// ```
+    /// use serde::Deserialize;
+    /// use sio_server::{AckSender, Data, Event, Payload, Socket};
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Move { x: i32, y: i32 }
+    ///
+    /// fn setup(socket: &Socket) {
+    ///     // Typed first argument, with the ack.
+    ///     socket.on("move", |s: Socket, Data(m): Data<Move>, ack: AckSender| async move {
+    ///         let _ = ack.send(&(m.x + m.y));
+    ///     });
+    ///     // The raw event: every argument, binary attachments included.
+    ///     socket.on("upload", |_s: Socket, event: Event| async move {
+    ///         let size: usize = event.payload.attachments.iter().map(|b| b.len()).sum();
+    ///         let _ = event.ack.send(&size);
+    ///     });
+    ///     // Binary in an emit.
+    ///     let _ = socket.emit_payload("file", Payload::new().binary(vec![1u8, 2, 3]));
+    /// }
+    /// ```
     pub fn on<M, H: EventHandler<A, M>>(&self, event: impl Into<String>, handler: H) {
         self.inner
             .handlers
@@ -251,6 +273,12 @@ impl<A: Adapter> Socket<A> {
     }
 
     /// Broadcasts to `rooms`, excluding this socket.
+    ///
+    /// ```
+    /// # async fn f(socket: sio_server::Socket) -> Result<(), sio_server::EmitError> {
+    /// socket.to(["room-1", "room-2"]).except(["muted"]).emit("news", "hello").await?;
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
     where
