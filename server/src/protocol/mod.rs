@@ -12,7 +12,7 @@ mod packet;
 
 pub use binary::{BinaryLimits, Decoder};
 pub use json::{decode_json, encode_json};
-pub use msgpack::{decode_msgpack, encode_msgpack};
+pub use msgpack::{decode_msgpack, encode_msgpack, from_msgpack, to_msgpack};
 pub use packet::{Packet, PacketType, ParseError, Payload, placeholder};
 
 use crate::engine::Frame;

@@ -29,7 +29,7 @@ pub fn encode_msgpack(packet: &Packet) -> Bytes {
 }
 
 /// Converts JSON data to msgpack, putting each placeholder's attachment inline.
-pub(crate) fn to_msgpack(value: &Value, attachments: &[Bytes]) -> Mp {
+pub fn to_msgpack(value: &Value, attachments: &[Bytes]) -> Mp {
     match value {
         Value::Null => Mp::Nil,
         Value::Bool(b) => Mp::Boolean(*b),
@@ -66,7 +66,7 @@ pub(crate) fn to_msgpack(value: &Value, attachments: &[Bytes]) -> Mp {
 
 /// Converts msgpack data to JSON, moving binary blobs to `attachments` behind placeholders.
 /// Extension values (dates and the like) become `null`; non-string map keys are stringified.
-pub(crate) fn from_msgpack(value: Mp, attachments: &mut Vec<Bytes>) -> Value {
+pub fn from_msgpack(value: Mp, attachments: &mut Vec<Bytes>) -> Value {
     match value {
         Mp::Nil | Mp::Ext(..) => Value::Null,
         Mp::Boolean(b) => Value::Bool(b),
