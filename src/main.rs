@@ -7,8 +7,14 @@ mod http;
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::Context;
 use clap::Parser;
+use sio_adapter_redis::{
+    RedisAdapter, RedisAdapterConfig, RedisCluster, RedisDriver, RedisDriverConfig,
+};
 use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
 
 /// Command-line flags (each also read from the environment).
@@ -36,6 +42,16 @@ struct Flags {
     /// The most connections this node holds; further handshakes get 503 (default: unlimited).
     #[arg(long, env = "SIO_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Redis channel prefix (the same for every node of a cluster, Node nodes included).
+    #[arg(long, env = "SIO_REDIS_PREFIX", default_value = "socket.io")]
+    redis_prefix: String,
+    /// How often the node heartbeats to the cluster, in milliseconds; a node silent for two
+    /// intervals is considered dead.
+    #[arg(long, env = "SIO_HEARTBEAT_MS", default_value_t = 5_000)]
+    heartbeat_ms: u64,
+    /// Use Redis sharded pub/sub (SPUBLISH; Redis 7+).
+    #[arg(long, env = "SIO_REDIS_SHARDED")]
+    redis_sharded: bool,
     /// Allowed CORS origins (repeatable); none: CORS headers are not sent.
     #[arg(long = "cors-origin", env = "SIO_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -71,7 +87,30 @@ async fn main() -> anyhow::Result<()> {
         auth_token: flags.auth_token.clone(),
     };
     match &flags.redis {
-        Some(_url) => anyhow::bail!("the Redis adapter is not available in this build yet"),
+        Some(url) => {
+            if flags.redis_sharded {
+                anyhow::bail!("sharded pub/sub is not implemented yet");
+            }
+            let driver = RedisDriver::new(
+                url,
+                RedisDriverConfig {
+                    sharded: flags.redis_sharded,
+                    ..RedisDriverConfig::default()
+                },
+            )
+            .context("invalid --redis URL")?;
+            let cluster = RedisCluster::new(
+                Arc::new(driver),
+                RedisAdapterConfig {
+                    prefix: flags.redis_prefix.clone(),
+                    node_id: node_id.clone(),
+                    heartbeat_interval: Duration::from_millis(flags.heartbeat_ms.max(100)),
+                    ..RedisAdapterConfig::default()
+                },
+            );
+            tracing::info!(node = %node_id, "joining the cluster through redis");
+            run(builder.adapter::<RedisAdapter>(cluster), &flags, app).await
+        }
         None => run::<LocalAdapter>(builder, &flags, app).await,
     }
 }

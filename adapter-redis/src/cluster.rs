@@ -1,0 +1,277 @@
+//! The node-wide side of the Redis adapter: one driver, one dispatcher of received messages,
+//! heartbeats that tell which nodes are alive, and the registry of namespace adapters.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::adapter::NsState;
+use crate::driver::{Driver, Received};
+
+/// Settings of the Redis adapter, each with its default.
+#[derive(Debug, Clone)]
+pub struct RedisAdapterConfig {
+    /// The channel prefix. Default: `socket.io` (as Node's adapter).
+    pub prefix: String,
+    /// This node's id, used as the adapter `uid` on the wire and in `missing_nodes`. Default:
+    /// a random UUID.
+    pub node_id: String,
+    /// How often a node announces itself; a node silent for two intervals is dead.
+    /// Default: 5 s.
+    pub heartbeat_interval: Duration,
+    /// Answer requests on the requester's own response channel. Default: `false` (Node's
+    /// default; every node then sees every response).
+    pub publish_on_specific_response_channel: bool,
+}
+
+impl Default for RedisAdapterConfig {
+    fn default() -> Self {
+        RedisAdapterConfig {
+            prefix: "socket.io".into(),
+            node_id: uuid::Uuid::new_v4().to_string(),
+            heartbeat_interval: Duration::from_secs(5),
+            publish_on_specific_response_channel: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Peer {
+    last_seen: Instant,
+    namespaces: BTreeSet<String>,
+}
+
+pub(crate) struct ClusterInner {
+    pub(crate) driver: Arc<dyn Driver>,
+    pub(crate) config: RedisAdapterConfig,
+    namespaces: Mutex<HashMap<String, Weak<NsState>>>,
+    peers: Mutex<HashMap<String, Peer>>,
+    pub(crate) peers_changed: watch::Sender<u64>,
+    closed: AtomicBool,
+}
+
+/// The node-wide Redis cluster state: the `Config` of [`RedisAdapter`](crate::RedisAdapter),
+/// shared by the adapters of every namespace.
+#[derive(Clone)]
+pub struct RedisCluster {
+    pub(crate) inner: Arc<ClusterInner>,
+}
+
+impl std::fmt::Debug for RedisCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCluster")
+            .field("node_id", &self.inner.config.node_id)
+            .field("live_peers", &self.live_peers(None))
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl RedisCluster {
+    /// Starts the node's cluster state on `driver`: subscribes to the heartbeat channel, starts
+    /// the dispatcher and the heartbeat. Call inside a tokio runtime.
+    pub fn new(driver: Arc<dyn Driver>, config: RedisAdapterConfig) -> Self {
+        let (peers_changed, _) = watch::channel(0);
+        let inner = Arc::new(ClusterInner {
+            driver,
+            config,
+            namespaces: Mutex::new(HashMap::new()),
+            peers: Mutex::new(HashMap::new()),
+            peers_changed,
+            closed: AtomicBool::new(false),
+        });
+        let cluster = RedisCluster { inner };
+        cluster
+            .inner
+            .driver
+            .subscribe(&[cluster.heartbeat_channel()], &[]);
+        if let Some(messages) = cluster.inner.driver.take_messages() {
+            tokio::spawn(dispatch(Arc::downgrade(&cluster.inner), messages));
+        }
+        tokio::spawn(heartbeat(Arc::downgrade(&cluster.inner)));
+        cluster
+    }
+
+    /// This node's id.
+    #[must_use]
+    pub fn node_id(&self) -> &str {
+        &self.inner.config.node_id
+    }
+
+    /// The driver.
+    #[must_use]
+    pub fn driver(&self) -> &Arc<dyn Driver> {
+        &self.inner.driver
+    }
+
+    pub(crate) fn heartbeat_channel(&self) -> String {
+        heartbeat_channel(&self.inner.config.prefix)
+    }
+
+    /// The ids of the other nodes alive now (that serve `nsp`, when given).
+    #[must_use]
+    pub fn live_peers(&self, nsp: Option<&str>) -> BTreeSet<String> {
+        let horizon = self.inner.config.heartbeat_interval * 2;
+        let now = Instant::now();
+        lock(&self.inner.peers)
+            .iter()
+            .filter(|(_, p)| now.duration_since(p.last_seen) <= horizon)
+            .filter(|(_, p)| nsp.is_none_or(|n| p.namespaces.contains(n)))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    pub(crate) fn register(&self, state: &Arc<NsState>) {
+        lock(&self.inner.namespaces).insert(state.nsp().to_owned(), Arc::downgrade(state));
+        // Tell the others at once that this node now serves the namespace.
+        send_heartbeat(&self.inner, "heartbeat");
+    }
+
+    /// Announces this node's departure (once).
+    pub(crate) fn announce_departure(&self) {
+        if !self.inner.closed.swap(true, Ordering::AcqRel) {
+            send_heartbeat(&self.inner, "bye");
+        }
+    }
+}
+
+fn heartbeat_channel(prefix: &str) -> String {
+    format!("{prefix}-nodes#")
+}
+
+fn send_heartbeat(inner: &ClusterInner, kind: &str) {
+    let namespaces: Vec<String> = lock(&inner.namespaces).keys().cloned().collect();
+    let message = json!({ "type": kind, "uid": inner.config.node_id, "nsps": namespaces });
+    inner.driver.publish(
+        &heartbeat_channel(&inner.config.prefix),
+        Bytes::from(message.to_string()),
+    );
+}
+
+/// Announces this node every interval and forgets nodes silent for two intervals.
+async fn heartbeat(weak: Weak<ClusterInner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let interval = inner.config.heartbeat_interval;
+        send_heartbeat(&inner, "heartbeat");
+        let horizon = interval * 2;
+        let now = Instant::now();
+        let mut departed = Vec::new();
+        lock(&inner.peers).retain(|id, p| {
+            let alive = now.duration_since(p.last_seen) <= horizon;
+            if !alive {
+                departed.push(id.clone());
+            }
+            alive
+        });
+        if !departed.is_empty() {
+            tracing::warn!(nodes = ?departed, "nodes stopped heartbeating");
+            inner.peers_changed.send_modify(|v| *v += 1);
+        }
+        drop(inner);
+        // Check departures more often than we announce, so a dead node is noticed within two
+        // intervals.
+        tokio::time::sleep(interval / 2).await;
+        let Some(inner) = weak.upgrade() else { return };
+        prune(&inner);
+        drop(inner);
+        tokio::time::sleep(interval / 2).await;
+    }
+}
+
+fn prune(inner: &ClusterInner) {
+    let horizon = inner.config.heartbeat_interval * 2;
+    let now = Instant::now();
+    let before = lock(&inner.peers).len();
+    lock(&inner.peers).retain(|_, p| now.duration_since(p.last_seen) <= horizon);
+    if lock(&inner.peers).len() != before {
+        inner.peers_changed.send_modify(|v| *v += 1);
+    }
+}
+
+fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<Value>(payload) else {
+        tracing::debug!("malformed heartbeat dropped");
+        return;
+    };
+    let Some(uid) = value.get("uid").and_then(Value::as_str) else {
+        return;
+    };
+    if uid == inner.config.node_id {
+        return;
+    }
+    let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
+    let namespaces: BTreeSet<String> = value
+        .get("nsps")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut peers = lock(&inner.peers);
+    match kind {
+        "bye" => {
+            if peers.remove(uid).is_some() {
+                drop(peers);
+                tracing::info!(node = uid, "node left the cluster");
+                inner.peers_changed.send_modify(|v| *v += 1);
+            }
+        }
+        "heartbeat" => {
+            let new = !peers.contains_key(uid);
+            let grew = peers
+                .get(uid)
+                .is_some_and(|p| !namespaces.is_subset(&p.namespaces));
+            peers.insert(
+                uid.to_owned(),
+                Peer {
+                    last_seen: Instant::now(),
+                    namespaces,
+                },
+            );
+            drop(peers);
+            if new {
+                tracing::info!(node = uid, "node joined the cluster");
+            }
+            if new || grew {
+                inner.peers_changed.send_modify(|v| *v += 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Routes every received message to the namespace it concerns.
+async fn dispatch(weak: Weak<ClusterInner>, mut messages: tokio::sync::mpsc::Receiver<Received>) {
+    while let Some(message) = messages.recv().await {
+        let Some(inner) = weak.upgrade() else { return };
+        if message.channel == heartbeat_channel(&inner.config.prefix) {
+            on_heartbeat(&inner, &message.payload);
+            continue;
+        }
+        let states: Vec<Arc<NsState>> = lock(&inner.namespaces)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let cluster = RedisCluster {
+            inner: inner.clone(),
+        };
+        if let Some(state) = states.iter().find(|s| s.owns_channel(&message.channel)) {
+            state.on_message(&cluster, &message);
+        }
+    }
+}

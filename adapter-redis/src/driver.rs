@@ -1,0 +1,596 @@
+//! The small interface the adapter needs from a pub/sub system, with two implementations:
+//! [`RedisDriver`] (real Redis, reconnecting, with a bounded outage buffer) and [`MemoryHub`]
+//! (an in-process stand-in for fast multi-node tests).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::{Notify, mpsc};
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A message received on a subscribed channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The channel it was published on.
+    pub channel: String,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+/// Why a driver request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    /// The pub/sub server cannot be reached now.
+    #[error("not connected: {0}")]
+    Disconnected(String),
+}
+
+/// Counters of a driver.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Messages published.
+    pub published: u64,
+    /// Messages received.
+    pub received: u64,
+    /// Reconnections after a lost connection.
+    pub reconnects: u64,
+    /// Messages waiting in the outage buffer now.
+    pub buffered: u64,
+    /// Messages dropped because the outage buffer was full.
+    pub dropped: u64,
+}
+
+/// What the adapter needs from pub/sub.
+pub trait Driver: Send + Sync + 'static {
+    /// Queues a message for publication. Never blocks: while disconnected, messages wait in a
+    /// bounded buffer and go out in order after the reconnect.
+    fn publish(&self, channel: &str, payload: Bytes);
+
+    /// Subscribes to exact channels and glob patterns, now and after every reconnect.
+    fn subscribe(&self, channels: &[String], patterns: &[String]);
+
+    /// The number of subscribers of `channel` (`PUBSUB NUMSUB`).
+    fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>>;
+
+    /// Takes the stream of received messages; `None` after the first call.
+    fn take_messages(&self) -> Option<mpsc::Receiver<Received>>;
+
+    /// Whether both directions are connected now.
+    fn is_connected(&self) -> bool;
+
+    /// The counters.
+    fn stats(&self) -> DriverStats;
+}
+
+/// Capacity of the channel of received messages.
+const RECEIVED_CAPACITY: usize = 65_536;
+
+/// Settings of [`RedisDriver`].
+#[derive(Debug, Clone)]
+pub struct RedisDriverConfig {
+    /// The most messages kept while Redis is unreachable; beyond it the oldest are dropped.
+    /// Default: 10 000.
+    pub max_buffered: usize,
+    /// The longest wait between two reconnection attempts. Default: 500 ms (so that delivery
+    /// resumes within a second of Redis coming back).
+    pub max_backoff: Duration,
+    /// Use sharded pub/sub (`SPUBLISH` / `SSUBSCRIBE`, Redis 7+). Default: `false`.
+    pub sharded: bool,
+}
+
+impl Default for RedisDriverConfig {
+    fn default() -> Self {
+        RedisDriverConfig {
+            max_buffered: 10_000,
+            max_backoff: Duration::from_millis(500),
+            sharded: false,
+        }
+    }
+}
+
+struct RedisShared {
+    client: redis::Client,
+    config: RedisDriverConfig,
+    subscriptions: Mutex<Subscriptions>,
+    sub_commands: mpsc::UnboundedSender<Subscriptions>,
+    outbox: Mutex<VecDeque<(String, Bytes)>>,
+    outbox_ready: Notify,
+    publisher: Mutex<Option<redis::aio::MultiplexedConnection>>,
+    received_tx: mpsc::Sender<Received>,
+    received_rx: Mutex<Option<mpsc::Receiver<Received>>>,
+    pub_connected: AtomicBool,
+    sub_connected: AtomicBool,
+    published: AtomicU64,
+    received: AtomicU64,
+    reconnects: AtomicU64,
+    dropped: AtomicU64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Subscriptions {
+    channels: BTreeSet<String>,
+    patterns: BTreeSet<String>,
+}
+
+/// A [`Driver`] on Redis: one connection publishes (pipelined), one subscribes; both reconnect
+/// with exponential backoff, and subscriptions are restored after a reconnect.
+#[derive(Clone)]
+pub struct RedisDriver {
+    shared: Arc<RedisShared>,
+}
+
+impl std::fmt::Debug for RedisDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisDriver")
+            .field("connected", &self.is_connected())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl RedisDriver {
+    /// A driver for `url` (`redis://[:password@]host:port[/db]`, `rediss://` for TLS when the
+    /// `redis` crate is built with TLS). Connects in the background: messages published before
+    /// the first connection wait in the buffer. Call inside a tokio runtime.
+    pub fn new(url: &str, config: RedisDriverConfig) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let (received_tx, received_rx) = mpsc::channel(RECEIVED_CAPACITY);
+        let (sub_commands, sub_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(RedisShared {
+            client,
+            config,
+            subscriptions: Mutex::new(Subscriptions::default()),
+            sub_commands,
+            outbox: Mutex::new(VecDeque::new()),
+            outbox_ready: Notify::new(),
+            publisher: Mutex::new(None),
+            received_tx,
+            received_rx: Mutex::new(Some(received_rx)),
+            pub_connected: AtomicBool::new(false),
+            sub_connected: AtomicBool::new(false),
+            published: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        });
+        tokio::spawn(run_publisher(Arc::downgrade(&shared)));
+        tokio::spawn(run_subscriber(Arc::downgrade(&shared), sub_rx));
+        Ok(RedisDriver { shared })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn connection_config() -> redis::AsyncConnectionConfig {
+    redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+}
+
+/// Publishes the outbox, in order and pipelined, reconnecting as needed.
+async fn run_publisher(weak: Weak<RedisShared>) {
+    let mut backoff = Duration::from_millis(25);
+    let mut was_connected = false;
+    loop {
+        let Some(shared) = weak.upgrade() else { return };
+        let conn = lock(&shared.publisher).clone();
+        let mut conn = match conn {
+            Some(conn) => conn,
+            None => {
+                match shared
+                    .client
+                    .get_multiplexed_async_connection_with_config(&connection_config())
+                    .await
+                {
+                    Ok(conn) => {
+                        if was_connected {
+                            shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                            tracing::info!("redis publisher reconnected");
+                        }
+                        was_connected = true;
+                        backoff = Duration::from_millis(25);
+                        shared.pub_connected.store(true, Ordering::Release);
+                        *lock(&shared.publisher) = Some(conn.clone());
+                        conn
+                    }
+                    Err(err) => {
+                        tracing::debug!(error = %err, "redis publisher cannot connect");
+                        let max = shared.config.max_backoff;
+                        drop(shared);
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(max);
+                        continue;
+                    }
+                }
+            }
+        };
+        let batch: Vec<(String, Bytes)> = lock(&shared.outbox).iter().take(512).cloned().collect();
+        if batch.is_empty() {
+            // Re-check periodically so a dropped driver ends this task.
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), shared.outbox_ready.notified()).await;
+            continue;
+        }
+        let command = if shared.config.sharded {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        };
+        let mut pipe = redis::pipe();
+        for (channel, payload) in &batch {
+            pipe.cmd(command)
+                .arg(channel)
+                .arg(payload.as_ref())
+                .ignore();
+        }
+        match pipe.exec_async(&mut conn).await {
+            Ok(()) => {
+                let mut outbox = lock(&shared.outbox);
+                for _ in 0..batch.len().min(outbox.len()) {
+                    outbox.pop_front();
+                }
+                shared
+                    .published
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, buffered = lock(&shared.outbox).len(), "redis publish failed; buffering until reconnected");
+                shared.pub_connected.store(false, Ordering::Release);
+                *lock(&shared.publisher) = None;
+            }
+        }
+    }
+}
+
+/// Receives messages, restoring the subscriptions after every reconnect.
+async fn run_subscriber(
+    weak: Weak<RedisShared>,
+    mut commands: mpsc::UnboundedReceiver<Subscriptions>,
+) {
+    let mut backoff = Duration::from_millis(25);
+    let mut was_connected = false;
+    loop {
+        let Some(shared) = weak.upgrade() else { return };
+        let pubsub = shared.client.get_async_pubsub().await;
+        let max = shared.config.max_backoff;
+        let mut pubsub = match pubsub {
+            Ok(p) => p,
+            Err(err) => {
+                tracing::debug!(error = %err, "redis subscriber cannot connect");
+                drop(shared);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(max);
+                continue;
+            }
+        };
+        let subs = lock(&shared.subscriptions).clone();
+        let mut ok = true;
+        for channel in &subs.channels {
+            ok &= pubsub.subscribe(channel).await.is_ok();
+        }
+        for pattern in &subs.patterns {
+            ok &= pubsub.psubscribe(pattern).await.is_ok();
+        }
+        if !ok {
+            drop(shared);
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        if was_connected {
+            shared.reconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("redis subscriber reconnected and resubscribed");
+        }
+        was_connected = true;
+        backoff = Duration::from_millis(25);
+        shared.sub_connected.store(true, Ordering::Release);
+        let received_tx = shared.received_tx.clone();
+        drop(shared);
+        let (mut sink, mut stream) = pubsub.split();
+        loop {
+            tokio::select! {
+                command = commands.recv() => {
+                    let Some(add) = command else { return };
+                    let mut failed = false;
+                    for channel in &add.channels {
+                        failed |= sink.subscribe(channel).await.is_err();
+                    }
+                    for pattern in &add.patterns {
+                        failed |= sink.psubscribe(pattern).await.is_err();
+                    }
+                    if failed {
+                        break;
+                    }
+                }
+                msg = stream.next() => {
+                    let Some(msg) = msg else { break };
+                    let received = Received {
+                        channel: msg.get_channel_name().to_owned(),
+                        payload: Bytes::copy_from_slice(msg.get_payload_bytes()),
+                    };
+                    let Some(shared) = weak.upgrade() else { return };
+                    shared.received.fetch_add(1, Ordering::Relaxed);
+                    if received_tx.try_send(received).is_err() {
+                        tracing::warn!("adapter is not keeping up with redis messages; dropping one");
+                    }
+                }
+            }
+        }
+        if let Some(shared) = weak.upgrade() {
+            shared.sub_connected.store(false, Ordering::Release);
+        }
+        tracing::warn!("redis subscription lost; reconnecting");
+    }
+}
+
+impl Driver for RedisDriver {
+    fn publish(&self, channel: &str, payload: Bytes) {
+        let shared = &self.shared;
+        {
+            let mut outbox = lock(&shared.outbox);
+            if outbox.len() >= shared.config.max_buffered.max(1) {
+                outbox.pop_front();
+                let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(
+                        dropped,
+                        "redis outage buffer full: dropping the oldest messages"
+                    );
+                }
+            }
+            outbox.push_back((channel.to_owned(), payload));
+        }
+        shared.outbox_ready.notify_one();
+    }
+
+    fn subscribe(&self, channels: &[String], patterns: &[String]) {
+        let mut added = Subscriptions::default();
+        {
+            let mut subs = lock(&self.shared.subscriptions);
+            for c in channels {
+                if subs.channels.insert(c.clone()) {
+                    added.channels.insert(c.clone());
+                }
+            }
+            for p in patterns {
+                if subs.patterns.insert(p.clone()) {
+                    added.patterns.insert(p.clone());
+                }
+            }
+        }
+        if !added.channels.is_empty() || !added.patterns.is_empty() {
+            let _ = self.shared.sub_commands.send(added);
+        }
+    }
+
+    fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>> {
+        let conn = lock(&self.shared.publisher).clone();
+        let channel = channel.to_owned();
+        let sharded = self.shared.config.sharded;
+        Box::pin(async move {
+            let mut conn = conn.ok_or_else(|| DriverError::Disconnected("redis".into()))?;
+            let sub = if sharded { "SHARDNUMSUB" } else { "NUMSUB" };
+            let reply: Vec<redis::Value> = redis::cmd("PUBSUB")
+                .arg(sub)
+                .arg(&channel)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| DriverError::Disconnected(e.to_string()))?;
+            match reply.get(1) {
+                Some(redis::Value::Int(n)) => Ok((*n).max(0) as usize),
+                _ => Err(DriverError::Disconnected("unexpected NUMSUB reply".into())),
+            }
+        })
+    }
+
+    fn take_messages(&self) -> Option<mpsc::Receiver<Received>> {
+        lock(&self.shared.received_rx).take()
+    }
+
+    fn is_connected(&self) -> bool {
+        self.shared.pub_connected.load(Ordering::Acquire)
+            && self.shared.sub_connected.load(Ordering::Acquire)
+    }
+
+    fn stats(&self) -> DriverStats {
+        let s = &self.shared;
+        DriverStats {
+            published: s.published.load(Ordering::Relaxed),
+            received: s.received.load(Ordering::Relaxed),
+            reconnects: s.reconnects.load(Ordering::Relaxed),
+            buffered: lock(&s.outbox).len() as u64,
+            dropped: s.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Whether `channel` matches a Redis glob `pattern` (`*`, `?`; enough for the adapter's
+/// patterns).
+#[must_use]
+pub fn glob_match(pattern: &str, channel: &str) -> bool {
+    fn matches(p: &[u8], c: &[u8]) -> bool {
+        match (p.first(), c.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => matches(&p[1..], c) || (!c.is_empty() && matches(p, &c[1..])),
+            (Some(b'?'), Some(_)) => matches(&p[1..], &c[1..]),
+            (Some(a), Some(b)) if a == b => matches(&p[1..], &c[1..]),
+            _ => false,
+        }
+    }
+    matches(pattern.as_bytes(), channel.as_bytes())
+}
+
+struct MemoryMember {
+    subscriptions: Subscriptions,
+    tx: mpsc::Sender<Received>,
+}
+
+/// An in-process pub/sub hub standing in for one Redis: every [`MemoryDriver`] made from it
+/// sees what the others publish.
+#[derive(Clone, Default)]
+pub struct MemoryHub {
+    members: Arc<Mutex<HashMap<u64, MemoryMember>>>,
+    next: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for MemoryHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryHub")
+            .field("members", &lock(&self.members).len())
+            .finish()
+    }
+}
+
+impl MemoryHub {
+    /// A new, empty hub.
+    #[must_use]
+    pub fn new() -> Self {
+        MemoryHub::default()
+    }
+
+    /// A driver attached to this hub (a node's connection). Dropping it detaches it, as a
+    /// killed process's connection would.
+    #[must_use]
+    pub fn driver(&self) -> MemoryDriver {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(RECEIVED_CAPACITY);
+        lock(&self.members).insert(
+            id,
+            MemoryMember {
+                subscriptions: Subscriptions::default(),
+                tx,
+            },
+        );
+        MemoryDriver {
+            hub: self.clone(),
+            id,
+            rx: Arc::new(Mutex::new(Some(rx))),
+            stats: Arc::default(),
+        }
+    }
+}
+
+/// A [`Driver`] on a [`MemoryHub`].
+#[derive(Clone)]
+pub struct MemoryDriver {
+    hub: MemoryHub,
+    id: u64,
+    rx: Arc<Mutex<Option<mpsc::Receiver<Received>>>>,
+    stats: Arc<(AtomicU64, AtomicU64)>,
+}
+
+impl std::fmt::Debug for MemoryDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryDriver")
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl MemoryDriver {
+    /// Detaches from the hub: nothing more is sent or received, and the hub no longer counts
+    /// this driver's subscriptions (as Redis after the node's process is killed).
+    pub fn detach(&self) {
+        lock(&self.hub.members).remove(&self.id);
+    }
+}
+
+impl Driver for MemoryDriver {
+    fn publish(&self, channel: &str, payload: Bytes) {
+        let members = lock(&self.hub.members);
+        if !members.contains_key(&self.id) {
+            // Detached: like a dead connection, nothing goes out.
+            return;
+        }
+        self.stats.0.fetch_add(1, Ordering::Relaxed);
+        for member in members.values() {
+            let subs = &member.subscriptions;
+            if subs.channels.contains(channel)
+                || subs.patterns.iter().any(|p| glob_match(p, channel))
+            {
+                let _ = member.tx.try_send(Received {
+                    channel: channel.to_owned(),
+                    payload: payload.clone(),
+                });
+            }
+        }
+    }
+
+    fn subscribe(&self, channels: &[String], patterns: &[String]) {
+        if let Some(member) = lock(&self.hub.members).get_mut(&self.id) {
+            member
+                .subscriptions
+                .channels
+                .extend(channels.iter().cloned());
+            member
+                .subscriptions
+                .patterns
+                .extend(patterns.iter().cloned());
+        }
+    }
+
+    fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>> {
+        let n = lock(&self.hub.members)
+            .values()
+            .filter(|m| m.subscriptions.channels.contains(channel))
+            .count();
+        Box::pin(async move { Ok(n) })
+    }
+
+    fn take_messages(&self) -> Option<mpsc::Receiver<Received>> {
+        lock(&self.rx).take()
+    }
+
+    fn is_connected(&self) -> bool {
+        lock(&self.hub.members).contains_key(&self.id)
+    }
+
+    fn stats(&self) -> DriverStats {
+        DriverStats {
+            published: self.stats.0.load(Ordering::Relaxed),
+            received: self.stats.1.load(Ordering::Relaxed),
+            ..DriverStats::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("socket.io#/#*", "socket.io#/#"));
+        assert!(glob_match("socket.io#/#*", "socket.io#/#room#"));
+        assert!(!glob_match("socket.io#/#*", "socket.io#/chat#"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+    }
+
+    #[tokio::test]
+    async fn the_memory_hub_routes_by_channel_and_pattern() {
+        let hub = MemoryHub::new();
+        let a = hub.driver();
+        let b = hub.driver();
+        let mut rx = b.take_messages().unwrap();
+        b.subscribe(&["req".into()], &["bc#*".into()]);
+        a.publish("req", Bytes::from_static(b"1"));
+        a.publish("bc#room", Bytes::from_static(b"2"));
+        a.publish("other", Bytes::from_static(b"3"));
+        assert_eq!(rx.recv().await.unwrap().payload, Bytes::from_static(b"1"));
+        assert_eq!(rx.recv().await.unwrap().channel, "bc#room");
+        assert!(rx.try_recv().is_err());
+        assert_eq!(a.numsub("req").await, Ok(1));
+        b.detach();
+        assert_eq!(a.numsub("req").await, Ok(0));
+    }
+}

@@ -1,0 +1,30 @@
+//! `sio-adapter-redis`: a Redis pub/sub [`Adapter`](sio_server::Adapter) for `sio-server`,
+//! wire-compatible with Node's `@socket.io/redis-adapter`, so Rust and Node nodes can share one
+//! cluster, and with `@socket.io/redis-emitter`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use sio_adapter_redis::{RedisAdapter, RedisAdapterConfig, RedisCluster, RedisDriver, RedisDriverConfig};
+//! use sio_server::Server;
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let driver = RedisDriver::new("redis://127.0.0.1:6379", RedisDriverConfig::default())?;
+//! let cluster = RedisCluster::new(Arc::new(driver), RedisAdapterConfig::default());
+//! let io = Server::builder().adapter::<RedisAdapter>(cluster).build();
+//! # Ok(()) }
+//! ```
+//!
+//! Beyond Node's adapter: nodes heartbeat (a dead node leaves `server_count` within two
+//! intervals), requests name the nodes that did not answer instead of failing or hanging, and
+//! messages published while Redis is down wait in a bounded buffer.
+
+mod adapter;
+mod cluster;
+pub mod driver;
+mod emitter;
+pub mod wire;
+
+pub use adapter::RedisAdapter;
+pub use cluster::{RedisAdapterConfig, RedisCluster};
+pub use driver::{Driver, MemoryDriver, MemoryHub, RedisDriver, RedisDriverConfig};
+pub use emitter::Emitter;
