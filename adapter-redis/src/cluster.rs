@@ -224,12 +224,10 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
         .unwrap_or_default();
     let mut peers = lock(&inner.peers);
     match kind {
-        "bye" => {
-            if peers.remove(uid).is_some() {
-                drop(peers);
-                tracing::info!(node = uid, "node left the cluster");
-                inner.peers_changed.send_modify(|v| *v += 1);
-            }
+        "bye" if peers.remove(uid).is_some() => {
+            drop(peers);
+            tracing::info!(node = uid, "node left the cluster");
+            inner.peers_changed.send_modify(|v| *v += 1);
         }
         "heartbeat" => {
             let new = !peers.contains_key(uid);
