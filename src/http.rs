@@ -65,7 +65,17 @@ impl<A: Adapter> Node<A> {
                     format!("adapter not ready: {err}\n"),
                 ),
             },
-            "/metrics" => respond(StatusCode::OK, "text/plain; version=0.0.4", self.metrics()),
+            "/metrics" => {
+                let mut body = self.metrics();
+                let nodes = self.io.server_count().await.unwrap_or(0);
+                let _ = writeln!(
+                    body,
+                    "# HELP sio_cluster_nodes Live nodes in the cluster (0: adapter unreachable)."
+                );
+                let _ = writeln!(body, "# TYPE sio_cluster_nodes gauge");
+                let _ = writeln!(body, "sio_cluster_nodes {nodes}");
+                respond(StatusCode::OK, "text/plain; version=0.0.4", body)
+            }
             "/" | "/index.html" => respond(
                 StatusCode::OK,
                 "text/html; charset=utf-8",
