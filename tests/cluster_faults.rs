@@ -12,11 +12,17 @@ fn wait_for_cluster(nodes: &[&Node], size: usize) {
     for node in nodes {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let metrics = http_get(node.addr, "/metrics").map(|m| m.1).unwrap_or_default();
+            let metrics = http_get(node.addr, "/metrics")
+                .map(|m| m.1)
+                .unwrap_or_default();
             if metrics.contains(&format!("sio_cluster_nodes {size}\n")) {
                 break;
             }
-            assert!(Instant::now() < deadline, "{} never saw {size} nodes", node.node_id);
+            assert!(
+                Instant::now() < deadline,
+                "{} never saw {size} nodes",
+                node.node_id
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -29,15 +35,17 @@ async fn redis_restart_loses_nothing_and_delivery_resumes() {
     let a = Node::spawn("fa", &args);
     let b = Node::spawn("fb", &args);
     wait_for_cluster(&[&a, &b], 2);
-    let mut ca = Client::connect(&a.url()).await;
-    let mut cb = Client::connect(&b.url()).await;
+    let ca = Client::connect(&a.url()).await;
+    let cb = Client::connect(&b.url()).await;
     ca.call("join", vec![json!("room")]).await;
     cb.call("join", vec![json!("room")]).await;
 
     redis.kill();
     // Local delivery goes on during the outage, and publishes are acknowledged.
     for i in 0..5 {
-        let ack = ca.call("publish", vec![json!({"room": "room", "data": i})]).await;
+        let ack = ca
+            .call("publish", vec![json!({"room": "room", "data": i})])
+            .await;
         assert_eq!(ack, vec![json!(true)]);
         assert_eq!(ca.next().await.args, vec![json!(i)]);
     }
@@ -46,13 +54,20 @@ async fn redis_restart_loses_nothing_and_delivery_resumes() {
     let back = Instant::now();
     // Everything published during the outage reaches the other node, in order.
     for i in 0..5 {
-        let ev = cb.try_next(Duration::from_secs(3)).await.expect("buffered message delivered");
+        let ev = cb
+            .try_next(Duration::from_secs(3))
+            .await
+            .expect("buffered message delivered");
         assert_eq!(ev.args, vec![json!(i)]);
     }
     let resumed = back.elapsed();
-    assert!(resumed < Duration::from_secs(1), "cross-node delivery resumed after {resumed:?}");
+    assert!(
+        resumed < Duration::from_secs(1),
+        "cross-node delivery resumed after {resumed:?}"
+    );
     // And live traffic flows both ways again.
-    cb.call("publish", vec![json!({"room": "room", "data": "after"})]).await;
+    cb.call("publish", vec![json!({"room": "room", "data": "after"})])
+        .await;
     assert_eq!(ca.next().await.args, vec![json!("after")]);
     assert_eq!(cb.next().await.args, vec![json!("after")]);
     let metrics = http_get(a.addr, "/metrics").unwrap().1;
@@ -76,7 +91,10 @@ async fn a_killed_node_is_missing_not_waited_for() {
     c.signal("KILL");
     let started = Instant::now();
     let asker = Client::connect(&a.url()).await;
-    let gather = asker.call("gather", vec![json!({"room": "all", "data": 1, "timeout_ms": 5000})]);
+    let gather = asker.call(
+        "gather",
+        vec![json!({"room": "all", "data": 1, "timeout_ms": 5000})],
+    );
     let answer = async {
         for client in clients.iter_mut().take(2) {
             let ask = client.next().await;

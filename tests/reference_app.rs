@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 async fn scenario(urls: [&str; 3], nodes: [&str; 3]) {
     let mut c1 = Client::connect(urls[0]).await;
     let mut c2 = Client::connect(urls[1]).await;
-    let mut c3 = Client::connect(urls[2]).await;
+    let c3 = Client::connect(urls[2]).await;
 
     for (client, node) in [(&c1, nodes[0]), (&c2, nodes[1]), (&c3, nodes[2])] {
         let who = client.call("whoami", vec![]).await;

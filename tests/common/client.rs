@@ -24,7 +24,7 @@ pub struct Client {
     pub sid: String,
     out: mpsc::UnboundedSender<String>,
     acks: Acks,
-    events: mpsc::UnboundedReceiver<Received>,
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Received>>,
     next_id: AtomicU64,
 }
 
@@ -73,6 +73,9 @@ impl Client {
                             Some(Ok(_)) => continue,
                             _ => break,
                         };
+                        if std::env::var_os("SIO_TEST_TRACE").is_some() {
+                            eprintln!("client got {text:?}");
+                        }
                         if text == "2" {
                             let _ = ws.send(Message::text("3")).await;
                         } else if text == "41" {
@@ -83,7 +86,12 @@ impl Client {
                                 let _ = id;
                                 let _ = tx.send(args);
                             }
-                        } else if let Some(rest) = text.strip_prefix("42") {
+                        } else if let Some(rest) = text
+                            .strip_prefix("42")
+                            .or_else(|| text.strip_prefix("45").and_then(|r| r.split_once('-')).map(|(_, r)| r))
+                        {
+                            // Binary events keep their placeholders; the attachments that follow
+                            // as binary frames are skipped.
                             let (id, mut args) = split_id(rest);
                             if args.is_empty() { continue }
                             let name = args.remove(0).as_str().unwrap_or_default().to_owned();
@@ -102,7 +110,7 @@ impl Client {
             sid,
             out,
             acks,
-            events,
+            events: tokio::sync::Mutex::new(events),
             next_id: AtomicU64::new(1),
         })
     }
@@ -136,15 +144,16 @@ impl Client {
     }
 
     /// The next event (up to 10 s).
-    pub async fn next(&mut self) -> Received {
+    pub async fn next(&self) -> Received {
         self.try_next(Duration::from_secs(10))
             .await
             .expect("an event in time")
     }
 
     /// The next event, or `None` after `wait`.
-    pub async fn try_next(&mut self, wait: Duration) -> Option<Received> {
-        tokio::time::timeout(wait, self.events.recv())
+    pub async fn try_next(&self, wait: Duration) -> Option<Received> {
+        let mut events = self.events.lock().await;
+        tokio::time::timeout(wait, events.recv())
             .await
             .ok()
             .flatten()

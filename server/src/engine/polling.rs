@@ -22,6 +22,10 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
         session.stop_with(CloseReason::TransportError);
         return EngineError::BadRequest.into_response();
     };
+    if session.close_next_poll.load(std::sync::atomic::Ordering::Acquire) {
+        session.stop_with(CloseReason::ServerClose);
+        return http_util::text_response(Bytes::from_static(b"1"));
+    }
     if session.is_client_closing() {
         session.stop_with(CloseReason::TransportClose);
         return http_util::text_response(Bytes::from_static(b"6"));
@@ -63,9 +67,15 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
     }
     add(&metrics.packets_out, count);
     add(&metrics.bytes_out, out.len() as u64);
-    if close_after {
+    if close_after && out.is_empty() {
         packet::encode_into_payload(&Frame::Text(Frame::close_packet()), &mut out);
         session.stop_with(CloseReason::ServerClose);
+    } else if close_after {
+        // As the reference server: the packets first, the close packet in the next poll, so
+        // that clients handle the packets (a DISCONNECT, say) before the transport closes.
+        session
+            .close_next_poll
+            .store(true, std::sync::atomic::Ordering::Release);
     } else if out.is_empty() {
         // Woken by an upgrade (or a closed queue): a noop lets the client pause polling.
         packet::encode_into_payload(&Frame::noop(), &mut out);

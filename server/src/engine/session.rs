@@ -116,6 +116,8 @@ pub struct Session {
     reason: OnceLock<CloseReason>,
     posting: AtomicBool,
     client_closing: AtomicBool,
+    /// A server close reached a poll that also carried packets: the next poll delivers it.
+    pub(crate) close_next_poll: AtomicBool,
     /// When the unanswered ping's timeout expires.
     pong_deadline: std::sync::Mutex<Option<tokio::time::Instant>>,
     request: RequestInfo,
@@ -142,6 +144,7 @@ impl Session {
             reason: OnceLock::new(),
             posting: AtomicBool::new(false),
             client_closing: AtomicBool::new(false),
+            close_next_poll: AtomicBool::new(false),
             pong_deadline: std::sync::Mutex::new(None),
             request,
         }

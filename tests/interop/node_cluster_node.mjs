@@ -1,0 +1,49 @@
+// A Node.js socket.io 4.x node with @socket.io/redis-adapter, serving the reference-app events
+// the interop tests use, to share one Redis cluster with sio-node.
+// Usage: node node_cluster_node.mjs <port> <redis-url> <node-id>
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
+
+const [port, redisUrl, nodeId] = process.argv.slice(2);
+const pub = createClient({ url: redisUrl });
+const sub = pub.duplicate();
+await Promise.all([pub.connect(), sub.connect()]);
+
+const http = createServer((req, res) => {
+  if (req.url === "/healthz") {
+    res.writeHead(200).end("ok\n");
+  }
+});
+const io = new Server(http, { adapter: createAdapter(pub, sub), pingInterval: 5000 });
+io.on("connection", (socket) => {
+  socket.on("join", (room, ack) => {
+    socket.join(room);
+    ack(true);
+  });
+  socket.on("publish", ({ room, data }, ack) => {
+    io.to(room).emit("message", data);
+    ack(true);
+  });
+  socket.on("whoami", (ack) => ack({ sid: socket.id, node: nodeId }));
+  socket.on("count", async (room, ack) => ack((await io.in(room).fetchSockets()).length));
+  socket.on("rooms", async (ack) => ack([...(await io.of("/").adapter.allRooms())]));
+  socket.on("gather", async ({ room, data, timeout_ms }, ack) => {
+    try {
+      const replies = await io.to(room).timeout(timeout_ms).emitWithAck("ask", data);
+      ack({ replies, missing_nodes: [] });
+    } catch (err) {
+      ack({ error: String(err) });
+    }
+  });
+});
+http.listen(Number(port), "127.0.0.1", () => console.log(`node ${nodeId} listening on ${port}`));
+const stop = () => {
+  io.close();
+  process.exit(0);
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+// Bounded life: tests stop it sooner.
+setTimeout(stop, 120_000).unref();

@@ -1,0 +1,147 @@
+//! Rust and Node.js nodes in one cluster: Node's `socket.io` with `@socket.io/redis-adapter`
+//! and `sio-node` share a Redis; broadcasts, fetches, room lists and acks cross both ways, and
+//! `@socket.io/redis-emitter` reaches clients on the Rust node.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::client::Client;
+use common::{Node, Redis, free_port, http_get, interop_dir, run_node};
+use serde_json::json;
+
+struct NodeJs(Child);
+
+impl Drop for NodeJs {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_node_js(redis: &str, id: &str) -> (NodeJs, String) {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "run scripts/install-deps.sh first"
+    );
+    let port = free_port();
+    let child = Command::new("node")
+        .current_dir(&dir)
+        .args(["node_cluster_node.mjs", &port.to_string(), redis, id])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("node runs");
+    let guard = NodeJs(child);
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http_get(addr, "/healthz").is_none() {
+        assert!(Instant::now() < deadline, "the Node.js node did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (guard, format!("http://{addr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_and_node_nodes_share_a_cluster() {
+    let redis = Redis::start();
+    let rust = Node::spawn(
+        "rust-1",
+        &["--redis", &redis.url(), "--heartbeat-ms", "500"],
+    );
+    let (_node_js, node_url) = spawn_node_js(&redis.url(), "node-1");
+    // Both subscribed: Redis counts two servers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !http_get(rust.addr, "/metrics")
+        .unwrap()
+        .1
+        .contains("sio_cluster_nodes 2\n")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the Rust node does not see the Node.js node"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let cr = Client::connect(&rust.url()).await;
+    let cn = Client::connect(&node_url).await;
+    assert_eq!(cn.call("whoami", vec![]).await[0]["node"], json!("node-1"));
+    cr.call("join", vec![json!("mix")]).await;
+    cn.call("join", vec![json!("mix")]).await;
+
+    // Broadcasts cross both ways.
+    cr.call("publish", vec![json!({"room": "mix", "data": "from rust"})])
+        .await;
+    for c in [&cr, &cn] {
+        assert_eq!(c.next().await.args, vec![json!("from rust")]);
+    }
+    cn.call(
+        "publish",
+        vec![json!({"room": "mix", "data": {"from": "node"}})],
+    )
+    .await;
+    for c in [&cr, &cn] {
+        assert_eq!(c.next().await.args, vec![json!({"from": "node"})]);
+    }
+
+    // fetchSockets each way.
+    assert_eq!(cr.call("count", vec![json!("mix")]).await, vec![json!(2)]);
+    assert_eq!(cn.call("count", vec![json!("mix")]).await, vec![json!(2)]);
+
+    // allRooms each way.
+    let rooms = cr.call("rooms", vec![]).await;
+    assert!(
+        rooms[0].as_array().unwrap().contains(&json!(cn.sid)),
+        "{rooms:?}"
+    );
+    let rooms = cn.call("rooms", vec![]).await;
+    assert!(
+        rooms[0].as_array().unwrap().contains(&json!(cr.sid)),
+        "{rooms:?}"
+    );
+
+    // Broadcasts with acks each way: every member, the asker included, answers.
+    for asker in [&cr, &cn] {
+        let gather = asker.call(
+            "gather",
+            vec![json!({"room": "mix", "data": "q", "timeout_ms": 3000})],
+        );
+        let respond = async {
+            for (client, reply) in [(&cr, "rust"), (&cn, "node")] {
+                let ask = client.next().await;
+                assert_eq!(ask.name, "ask");
+                client.ack(ask.ack.unwrap(), vec![json!(reply)]);
+            }
+        };
+        let (result, ()) = tokio::join!(gather, respond);
+        let mut replies = result[0]["replies"].as_array().cloned().unwrap_or_default();
+        replies.sort_by_key(|v| v.to_string());
+        assert_eq!(replies, vec![json!("node"), json!("rust")], "{result:?}");
+        assert_eq!(result[0]["missing_nodes"], json!([]), "{result:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_emitter_reaches_rust_clients() {
+    let redis = Redis::start();
+    let rust = Node::spawn("rust-e", &["--redis", &redis.url()]);
+    let client = Client::connect(&rust.url()).await;
+    client.call("join", vec![json!("news")]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let url = redis.url();
+    tokio::task::spawn_blocking(move || {
+        run_node("emit.mjs", &[&url, "news", "headline", "\"hello\""])
+    })
+    .await
+    .unwrap();
+    let ev = client.next().await;
+    assert_eq!(
+        (ev.name.as_str(), ev.args),
+        ("headline", vec![json!("hello")])
+    );
+    let ev = client.next().await;
+    assert_eq!(ev.name, "headline-binary");
+    assert_eq!(ev.args[0]["_placeholder"], json!(true));
+}
