@@ -22,7 +22,10 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
         session.stop_with(CloseReason::TransportError);
         return EngineError::BadRequest.into_response();
     };
-    if session.close_next_poll.load(std::sync::atomic::Ordering::Acquire) {
+    if session
+        .close_next_poll
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
         session.stop_with(CloseReason::ServerClose);
         return http_util::text_response(Bytes::from_static(b"1"));
     }
