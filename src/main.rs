@@ -49,7 +49,8 @@ struct Flags {
     /// intervals is considered dead.
     #[arg(long, env = "SIO_HEARTBEAT_MS", default_value_t = 5_000)]
     heartbeat_ms: u64,
-    /// Use Redis sharded pub/sub (SPUBLISH; Redis 7+).
+    /// Use Redis sharded pub/sub (SPUBLISH/SSUBSCRIBE; Redis 7+ and Redis Cluster). Every node
+    /// of the cluster must use it; it does not interoperate with Node's classic adapter.
     #[arg(long, env = "SIO_REDIS_SHARDED")]
     redis_sharded: bool,
     /// Allowed CORS origins (repeatable); none: CORS headers are not sent.
@@ -88,9 +89,6 @@ async fn main() -> anyhow::Result<()> {
     };
     match &flags.redis {
         Some(url) => {
-            if flags.redis_sharded {
-                anyhow::bail!("sharded pub/sub is not implemented yet");
-            }
             let driver = RedisDriver::new(
                 url,
                 RedisDriverConfig {

@@ -111,11 +111,27 @@ async fn on_a_single_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_three_nodes_over_redis() {
     let redis = Redis::start();
-    let args = ["--redis", &redis.url(), "--heartbeat-ms", "500"];
+    on_three_nodes(&["--redis", &redis.url(), "--heartbeat-ms", "500"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_three_nodes_over_sharded_redis_pubsub() {
+    let redis = Redis::start();
+    on_three_nodes(&[
+        "--redis",
+        &redis.url(),
+        "--heartbeat-ms",
+        "500",
+        "--redis-sharded",
+    ])
+    .await;
+}
+
+async fn on_three_nodes(args: &[&str]) {
     let nodes = [
-        Node::spawn("n1", &args),
-        Node::spawn("n2", &args),
-        Node::spawn("n3", &args),
+        Node::spawn("n1", args),
+        Node::spawn("n2", args),
+        Node::spawn("n3", args),
     ];
     // Let the nodes find each other.
     for node in &nodes {

@@ -517,14 +517,19 @@ impl Adapter for RedisAdapter {
             channels,
             pending: Mutex::new(HashMap::new()),
         });
-        cluster.inner.driver.subscribe(
-            &[
-                state.channels.request.clone(),
-                state.channels.response.clone(),
-                state.channels.specific_response.clone(),
-            ],
-            &[format!("{}*", state.channels.broadcast)],
-        );
+        let mut channels = vec![
+            state.channels.request.clone(),
+            state.channels.response.clone(),
+            state.channels.specific_response.clone(),
+        ];
+        let mut patterns = Vec::new();
+        if cluster.inner.driver.supports_patterns() {
+            patterns.push(format!("{}*", state.channels.broadcast));
+        } else {
+            // Sharded pub/sub has no patterns: every broadcast goes on the namespace channel.
+            channels.push(state.channels.broadcast.clone());
+        }
+        cluster.inner.driver.subscribe(&channels, &patterns);
         cluster.register(&state);
         RedisAdapter {
             state,
@@ -547,7 +552,12 @@ impl Adapter for RedisAdapter {
     async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
         if !opts.flags.local {
             let body = wire::encode_broadcast(self.cluster.node_id(), &packet, &opts);
-            self.publish(&self.state.channels.broadcast_channel(&opts), body);
+            let channel = if self.cluster.inner.driver.supports_patterns() {
+                self.state.channels.broadcast_channel(&opts)
+            } else {
+                self.state.channels.broadcast.clone()
+            };
+            self.publish(&channel, body);
         }
         self.state.local.broadcast_local(&packet, &opts);
         Ok(())

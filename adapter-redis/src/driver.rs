@@ -68,6 +68,11 @@ pub trait Driver: Send + Sync + 'static {
 
     /// The counters.
     fn stats(&self) -> DriverStats;
+
+    /// Whether glob-pattern subscriptions work (not with sharded pub/sub). Default: `true`.
+    fn supports_patterns(&self) -> bool {
+        true
+    }
 }
 
 /// Capacity of the channel of received messages.
@@ -163,7 +168,11 @@ impl RedisDriver {
             dropped: AtomicU64::new(0),
         });
         tokio::spawn(run_publisher(Arc::downgrade(&shared)));
-        tokio::spawn(run_subscriber(Arc::downgrade(&shared), sub_rx));
+        if shared.config.sharded {
+            tokio::spawn(run_sharded_subscriber(Arc::downgrade(&shared), sub_rx));
+        } else {
+            tokio::spawn(run_subscriber(Arc::downgrade(&shared), sub_rx));
+        }
         Ok(RedisDriver { shared })
     }
 }
@@ -340,7 +349,120 @@ async fn run_subscriber(
     }
 }
 
+/// Receives sharded messages (`SSUBSCRIBE`, RESP3 pushes), restoring the subscriptions after
+/// every reconnect.
+async fn run_sharded_subscriber(
+    weak: Weak<RedisShared>,
+    mut commands: mpsc::UnboundedReceiver<Subscriptions>,
+) {
+    let mut backoff = Duration::from_millis(25);
+    let mut was_connected = false;
+    loop {
+        let Some(shared) = weak.upgrade() else { return };
+        let max = shared.config.max_backoff;
+        let info = shared.client.get_connection_info().clone();
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings));
+        let (push_tx, mut pushes) = mpsc::unbounded_channel::<redis::PushInfo>();
+        let connected = match client {
+            Ok(client) => {
+                client
+                    .get_multiplexed_async_connection_with_config(
+                        &connection_config().set_push_sender(push_tx),
+                    )
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        let mut conn = match connected {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::debug!(error = %err, "redis sharded subscriber cannot connect");
+                drop(shared);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(max);
+                continue;
+            }
+        };
+        let channels: Vec<String> = lock(&shared.subscriptions)
+            .channels
+            .iter()
+            .cloned()
+            .collect();
+        let mut ok = true;
+        for channel in &channels {
+            ok &= redis::cmd("SSUBSCRIBE")
+                .arg(channel)
+                .exec_async(&mut conn)
+                .await
+                .is_ok();
+        }
+        if !ok {
+            drop(shared);
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        if was_connected {
+            shared.reconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("redis sharded subscriber reconnected and resubscribed");
+        }
+        was_connected = true;
+        backoff = Duration::from_millis(25);
+        shared.sub_connected.store(true, Ordering::Release);
+        let received_tx = shared.received_tx.clone();
+        drop(shared);
+        loop {
+            tokio::select! {
+                command = commands.recv() => {
+                    let Some(add) = command else { return };
+                    let mut failed = false;
+                    for channel in &add.channels {
+                        failed |= redis::cmd("SSUBSCRIBE").arg(channel).exec_async(&mut conn).await.is_err();
+                    }
+                    if failed {
+                        break;
+                    }
+                }
+                push = pushes.recv() => {
+                    let Some(push) = push else { break };
+                    match push.kind {
+                        redis::PushKind::SMessage => {
+                            let (Some(redis::Value::BulkString(channel)), Some(redis::Value::BulkString(payload))) =
+                                (push.data.first(), push.data.get(1))
+                            else {
+                                continue;
+                            };
+                            let Some(shared) = weak.upgrade() else { return };
+                            shared.received.fetch_add(1, Ordering::Relaxed);
+                            let received = Received {
+                                channel: String::from_utf8_lossy(channel).into_owned(),
+                                payload: Bytes::copy_from_slice(payload),
+                            };
+                            if received_tx.try_send(received).is_err() {
+                                tracing::warn!("adapter is not keeping up with redis messages; dropping one");
+                            }
+                        }
+                        redis::PushKind::Disconnection => break,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if let Some(shared) = weak.upgrade() {
+            shared.sub_connected.store(false, Ordering::Release);
+        }
+        tracing::warn!("redis sharded subscription lost; reconnecting");
+    }
+}
+
 impl Driver for RedisDriver {
+    fn supports_patterns(&self) -> bool {
+        !self.shared.config.sharded
+    }
+
     fn publish(&self, channel: &str, payload: Bytes) {
         let shared = &self.shared;
         {
