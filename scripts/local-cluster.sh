@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Brings up the cluster topology on loopback without Docker: a redis-server, N sio-node
+# processes and haproxy in front (rendered from deploy/haproxy.cfg.tmpl), each on a free port.
+#
+#   local-cluster.sh up [NODES] [DIR]    start; prints the state dir; DIR/env has ENTRY_URL,
+#                                        REDIS_URL and NODE_URLS; DIR/nodes has "id pid port"
+#   local-cluster.sh down DIR            stop everything started in DIR (TERM, then KILL)
+#   local-cluster.sh restart DIR ID      gracefully restart one node on the same port
+#   local-cluster.sh kill DIR ID         SIGKILL one node
+#   local-cluster.sh run [NODES] -- CMD  up, run CMD with the env, down (even if CMD fails)
+#
+# The node binary is $SIO_NODE_BIN, or target/release/sio-node (built if missing).
+set -Eeuo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_http() { # url, seconds
+  local deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      echo "local-cluster: $1 did not answer" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+node_bin() {
+  local bin="${SIO_NODE_BIN:-$root/target/release/sio-node}"
+  if [ ! -x "$bin" ]; then
+    (cd "$root" && cargo build --release --quiet)
+  fi
+  echo "$bin"
+}
+
+start_node() { # dir, id, port
+  local dir="$1" id="$2" port="$3" redis_url
+  redis_url="$(sed -n 's/^REDIS_URL=//p' "$dir/env")"
+  "$(node_bin)" --bind "127.0.0.1:$port" --node-id "$id" --redis "$redis_url" \
+    --heartbeat-ms "${SIO_HEARTBEAT_MS:-1000}" >>"$dir/$id.log" 2>&1 &
+  echo "$!"
+}
+
+up() {
+  local nodes="${1:-3}" dir="${2:-}"
+  [ -n "$dir" ] || dir="$(mktemp -d /tmp/sio-cluster.XXXXXX)"
+  mkdir -p "$dir"
+  # Whatever fails on the way up, nothing stays behind.
+  trap 'down "$dir"' ERR
+  : >"$dir/pids"
+  : >"$dir/nodes"
+  local redis_port
+  redis_port="$(free_port)"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize no >"$dir/redis.log" 2>&1 &
+  echo "$! redis" >>"$dir/pids"
+  for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  echo "REDIS_URL=redis://127.0.0.1:$redis_port" >"$dir/env"
+  local servers=() urls=()
+  for i in $(seq "$nodes"); do
+    local port pid
+    port="$(free_port)"
+    pid="$(start_node "$dir" "n$i" "$port")"
+    echo "n$i $pid $port" >>"$dir/nodes"
+    servers+=("n$i=127.0.0.1:$port")
+    urls+=("http://127.0.0.1:$port")
+  done
+  for url in "${urls[@]}"; do wait_http "$url/readyz" 30; done
+  local lb_port
+  lb_port="$(free_port)"
+  "$root/scripts/render-haproxy.sh" "127.0.0.1:$lb_port" "${servers[@]}" >"$dir/haproxy.cfg"
+  haproxy -f "$dir/haproxy.cfg" -db >"$dir/haproxy.log" 2>&1 &
+  echo "$! haproxy" >>"$dir/pids"
+  wait_http "http://127.0.0.1:$lb_port/healthz" 15
+  {
+    echo "ENTRY_URL=http://127.0.0.1:$lb_port"
+    echo "NODE_URLS=$(IFS=,; echo "${urls[*]}")"
+    echo "CLUSTER_DIR=$dir"
+  } >>"$dir/env"
+  trap - ERR
+  echo "$dir"
+}
+
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
+down() {
+  local dir="$1"
+  [ -d "$dir" ] || return 0
+  while read -r _ pid _; do stop_pid "$pid"; done <"$dir/nodes"
+  while read -r pid _; do stop_pid "$pid"; done <"$dir/pids"
+  rm -rf "$dir"
+}
+
+node_line() { grep "^$2 " "$1/nodes" || { echo "local-cluster: no node $2" >&2; exit 2; }; }
+
+restart() {
+  local dir="$1" id="$2" line pid port
+  line="$(node_line "$dir" "$id")"
+  read -r _ pid port <<<"$line"
+  stop_pid "$pid"
+  pid="$(start_node "$dir" "$id" "$port")"
+  sed -i "s/^$id .*/$id $pid $port/" "$dir/nodes"
+  wait_http "http://127.0.0.1:$port/readyz" 30
+}
+
+kill_node() {
+  local dir="$1" id="$2" line pid
+  line="$(node_line "$dir" "$id")"
+  read -r _ pid _ <<<"$line"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+case "${1:-}" in
+  up) shift; up "$@" ;;
+  down) down "$2" ;;
+  restart) restart "$2" "$3" ;;
+  kill) kill_node "$2" "$3" ;;
+  run)
+    shift
+    nodes=3
+    if [ "${1:-}" != "--" ]; then nodes="$1"; shift; fi
+    [ "${1:-}" = "--" ] && shift
+    dir="$(up "$nodes")"
+    trap 'down "$dir"' EXIT INT TERM
+    set -a
+    # shellcheck disable=SC1091
+    . "$dir/env"
+    set +a
+    "$@"
+    ;;
+  *)
+    sed -n '2,13p' "$0"
+    exit 2
+    ;;
+esac
