@@ -365,8 +365,11 @@ impl Tracker {
             Some(uid) if self.expect.named.contains(uid) => {
                 self.answered.insert(uid.to_owned());
             }
+            // A node not (yet) known by heartbeat is one of the anonymous subscribers.
             Some(uid) => {
-                self.answered.insert(uid.to_owned());
+                if self.answered.insert(uid.to_owned()) {
+                    self.anonymous_answers += 1;
+                }
             }
             None => self.anonymous_answers += 1,
         }

@@ -262,3 +262,33 @@ async fn malformed_messages_are_dropped_and_the_node_keeps_serving() {
     a.io.emit("still", &"alive").await.unwrap();
     assert_eq!(next_text(&mut ca).await, r#"42["still","alive"]"#);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_not_yet_known_by_heartbeat_still_completes_requests() {
+    let hub = MemoryHub::new();
+    // Heartbeats far apart: the nodes know each other only through Redis's subscriber count.
+    let slow = |id: &str| {
+        let driver = hub.driver();
+        let cluster = RedisCluster::new(
+            Arc::new(driver),
+            RedisAdapterConfig {
+                node_id: id.into(),
+                heartbeat_interval: Duration::from_secs(3600),
+                ..RedisAdapterConfig::default()
+            },
+        );
+        Server::builder()
+            .adapter::<RedisAdapter>(cluster)
+            .build()
+    };
+    // b announces itself before a listens: a never hears of b, but Redis counts b's
+    // subscription, so a expects one anonymous answer, which b gives.
+    let b = slow("b");
+    let a = slow("a");
+    let _ = &b;
+    assert!(a.of("/").adapter().cluster().live_peers(None).is_empty());
+    let started = std::time::Instant::now();
+    let rooms = a.timeout(Duration::from_secs(5)).fetch_sockets().await.unwrap();
+    assert!(rooms.missing_nodes.is_empty(), "{:?}", rooms.missing_nodes);
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+}

@@ -25,7 +25,8 @@ let made = 0;
 const sockets = [];
 const open = (nsp = "/", auth = token ? { token } : undefined) => {
   const url = urls[made++ % urls.length] + (nsp === "/" ? "" : nsp);
-  const socket = io(url, { transports, upgrade: mode === "upgrade", forceNew: true, reconnection: false, auth });
+  // withCredentials keeps the load balancer's sticky cookie (engine.io-client has a cookie jar in Node).
+  const socket = io(url, { transports, upgrade: mode === "upgrade", forceNew: true, reconnection: false, auth, withCredentials: true });
   sockets.push(socket);
   return socket;
 };

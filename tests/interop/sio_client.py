@@ -7,6 +7,7 @@ Prints "ok <check>" / "FAIL <check>: <why>"; exits 0 only when every check passe
 import asyncio
 import sys
 
+import aiohttp
 import socketio
 
 ARGS = sys.argv[1:]
@@ -31,7 +32,11 @@ class Peer:
 
     def __init__(self, nsp="/"):
         self.nsp = nsp
-        self.sio = socketio.AsyncClient(reconnection=False)
+        # aiohttp refuses cookies from IP addresses unless told otherwise; the load balancer's
+        # sticky cookie must be kept for polling.
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.http = session
+        self.sio = socketio.AsyncClient(reconnection=False, http_session=session)
         self.inbox = asyncio.Queue()
         self.disconnected = asyncio.get_event_loop().create_future()
         self.refusal = None
@@ -159,6 +164,7 @@ async def main():
             await peer.sio.disconnect()
         except Exception:  # noqa: BLE001
             pass
+        await peer.http.close()
     sys.exit(1 if FAILURES else 0)
 
 
