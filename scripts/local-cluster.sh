@@ -7,6 +7,7 @@
 #   local-cluster.sh down DIR            stop everything started in DIR (TERM, then KILL)
 #   local-cluster.sh restart DIR ID      gracefully restart one node on the same port
 #   local-cluster.sh kill DIR ID         SIGKILL one node
+#   local-cluster.sh ctl DIR OP ID       the same as "OP DIR ID" (for tests that append OP ID)
 #   local-cluster.sh run [NODES] -- CMD  up, run CMD with the env, down (even if CMD fails)
 #
 # The node binary is $SIO_NODE_BIN, or target/release/sio-node (built if missing).
@@ -122,6 +123,13 @@ case "${1:-}" in
   down) down "$2" ;;
   restart) restart "$2" "$3" ;;
   kill) kill_node "$2" "$3" ;;
+  ctl)
+    case "$3" in
+      kill) kill_node "$2" "$4" ;;
+      restart) restart "$2" "$4" ;;
+      *) echo "local-cluster: unknown operation $3" >&2; exit 2 ;;
+    esac
+    ;;
   run)
     shift
     nodes=3
@@ -136,7 +144,7 @@ case "${1:-}" in
     "$@"
     ;;
   *)
-    sed -n '2,13p' "$0"
+    sed -n '2,14p' "$0"
     exit 2
     ;;
 esac

@@ -545,7 +545,7 @@ impl Adapter for RedisAdapter {
     }
 
     async fn close(&self) {
-        self.cluster.announce_departure();
+        self.cluster.announce_departure().await;
     }
 
     fn local(&self) -> &LocalAdapter {

@@ -136,11 +136,13 @@ impl RedisCluster {
         send_heartbeat(&self.inner, "heartbeat");
     }
 
-    /// Announces this node's departure (once).
-    pub(crate) fn announce_departure(&self) {
+    /// Announces this node's departure (once) and waits (up to 2 s) until everything queued
+    /// for Redis went out.
+    pub(crate) async fn announce_departure(&self) {
         if !self.inner.closed.swap(true, Ordering::AcqRel) {
             send_heartbeat(&self.inner, "bye");
         }
+        self.inner.driver.flush(Duration::from_secs(2)).await;
     }
 }
 

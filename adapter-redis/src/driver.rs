@@ -69,6 +69,13 @@ pub trait Driver: Send + Sync + 'static {
     /// The counters.
     fn stats(&self) -> DriverStats;
 
+    /// Resolves once every queued message went out, or after `deadline` (for shutdown: what
+    /// was acknowledged to clients is not lost). Default: at once.
+    fn flush(&self, deadline: Duration) -> BoxFuture<()> {
+        let _ = deadline;
+        Box::pin(async {})
+    }
+
     /// Whether glob-pattern subscriptions work (not with sharded pub/sub). Default: `true`.
     fn supports_patterns(&self) -> bool {
         true
@@ -461,6 +468,16 @@ async fn run_sharded_subscriber(
 impl Driver for RedisDriver {
     fn supports_patterns(&self) -> bool {
         !self.shared.config.sharded
+    }
+
+    fn flush(&self, deadline: Duration) -> BoxFuture<()> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let until = tokio::time::Instant::now() + deadline;
+            while !lock(&shared.outbox).is_empty() && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
     }
 
     fn publish(&self, channel: &str, payload: Bytes) {

@@ -277,9 +277,7 @@ async fn a_node_not_yet_known_by_heartbeat_still_completes_requests() {
                 ..RedisAdapterConfig::default()
             },
         );
-        Server::builder()
-            .adapter::<RedisAdapter>(cluster)
-            .build()
+        Server::builder().adapter::<RedisAdapter>(cluster).build()
     };
     // b announces itself before a listens: a never hears of b, but Redis counts b's
     // subscription, so a expects one anonymous answer, which b gives.
@@ -288,7 +286,15 @@ async fn a_node_not_yet_known_by_heartbeat_still_completes_requests() {
     let _ = &b;
     assert!(a.of("/").adapter().cluster().live_peers(None).is_empty());
     let started = std::time::Instant::now();
-    let rooms = a.timeout(Duration::from_secs(5)).fetch_sockets().await.unwrap();
+    let rooms = a
+        .timeout(Duration::from_secs(5))
+        .fetch_sockets()
+        .await
+        .unwrap();
     assert!(rooms.missing_nodes.is_empty(), "{:?}", rooms.missing_nodes);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -1,0 +1,44 @@
+// Clients behind the load balancer carry on when a node dies.
+// Usage: node lb_failover.mjs <entry-url> <control command...>
+// The control command is run as `<control...> kill <node-id>`.
+import { execFileSync } from "node:child_process";
+import { io } from "socket.io-client";
+
+const [entry, ...control] = process.argv.slice(2);
+const failures = [];
+const check = (name, ok, why = "") => {
+  console.log(ok ? `ok ${name}` : `FAIL ${name}: ${why}`);
+  if (!ok) failures.push(name);
+};
+setTimeout(() => {
+  console.log("FAIL timeout");
+  process.exit(1);
+}, 60_000).unref();
+
+const transports = [["websocket"], ["polling"], ["polling", "websocket"]];
+const clients = Array.from({ length: 9 }, (_, i) =>
+  io(entry, { transports: transports[i % 3], forceNew: true, withCredentials: true, reconnectionDelay: 100, reconnectionDelayMax: 500 }),
+);
+const whoami = (c) => c.timeout(5000).emitWithAck("whoami");
+const connected = (c) => new Promise((r) => (c.connected ? r() : c.once("connect", r)));
+await Promise.all(clients.map(connected));
+const before = await Promise.all(clients.map(whoami));
+const nodes = new Set(before.map((w) => w.node));
+check("clients spread over nodes", nodes.size >= 2, [...nodes].join(","));
+
+const victim = before[0].node;
+const affected = clients.filter((_, i) => before[i].node === victim);
+const reconnected = affected.map((c) => new Promise((r) => c.once("disconnect", () => c.once("connect", r))));
+execFileSync(control[0], [...control.slice(1), "kill", victim], { stdio: "inherit" });
+await Promise.all(reconnected);
+check(`${affected.length} clients of the killed node reconnected`, true);
+
+const after = await Promise.all(clients.map(whoami));
+check("nobody is on the killed node", after.every((w) => w.node !== victim), JSON.stringify(after));
+await Promise.all(clients.map((c) => c.timeout(5000).emitWithAck("join", "after")));
+const got = clients.map((c) => new Promise((r) => c.once("message", r)));
+await clients[1].timeout(5000).emitWithAck("publish", { room: "after", data: "still here" });
+const received = await Promise.all(got);
+check("everyone gets messages again", received.every((d) => d === "still here"));
+for (const c of clients) c.close();
+process.exit(failures.length ? 1 : 0);
