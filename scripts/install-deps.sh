@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, and nothing that is already there:
-# redis-server and haproxy (Debian packages), the npm clients (tests/interop/package-lock.json)
+# redis-server, haproxy and chromium (Debian packages), the npm clients (tests/interop/package-lock.json)
 # and python-socketio (a virtualenv in tests/interop/.venv).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -9,6 +9,8 @@ interop="$root/tests/interop"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+# Debian's Chromium for the browser check (driven by playwright-core, which downloads nothing).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

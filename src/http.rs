@@ -17,6 +17,7 @@ const INDEX_HTML: &str = include_str!("index.html");
 pub(crate) struct Node<A: Adapter> {
     io: Server<A>,
     node_id: String,
+    client_bundle: Option<Bytes>,
 }
 
 impl<A: Adapter> Clone for Node<A> {
@@ -24,6 +25,7 @@ impl<A: Adapter> Clone for Node<A> {
         Node {
             io: self.io.clone(),
             node_id: self.node_id.clone(),
+            client_bundle: self.client_bundle.clone(),
         }
     }
 }
@@ -42,8 +44,12 @@ fn respond(
 }
 
 impl<A: Adapter> Node<A> {
-    pub(crate) fn new(io: Server<A>, node_id: String) -> Self {
-        Node { io, node_id }
+    pub(crate) fn new(io: Server<A>, node_id: String, client_bundle: Option<Vec<u8>>) -> Self {
+        Node {
+            io,
+            node_id,
+            client_bundle: client_bundle.map(Bytes::from),
+        }
     }
 
     pub(crate) async fn handle(
@@ -57,6 +63,14 @@ impl<A: Adapter> Node<A> {
         }
         match path {
             "/healthz" => respond(StatusCode::OK, "text/plain", "ok\n"),
+            "/socket.io/socket.io.min.js" => match &self.client_bundle {
+                Some(bundle) => respond(StatusCode::OK, "application/javascript", bundle.clone()),
+                None => respond(
+                    StatusCode::NOT_FOUND,
+                    "text/plain",
+                    "no client bundle configured\n",
+                ),
+            },
             "/readyz" => match self.io.server_count().await {
                 Ok(_) => respond(StatusCode::OK, "text/plain", "ready\n"),
                 Err(err) => respond(

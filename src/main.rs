@@ -53,6 +53,10 @@ struct Flags {
     /// of the cluster must use it; it does not interoperate with Node's classic adapter.
     #[arg(long, env = "SIO_REDIS_SHARDED")]
     redis_sharded: bool,
+    /// The socket.io-client browser bundle (`socket.io.min.js` from the npm package), served at
+    /// `/socket.io/socket.io.min.js` for the chat page.
+    #[arg(long, env = "SIO_CLIENT_BUNDLE")]
+    client_bundle: Option<std::path::PathBuf>,
     /// Allowed CORS origins (repeatable); none: CORS headers are not sent.
     #[arg(long = "cors-origin", env = "SIO_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -125,7 +129,14 @@ async fn run<A: Adapter>(
         .with_context(|| format!("binding {}", flags.bind))?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, node = %app.node_id, "sio-node listening");
-    let node = http::Node::new(io.clone(), app.node_id.clone());
+    let bundle = match &flags.client_bundle {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("reading the client bundle {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let node = http::Node::new(io.clone(), app.node_id.clone(), bundle);
     sio_server::serve::serve_http(
         listener,
         move |req, peer| {

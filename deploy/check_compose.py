@@ -1,0 +1,63 @@
+"""Validates docker-compose.yml without a Docker engine.
+
+With the compose plugin, `docker compose config -q` is the check. Without it, this checks the
+shape the deployment relies on: the services, their health checks and dependencies, the
+load balancer's config (rendered from the one template, and accepted by `haproxy -c`), and the
+image (multi-stage, non-root). Usage: python check_compose.py <repo root>
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+root = Path(sys.argv[1])
+failures = []
+
+
+def check(name, ok, why=""):
+    print(f"ok {name}" if ok else f"FAIL {name}: {why}")
+    if not ok:
+        failures.append(name)
+
+
+plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+if plugin.returncode == 0:
+    result = subprocess.run(["docker", "compose", "config", "-q"], cwd=root, capture_output=True, text=True)
+    check("docker compose config", result.returncode == 0, result.stderr)
+
+compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+services = compose.get("services", {})
+check("services", {"redis", "node1", "node2", "node3", "haproxy", "tests"} <= set(services), sorted(services))
+for name in ("node1", "node2", "node3"):
+    node = services.get(name, {})
+    env = node.get("environment", {})
+    check(f"{name} builds the image", node.get("build") == ".")
+    check(f"{name} has its id", env.get("NODE_ID") == name, env)
+    check(f"{name} joins redis", env.get("REDIS_URL") == "redis://redis:6379", env)
+    check(f"{name} waits for redis", node.get("depends_on", {}).get("redis", {}).get("condition") == "service_healthy")
+    check(f"{name} has a readiness check", "/readyz" in " ".join(node.get("healthcheck", {}).get("test", [])))
+haproxy = services.get("haproxy", {})
+check("haproxy serves :8080", "8080:8080" in haproxy.get("ports", []))
+mount = next((v for v in haproxy.get("volumes", []) if "haproxy.cfg" in v), "")
+cfg = root / mount.split(":")[0].removeprefix("./")
+check("haproxy config mounted", cfg.is_file(), mount)
+rendered = subprocess.run(
+    [str(root / "scripts/render-haproxy.sh"), "*:8080", "node1=node1:3000", "node2=node2:3000", "node3=node3:3000"],
+    capture_output=True,
+    text=True,
+)
+check("haproxy config is rendered from the template", rendered.stdout == cfg.read_text(), "re-run scripts/render-haproxy.sh")
+valid = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
+check("haproxy accepts its config", valid.returncode == 0, valid.stderr[-500:])
+text = cfg.read_text()
+check("sticky sessions by cookie", "cookie SIO_NODE insert" in text)
+check("health checks on /readyz", "option httpchk GET /readyz" in text)
+tests = services.get("tests", {})
+check("tests service behind a profile", tests.get("profiles") == ["tests"])
+check("tests get the entry and redis urls", {"ENTRY_URL", "REDIS_URL"} <= set(tests.get("environment", {})))
+dockerfile = (root / "Dockerfile").read_text()
+check("multi-stage image", dockerfile.count("\nFROM ") + dockerfile.startswith("FROM ") >= 2)
+check("non-root user", "\nUSER sio" in dockerfile)
+sys.exit(1 if failures else 0)
