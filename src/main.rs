@@ -25,7 +25,7 @@ struct Flags {
     #[arg(long, env = "SIO_BIND", default_value = "127.0.0.1:3000")]
     bind: SocketAddr,
     /// Redis URL (`redis://host:port`, `rediss://...`): joins the cluster through Redis.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
     /// This node's id (default: a random UUID).
     #[arg(long, env = "NODE_ID")]

@@ -97,8 +97,12 @@ impl<A: Adapter> Namespace<A> {
         handlers: Arc<NsHandlers<A>>,
         request_timeout: Duration,
         metrics: Arc<Metrics>,
+        max_rooms_per_socket: usize,
     ) -> Self {
-        let adapter = A::new(LocalAdapter::new(name, parser), config);
+        let adapter = A::new(
+            LocalAdapter::with_room_limit(name, parser, max_rooms_per_socket),
+            config,
+        );
         let ns = Namespace {
             inner: Arc::new(NsInner {
                 name: name.to_owned(),

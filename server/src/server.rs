@@ -35,6 +35,9 @@ pub struct ServerConfig {
     pub connect_timeout: Duration,
     /// How long cluster requests and broadcast acks wait by default. Default: 5 s.
     pub request_timeout: Duration,
+    /// The most rooms a socket may join (its own id not counted); further joins are ignored and
+    /// logged. Default: 10 000.
+    pub max_rooms_per_socket: usize,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +48,7 @@ impl Default for ServerConfig {
             binary_limits: BinaryLimits::default(),
             connect_timeout: Duration::from_secs(45),
             request_timeout: Duration::from_secs(5),
+            max_rooms_per_socket: 10_000,
         }
     }
 }
@@ -79,6 +83,7 @@ impl<A: Adapter> ServerInner<A> {
             handlers,
             self.config.request_timeout,
             self.metrics.clone(),
+            self.config.max_rooms_per_socket,
         )
     }
 
@@ -205,6 +210,12 @@ impl<A: Adapter> ServerBuilder<A> {
     /// The default timeout of cluster requests and broadcast acks. Default: 5 s.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.config.request_timeout = timeout;
+        self
+    }
+
+    /// The most rooms a socket may join. Default: 10 000.
+    pub fn max_rooms_per_socket(mut self, max: usize) -> Self {
+        self.config.max_rooms_per_socket = max;
         self
     }
 
@@ -547,9 +558,14 @@ impl<A: Adapter> Server<A> {
         .await
     }
 
-    /// Closes every connection ("server shutting down") and stops the adapters.
+    /// Closes every connection ("server shutting down") after delivering what was queued (up to
+    /// 5 s), then stops the adapters (which flush what they owe the cluster).
     pub async fn close(&self) {
-        self.engine.close_all(CloseReason::ServerShutdown);
+        // Clients get what was queued for them, then their connection closes; those that do not
+        // collect it within the drain deadline are dropped.
+        self.engine
+            .shutdown(CloseReason::ServerShutdown, Duration::from_secs(5))
+            .await;
         let namespaces: Vec<Namespace<A>> =
             self.inner.read_namespaces().values().cloned().collect();
         for ns in namespaces {

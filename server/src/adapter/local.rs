@@ -45,10 +45,10 @@ struct Entry {
     rooms: HashSet<Room>,
 }
 
-#[derive(Default)]
 struct Index {
     rooms: HashMap<Room, HashSet<Sid>>,
     sockets: HashMap<Sid, Entry>,
+    max_rooms_per_socket: usize,
 }
 
 impl Index {
@@ -106,6 +106,10 @@ impl Index {
         let Some(entry) = self.sockets.get_mut(&sid) else {
             return;
         };
+        if entry.rooms.len() >= self.max_rooms_per_socket && !entry.rooms.contains(room) {
+            tracing::warn!(sid = %sid, limit = self.max_rooms_per_socket, "room limit reached; join ignored");
+            return;
+        }
         if entry.rooms.insert(room.to_owned()) {
             self.rooms.entry(room.to_owned()).or_default().insert(sid);
         }
@@ -154,14 +158,30 @@ impl std::fmt::Debug for LocalAdapter {
 }
 
 impl LocalAdapter {
-    /// An empty index for namespace `nsp`, encoding packets with `parser`.
+    /// An empty index for namespace `nsp`, encoding packets with `parser`, with no limit on
+    /// the rooms a socket may join.
     #[must_use]
     pub fn new(nsp: impl Into<String>, parser: ParserKind) -> Self {
+        Self::with_room_limit(nsp, parser, usize::MAX)
+    }
+
+    /// Like [`LocalAdapter::new`]; a socket joins at most `max_rooms_per_socket` rooms (its own
+    /// id not counted), further joins are ignored and logged.
+    #[must_use]
+    pub fn with_room_limit(
+        nsp: impl Into<String>,
+        parser: ParserKind,
+        max_rooms_per_socket: usize,
+    ) -> Self {
         LocalAdapter {
             inner: Arc::new(Inner {
                 nsp: nsp.into(),
                 parser,
-                index: RwLock::new(Index::default()),
+                index: RwLock::new(Index {
+                    rooms: HashMap::new(),
+                    sockets: HashMap::new(),
+                    max_rooms_per_socket,
+                }),
                 server_events: RwLock::new(None),
             }),
         }

@@ -137,8 +137,9 @@ impl<H: EngineHandler> Engine<H> {
         (sessions.len() - ws, ws)
     }
 
-    /// Ends every session with `reason` (used on shutdown).
-    pub fn close_all(&self, reason: CloseReason) {
+    /// Closes every session: what is queued is delivered first (as `close` does), and whatever
+    /// is still open after `drain` is dropped. Resolves when no session is left.
+    pub async fn shutdown(&self, reason: CloseReason, drain: Duration) {
         let all: Vec<Arc<Session>> = self
             .sessions
             .read()
@@ -146,12 +147,15 @@ impl<H: EngineHandler> Engine<H> {
             .values()
             .map(|e| e.session.clone())
             .collect();
-        for session in all {
-            if reason == CloseReason::ServerClose {
-                session.close();
-            } else {
-                session.stop_with(reason);
-            }
+        for session in &all {
+            session.close_with(reason);
+        }
+        let deadline = tokio::time::Instant::now() + drain;
+        while self.session_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for session in &all {
+            session.stop_with(reason);
         }
     }
 
@@ -426,7 +430,7 @@ async fn heartbeat(session: &Session, interval: Duration, timeout: Duration) -> 
                     session.stop_with(if session.is_client_closing() {
                         CloseReason::TransportClose
                     } else {
-                        CloseReason::ServerClose
+                        session.graceful_reason()
                     });
                 }
                 break;

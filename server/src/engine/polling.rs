@@ -26,7 +26,7 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
         .close_next_poll
         .load(std::sync::atomic::Ordering::Acquire)
     {
-        session.stop_with(CloseReason::ServerClose);
+        session.stop_with(session.graceful_reason());
         return http_util::text_response(Bytes::from_static(b"1"));
     }
     if session.is_client_closing() {
@@ -72,7 +72,7 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
     add(&metrics.bytes_out, out.len() as u64);
     if close_after && out.is_empty() {
         packet::encode_into_payload(&Frame::Text(Frame::close_packet()), &mut out);
-        session.stop_with(CloseReason::ServerClose);
+        session.stop_with(session.graceful_reason());
     } else if close_after {
         // As the reference server: the packets first, the close packet in the next poll, so
         // that clients handle the packets (a DISCONNECT, say) before the transport closes.

@@ -118,6 +118,8 @@ pub struct Session {
     client_closing: AtomicBool,
     /// A server close reached a poll that also carried packets: the next poll delivers it.
     pub(crate) close_next_poll: AtomicBool,
+    /// The reason a graceful close ends with (server close, or shutdown).
+    requested_close: OnceLock<CloseReason>,
     /// When the unanswered ping's timeout expires.
     pong_deadline: std::sync::Mutex<Option<tokio::time::Instant>>,
     request: RequestInfo,
@@ -146,6 +148,7 @@ impl Session {
             client_closing: AtomicBool::new(false),
             close_next_poll: AtomicBool::new(false),
             pong_deadline: std::sync::Mutex::new(None),
+            requested_close: OnceLock::new(),
             request,
         }
     }
@@ -196,14 +199,28 @@ impl Session {
     /// Closes the session after the frames already queued have been delivered (bounded by the
     /// ping timeout: a client that does not collect them is dropped anyway).
     pub fn close(&self) {
+        self.close_with(CloseReason::ServerClose);
+    }
+
+    /// Like [`Session::close`], ending with `reason` once the queue is delivered.
+    pub fn close_with(&self, reason: CloseReason) {
         if self.is_closed() {
             return;
         }
+        let _ = self.requested_close.set(reason);
         if self.tx.try_send(Frame::Close).is_err() {
-            self.stop_with(CloseReason::ServerClose);
+            self.stop_with(reason);
         } else {
             self.close_requested.notify_one();
         }
+    }
+
+    /// The reason of the graceful close under way (server close by default).
+    pub(crate) fn graceful_reason(&self) -> CloseReason {
+        self.requested_close
+            .get()
+            .copied()
+            .unwrap_or(CloseReason::ServerClose)
     }
 
     /// Whether the session has ended (or is ending).

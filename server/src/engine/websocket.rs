@@ -181,7 +181,7 @@ impl<H: EngineHandler> super::Engine<H> {
                         Ok(true) => {}
                         Ok(false) => {
                             let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
-                            session.stop_with(CloseReason::ServerClose);
+                            session.stop_with(session.graceful_reason());
                             return;
                         }
                         Err(reason) => {
