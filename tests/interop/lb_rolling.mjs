@@ -16,7 +16,8 @@ const check = (name, ok, why = "") => {
 setTimeout(() => {
   console.log("FAIL timeout");
   process.exit(1);
-}, 120_000).unref();
+}, 240_000).unref();
+const t0 = Date.now();
 
 const options = { transports: ["websocket"], forceNew: true, withCredentials: true, reconnectionDelay: 100, reconnectionDelayMax: 500 };
 // Subscribers: (re)join the room on every connect; remember when they were in it.
@@ -61,8 +62,9 @@ const loops = publishers.map(async (p) => {
 });
 
 for (const id of nodeList.split(",")) {
+  const began = Date.now();
   await run(control[0], [...control.slice(1), "restart", id]);
-  console.log(`restarted ${id}`);
+  console.log(`restarted ${id} in ${Date.now() - began} ms (t=${Date.now() - t0} ms)`);
   await new Promise((r) => setTimeout(r, 1000));
 }
 publishing = false;
