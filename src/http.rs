@@ -132,6 +132,8 @@ impl<A: Adapter> Node<A> {
         let _ = writeln!(out, "# TYPE sio_namespaces gauge");
         let _ = writeln!(out, "sio_namespaces {}", names.len());
         self.io.metrics().write_prometheus(&mut out);
+        // Adapter counters are node-wide: the main namespace's adapter reports them.
+        self.io.of("/").adapter().write_metrics(&mut out);
         out
     }
 }

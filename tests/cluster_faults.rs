@@ -72,6 +72,9 @@ async fn redis_restart_loses_nothing_and_delivery_resumes() {
     assert_eq!(cb.next().await.args, vec![json!("after")]);
     let metrics = http_get(a.addr, "/metrics").unwrap().1;
     assert!(metrics.contains("sio_cluster_nodes 2"), "{metrics}");
+    assert!(metrics.contains("sio_redis_connected 1"), "{metrics}");
+    assert!(!metrics.contains("sio_redis_reconnects_total 0\n"), "{metrics}");
+    assert!(metrics.contains("sio_redis_dropped_total 0"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -462,6 +462,7 @@ impl RedisAdapter {
         timeout: Duration,
         mut on_response: impl FnMut(Response),
     ) -> Vec<String> {
+        let started = Instant::now();
         let expect = self.expectation().await;
         if expect.named.is_empty() && expect.anonymous == 0 {
             return Vec::new();
@@ -487,7 +488,12 @@ impl RedisAdapter {
             }
         }
         lock(&self.state.pending).remove(request_id);
-        tracker.missing()
+        let missing = tracker.missing();
+        self.cluster
+            .inner
+            .latency
+            .record(started.elapsed(), missing.is_empty());
+        missing
     }
 
     fn selector_request(
@@ -585,6 +591,7 @@ impl Adapter for RedisAdapter {
                 missing_nodes: Vec::new(),
             });
         }
+        let started = Instant::now();
         let request_id = request_id();
         let mut with_timeout = opts.clone();
         with_timeout.flags.local = false;
@@ -637,10 +644,15 @@ impl Adapter for RedisAdapter {
         lock(&self.state.pending).remove(&request_id);
         let mut all = local_task.await.unwrap_or_default();
         all.extend(replies);
+        let missing_nodes = tracker.missing();
+        self.cluster
+            .inner
+            .latency
+            .record(started.elapsed(), missing_nodes.is_empty());
         Ok(AckReplies {
             replies: all,
             expected: local_count + remote_expected,
-            missing_nodes: tracker.missing(),
+            missing_nodes,
         })
     }
 
@@ -789,6 +801,10 @@ impl Adapter for RedisAdapter {
             value: replies,
             missing_nodes: missing,
         })
+    }
+
+    fn write_metrics(&self, out: &mut String) {
+        self.cluster.write_metrics(out);
     }
 
     async fn server_count(&self) -> Result<usize, AdapterError> {

@@ -47,7 +47,39 @@ struct Peer {
     namespaces: BTreeSet<String>,
 }
 
+/// Upper bounds (seconds) of the request latency histogram buckets.
+const LATENCY_BUCKETS: [f64; 11] = [
+    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// Cluster request latencies: a Prometheus histogram.
+#[derive(Debug, Default)]
+pub(crate) struct RequestLatency {
+    buckets: [std::sync::atomic::AtomicU64; 11],
+    count: std::sync::atomic::AtomicU64,
+    sum_us: std::sync::atomic::AtomicU64,
+    incomplete: std::sync::atomic::AtomicU64,
+}
+
+impl RequestLatency {
+    pub(crate) fn record(&self, elapsed: Duration, complete: bool) {
+        let secs = elapsed.as_secs_f64();
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        if !complete {
+            self.incomplete.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 pub(crate) struct ClusterInner {
+    pub(crate) latency: RequestLatency,
     pub(crate) driver: Arc<dyn Driver>,
     pub(crate) config: RedisAdapterConfig,
     namespaces: Mutex<HashMap<String, Weak<NsState>>>,
@@ -82,6 +114,7 @@ impl RedisCluster {
     pub fn new(driver: Arc<dyn Driver>, config: RedisAdapterConfig) -> Self {
         let (peers_changed, _) = watch::channel(0);
         let inner = Arc::new(ClusterInner {
+            latency: RequestLatency::default(),
             driver,
             config,
             namespaces: Mutex::new(HashMap::new()),
@@ -111,6 +144,87 @@ impl RedisCluster {
     #[must_use]
     pub fn driver(&self) -> &Arc<dyn Driver> {
         &self.inner.driver
+    }
+
+    /// Appends the Redis and cluster counters in the Prometheus text format.
+    pub fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let stats = self.inner.driver.stats();
+        let mut counter = |name: &str, help: &str, kind: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
+        };
+        counter(
+            "sio_redis_published_total",
+            "Messages published to Redis.",
+            "counter",
+            stats.published,
+        );
+        counter(
+            "sio_redis_received_total",
+            "Messages received from Redis.",
+            "counter",
+            stats.received,
+        );
+        counter(
+            "sio_redis_reconnects_total",
+            "Reconnections to Redis.",
+            "counter",
+            stats.reconnects,
+        );
+        counter(
+            "sio_redis_buffered",
+            "Messages waiting for Redis to come back.",
+            "gauge",
+            stats.buffered,
+        );
+        counter(
+            "sio_redis_dropped_total",
+            "Messages dropped because the outage buffer was full.",
+            "counter",
+            stats.dropped,
+        );
+        counter(
+            "sio_redis_connected",
+            "1 when both Redis connections are up.",
+            "gauge",
+            u64::from(self.inner.driver.is_connected()),
+        );
+        let l = &self.inner.latency;
+        let _ = writeln!(
+            out,
+            "# HELP sio_cluster_request_seconds Cluster requests (fetch, rooms, acks), until complete or timed out."
+        );
+        let _ = writeln!(out, "# TYPE sio_cluster_request_seconds histogram");
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "sio_cluster_request_seconds_bucket{{le=\"{bound}\"}} {}",
+                l.buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = l.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "sio_cluster_request_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "sio_cluster_request_seconds_sum {}",
+            l.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "sio_cluster_request_seconds_count {count}");
+        let _ = writeln!(
+            out,
+            "# HELP sio_cluster_requests_incomplete_total Cluster requests some node did not answer."
+        );
+        let _ = writeln!(out, "# TYPE sio_cluster_requests_incomplete_total counter");
+        let _ = writeln!(
+            out,
+            "sio_cluster_requests_incomplete_total {}",
+            l.incomplete.load(Ordering::Relaxed)
+        );
     }
 
     pub(crate) fn heartbeat_channel(&self) -> String {

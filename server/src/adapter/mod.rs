@@ -189,6 +189,11 @@ pub trait Adapter: Sized + Send + Sync + 'static {
 
     /// The number of live nodes, this one included.
     fn server_count(&self) -> impl Future<Output = Result<usize, AdapterError>> + Send;
+
+    /// Appends the adapter's own counters, in the Prometheus text format. Default: none.
+    fn write_metrics(&self, out: &mut String) {
+        let _ = out;
+    }
 }
 
 impl Adapter for LocalAdapter {
