@@ -1,20 +1,41 @@
 #!/usr/bin/env bash
-# The project's test command: installs what it needs, checks formatting and lints, and runs
+# The project's test command: installs what the tests need, checks formatting and lints, and runs
 # every test of the workspace (unit, integration, real clients, cluster on a real Redis).
+# The whole run is bounded by SIO_TEST_BUDGET seconds (default 80 minutes): a hung step is killed
+# and the run fails rather than eating CI's 90 minutes.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-scripts/install-deps.sh
+deadline=$((SECONDS + ${SIO_TEST_BUDGET:-4800}))
+# Runs a command with what is left of the time budget. On timeout, `timeout` kills the command's
+# whole process group (servers and clients started by tests included). It runs in the background
+# so that Ctrl-C, which does not reach timeout's own process group, can be passed on.
+bounded() {
+  local left=$((deadline - SECONDS))
+  if ((left <= 0)); then
+    echo "test.sh: time budget spent before: $*" >&2
+    exit 124
+  fi
+  timeout --kill-after=30 "$left" "$@" &
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT TERM
+  wait "$child"
+}
+
+bounded scripts/install-deps.sh
+# Where the Rust tests find the client scripts, node_modules and the venv's python.
 export SIO_INTEROP_DIR="$root/tests/interop"
 
 echo "== cargo fmt --check"
-cargo fmt --all --check
+bounded cargo fmt --all --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+bounded cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 # The tests start servers on free ports; two at a time keeps timing-sensitive tests stable on
 # small machines.
-cargo test --workspace --all-targets -- --test-threads=2
+bounded cargo test --workspace --all-targets -- --test-threads=2
 echo "== cargo test --doc"
-cargo test --workspace --doc
+bounded cargo test --workspace --doc
+echo "== fuzz (short run; scripts/fuzz.sh 600 for a campaign)"
+scripts/fuzz.sh 15

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target for SECONDS each (default 20: the short run of the test command;
+# use 600 for a real campaign). Seeds are in fuzz/seeds/<target>; what the fuzzer finds goes to
+# fuzz/corpus/<target> (not committed) and crashes to fuzz/artifacts/<target>.
+# The toolchain here is stable: RUSTC_BOOTSTRAP=1 lets cargo-fuzz use the sanitizer flags.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+seconds="${1:-20}"
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
+cd "$root/fuzz"
+export RUSTC_BOOTSTRAP=1
+targets="$(cargo fuzz list)"
+for target in $targets; do
+  mkdir -p "corpus/$target"
+  echo "== fuzz $target for ${seconds}s"
+  cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+    -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 |
+    grep -E "^stat::number_of_executed_units|^stat::peak_rss|Done|ERROR|panicked" || true
+  if [ -n "$(ls -A "artifacts/$target" 2>/dev/null)" ]; then
+    echo "fuzz: $target found a crash: fuzz/artifacts/$target" >&2
+    exit 1
+  fi
+done
