@@ -38,4 +38,4 @@ bounded cargo test --workspace --all-targets -- --test-threads=2
 echo "== cargo test --doc"
 bounded cargo test --workspace --doc
 echo "== fuzz (short run; scripts/fuzz.sh 600 for a campaign)"
-scripts/fuzz.sh 15
+bounded scripts/fuzz.sh 15
