@@ -150,10 +150,17 @@ impl std::fmt::Debug for RedisDriver {
 }
 
 impl RedisDriver {
-    /// A driver for `url` (`redis://[:password@]host:port[/db]`, `rediss://` for TLS when the
-    /// `redis` crate is built with TLS). Connects in the background: messages published before
-    /// the first connection wait in the buffer. Call inside a tokio runtime.
+    /// A driver for `url`: `redis://[[user]:password@]host:port[/db]`, or `rediss://` for TLS
+    /// (server certificates checked against the system's roots, or the bundle named by
+    /// `SSL_CERT_FILE`; `#insecure` at the end of the URL skips the check). Connects in the
+    /// background: messages published before the first connection wait in the buffer. Call
+    /// inside a tokio runtime.
     pub fn new(url: &str, config: RedisDriverConfig) -> Result<Self, redis::RedisError> {
+        if url.starts_with("rediss://") {
+            // TLS (rustls with the system's roots; `SSL_CERT_FILE` names another CA bundle).
+            // Installing fails only when a provider is already installed, which is as good.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let client = redis::Client::open(url)?;
         let (received_tx, received_rx) = mpsc::channel(RECEIVED_CAPACITY);
         let (sub_commands, sub_rx) = mpsc::unbounded_channel();

@@ -104,3 +104,33 @@ async fn polling_on_a_websocket_session_is_a_bad_request() {
         (400, r#"{"code":3,"message":"Bad request"}"#.to_owned())
     );
 }
+
+#[tokio::test]
+async fn the_origin_allow_list_applies_to_websockets_too() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let config = EngineConfig {
+        cors: Some(sio_server::engine::CorsConfig::origins(["https://good.example"])),
+        ..EchoServer::fast_config()
+    };
+    let server = EchoServer::start(config).await;
+    let url = format!("ws://{}{}", server.addr, server.url("EIO=4&transport=websocket"));
+    let with_origin = |origin: &str| {
+        let mut request = url.as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+        request
+    };
+    let refused = tokio_tungstenite::connect_async(with_origin("https://evil.example")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("a foreign origin must be refused, got {other:?}"),
+    }
+    assert!(
+        tokio_tungstenite::connect_async(with_origin("https://good.example"))
+            .await
+            .is_ok()
+    );
+}

@@ -26,21 +26,36 @@ pub struct Node {
 impl Node {
     /// Starts a node with `args` (besides `--bind` and `--node-id`) and waits for `/healthz`.
     pub fn spawn(node_id: &str, args: &[&str]) -> Node {
+        Self::start(node_id, args, None, &[])
+    }
+
+    /// Like `spawn`, with the node's output (logs at debug level) in `log` and extra
+    /// environment variables.
+    pub fn spawn_logged(node_id: &str, args: &[&str], log: &std::path::Path, env: &[(&str, String)]) -> Node {
+        Self::start(node_id, args, Some(log), env)
+    }
+
+    fn start(node_id: &str, args: &[&str], log: Option<&std::path::Path>, env: &[(&str, String)]) -> Node {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_sio-node"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sio-node"));
+        command
             .arg("--bind")
             .arg(addr.to_string())
             .arg("--node-id")
             .arg(node_id)
             .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("sio-node starts");
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null());
+        if let Some(log) = log {
+            let file = std::fs::File::create(log).expect("log file");
+            command
+                .env("RUST_LOG", "debug")
+                .stdout(file.try_clone().expect("log file"))
+                .stderr(file);
+        }
+        let child = command.spawn().expect("sio-node starts");
         let node = Node {
             child,
             addr,
