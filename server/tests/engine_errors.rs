@@ -109,11 +109,17 @@ async fn polling_on_a_websocket_session_is_a_bad_request() {
 async fn the_origin_allow_list_applies_to_websockets_too() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let config = EngineConfig {
-        cors: Some(sio_server::engine::CorsConfig::origins(["https://good.example"])),
+        cors: Some(sio_server::engine::CorsConfig::origins([
+            "https://good.example",
+        ])),
         ..EchoServer::fast_config()
     };
     let server = EchoServer::start(config).await;
-    let url = format!("ws://{}{}", server.addr, server.url("EIO=4&transport=websocket"));
+    let url = format!(
+        "ws://{}{}",
+        server.addr,
+        server.url("EIO=4&transport=websocket")
+    );
     let with_origin = |origin: &str| {
         let mut request = url.as_str().into_client_request().unwrap();
         request

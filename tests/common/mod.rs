@@ -31,11 +31,21 @@ impl Node {
 
     /// Like `spawn`, with the node's output (logs at debug level) in `log` and extra
     /// environment variables.
-    pub fn spawn_logged(node_id: &str, args: &[&str], log: &std::path::Path, env: &[(&str, String)]) -> Node {
+    pub fn spawn_logged(
+        node_id: &str,
+        args: &[&str],
+        log: &std::path::Path,
+        env: &[(&str, String)],
+    ) -> Node {
         Self::start(node_id, args, Some(log), env)
     }
 
-    fn start(node_id: &str, args: &[&str], log: Option<&std::path::Path>, env: &[(&str, String)]) -> Node {
+    fn start(
+        node_id: &str,
+        args: &[&str],
+        log: Option<&std::path::Path>,
+        env: &[(&str, String)],
+    ) -> Node {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_sio-node"));
@@ -45,7 +55,10 @@ impl Node {
             .arg("--node-id")
             .arg(node_id)
             .args(args)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null());
         if let Some(log) = log {
