@@ -195,6 +195,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+impl RedisShared {
+    /// Records that a subscriber connection is up and subscribed (again).
+    fn subscribed(&self, was_connected: &mut bool, what: &str) {
+        if *was_connected {
+            self.reconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("redis {what} reconnected and resubscribed");
+        }
+        *was_connected = true;
+        self.sub_connected.store(true, Ordering::Release);
+    }
+
+    /// Hands a received message to the adapter.
+    fn forward(&self, tx: &mpsc::Sender<Received>, channel: String, payload: Bytes) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        if tx.try_send(Received { channel, payload }).is_err() {
+            tracing::warn!("adapter is not keeping up with redis messages; dropping one");
+        }
+    }
+}
+
 fn connection_config() -> redis::AsyncConnectionConfig {
     redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -317,13 +337,8 @@ async fn run_subscriber(
             tokio::time::sleep(backoff).await;
             continue;
         }
-        if was_connected {
-            shared.reconnects.fetch_add(1, Ordering::Relaxed);
-            tracing::info!("redis subscriber reconnected and resubscribed");
-        }
-        was_connected = true;
+        shared.subscribed(&mut was_connected, "subscriber");
         backoff = Duration::from_millis(25);
-        shared.sub_connected.store(true, Ordering::Release);
         let received_tx = shared.received_tx.clone();
         drop(shared);
         let (mut sink, mut stream) = pubsub.split();
@@ -344,15 +359,12 @@ async fn run_subscriber(
                 }
                 msg = stream.next() => {
                     let Some(msg) = msg else { break };
-                    let received = Received {
-                        channel: msg.get_channel_name().to_owned(),
-                        payload: Bytes::copy_from_slice(msg.get_payload_bytes()),
-                    };
                     let Some(shared) = weak.upgrade() else { return };
-                    shared.received.fetch_add(1, Ordering::Relaxed);
-                    if received_tx.try_send(received).is_err() {
-                        tracing::warn!("adapter is not keeping up with redis messages; dropping one");
-                    }
+                    shared.forward(
+                        &received_tx,
+                        msg.get_channel_name().to_owned(),
+                        Bytes::copy_from_slice(msg.get_payload_bytes()),
+                    );
                 }
             }
         }
@@ -419,13 +431,8 @@ async fn run_sharded_subscriber(
             tokio::time::sleep(backoff).await;
             continue;
         }
-        if was_connected {
-            shared.reconnects.fetch_add(1, Ordering::Relaxed);
-            tracing::info!("redis sharded subscriber reconnected and resubscribed");
-        }
-        was_connected = true;
+        shared.subscribed(&mut was_connected, "sharded subscriber");
         backoff = Duration::from_millis(25);
-        shared.sub_connected.store(true, Ordering::Release);
         let received_tx = shared.received_tx.clone();
         drop(shared);
         loop {
@@ -450,14 +457,11 @@ async fn run_sharded_subscriber(
                                 continue;
                             };
                             let Some(shared) = weak.upgrade() else { return };
-                            shared.received.fetch_add(1, Ordering::Relaxed);
-                            let received = Received {
-                                channel: String::from_utf8_lossy(channel).into_owned(),
-                                payload: Bytes::copy_from_slice(payload),
-                            };
-                            if received_tx.try_send(received).is_err() {
-                                tracing::warn!("adapter is not keeping up with redis messages; dropping one");
-                            }
+                            shared.forward(
+                                &received_tx,
+                                String::from_utf8_lossy(channel).into_owned(),
+                                Bytes::copy_from_slice(payload),
+                            );
                         }
                         redis::PushKind::Disconnection => break,
                         _ => {}

@@ -70,12 +70,17 @@ impl<H: EngineHandler> super::Engine<H> {
         self.serve_websocket(&entry, ws, rx).await;
     }
 
-    /// Accepts a websocket that upgrades an existing polling session.
-    pub(crate) fn upgrade<B>(
+    /// Answers a websocket handshake with `101` and, once the connection is upgraded, runs
+    /// `serve` on the websocket.
+    fn upgrade_with<B, F, Fut>(
         self: &Arc<Self>,
-        entry: Entry<H::Conn>,
         mut req: Request<B>,
-    ) -> Result<Response<Body>, EngineError> {
+        serve: F,
+    ) -> Result<Response<Body>, EngineError>
+    where
+        F: FnOnce(Arc<Self>, Ws) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let key = req
             .headers()
             .get(http::header::SEC_WEBSOCKET_KEY)
@@ -87,35 +92,32 @@ impl<H: EngineHandler> super::Engine<H> {
             .ok_or(EngineError::BadRequest)?;
         let engine = self.clone();
         tokio::spawn(async move {
-            let Some(ws) = engine.accept(on_upgrade).await else {
-                return;
-            };
-            engine.run_upgrade(entry, ws).await;
+            if let Some(ws) = engine.accept(on_upgrade).await {
+                serve(engine, ws).await;
+            }
         });
         Ok(http_util::switching_protocols(key.as_bytes()))
+    }
+
+    /// Accepts a websocket that upgrades an existing polling session.
+    pub(crate) fn upgrade<B>(
+        self: &Arc<Self>,
+        entry: Entry<H::Conn>,
+        req: Request<B>,
+    ) -> Result<Response<Body>, EngineError> {
+        self.upgrade_with(req, move |engine, ws| async move {
+            engine.run_upgrade(entry, ws).await;
+        })
     }
 
     /// Completes a websocket handshake only to close the socket right away.
     pub(crate) fn reject_websocket<B>(
         self: &Arc<Self>,
-        mut req: Request<B>,
+        req: Request<B>,
     ) -> Result<Response<Body>, EngineError> {
-        let key = req
-            .headers()
-            .get(http::header::SEC_WEBSOCKET_KEY)
-            .cloned()
-            .ok_or(EngineError::BadRequest)?;
-        let on_upgrade = req
-            .extensions_mut()
-            .remove::<OnUpgrade>()
-            .ok_or(EngineError::BadRequest)?;
-        let engine = self.clone();
-        tokio::spawn(async move {
-            if let Some(mut ws) = engine.accept(on_upgrade).await {
-                let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
-            }
-        });
-        Ok(http_util::switching_protocols(key.as_bytes()))
+        self.upgrade_with(req, |_, mut ws| async move {
+            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+        })
     }
 
     async fn run_upgrade(&self, entry: Entry<H::Conn>, mut ws: Ws) {
