@@ -73,7 +73,10 @@ async fn redis_restart_loses_nothing_and_delivery_resumes() {
     let metrics = http_get(a.addr, "/metrics").unwrap().1;
     assert!(metrics.contains("sio_cluster_nodes 2"), "{metrics}");
     assert!(metrics.contains("sio_redis_connected 1"), "{metrics}");
-    assert!(!metrics.contains("sio_redis_reconnects_total 0\n"), "{metrics}");
+    assert!(
+        !metrics.contains("sio_redis_reconnects_total 0\n"),
+        "{metrics}"
+    );
     assert!(metrics.contains("sio_redis_dropped_total 0"), "{metrics}");
 }
 
