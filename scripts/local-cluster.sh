@@ -10,7 +10,7 @@
 #   local-cluster.sh ctl DIR OP ID       the same as "OP DIR ID" (for tests that append OP ID)
 #   local-cluster.sh run [NODES] -- CMD  up, run CMD with the env, down (even if CMD fails)
 #
-# The node binary is $SIO_NODE_BIN, or target/release/sio-node (built if missing).
+# The node binary is $SIO_NODE_BIN, or target/release/sio-node (built, or rebuilt if stale).
 set -Eeuo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -30,17 +30,21 @@ wait_http() { # url, seconds
 }
 
 node_bin() {
-  local bin="${SIO_NODE_BIN:-$root/target/release/sio-node}"
-  if [ ! -x "$bin" ]; then
-    (cd "$root" && cargo build --release --quiet)
+  if [ -n "${SIO_NODE_BIN:-}" ]; then
+    echo "$SIO_NODE_BIN"
+    return
   fi
-  echo "$bin"
+  # Always (re)build: a stale binary would test old code. A no-op when up to date.
+  (cd "$root" && cargo build --release --quiet -p sio-node >&2)
+  echo "$root/target/release/sio-node"
 }
 
 start_node() { # dir, id, port
-  local dir="$1" id="$2" port="$3" redis_url
+  local dir="$1" id="$2" port="$3" redis_url bin
   redis_url="$(sed -n 's/^REDIS_URL=//p' "$dir/env")"
-  "$(node_bin)" --bind "127.0.0.1:$port" --node-id "$id" --redis "$redis_url" \
+  # Restarts use the binary the cluster was brought up with.
+  bin="$(sed -n 's/^NODE_BIN=//p' "$dir/env")"
+  "$bin" --bind "127.0.0.1:$port" --node-id "$id" --redis "$redis_url" \
     --heartbeat-ms "${SIO_HEARTBEAT_MS:-1000}" >>"$dir/$id.log" 2>&1 &
   echo "$!"
 }
@@ -60,6 +64,7 @@ up() {
   echo "$! redis" >>"$dir/pids"
   for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
   echo "REDIS_URL=redis://127.0.0.1:$redis_port" >"$dir/env"
+  echo "NODE_BIN=$(node_bin)" >>"$dir/env"
   local servers=() urls=()
   for i in $(seq "$nodes"); do
     local port pid

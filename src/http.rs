@@ -72,7 +72,14 @@ impl<A: Adapter> Node<A> {
                 ),
             },
             "/readyz" => match self.io.server_count().await {
-                Ok(_) => respond(StatusCode::OK, "text/plain", "ready\n"),
+                Ok(_) if self.io.of("/").adapter().is_ready() => {
+                    respond(StatusCode::OK, "text/plain", "ready\n")
+                }
+                Ok(_) => respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "adapter not ready: not subscribed yet\n",
+                ),
                 Err(err) => respond(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "text/plain",

@@ -190,6 +190,12 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     /// The number of live nodes, this one included.
     fn server_count(&self) -> impl Future<Output = Result<usize, AdapterError>> + Send;
 
+    /// Whether the adapter can carry cluster traffic now (connected, subscribed). A node that is
+    /// not ready should get no new clients. Default: `true`.
+    fn is_ready(&self) -> bool {
+        true
+    }
+
     /// Appends the adapter's own counters, in the Prometheus text format. Default: none.
     fn write_metrics(&self, out: &mut String) {
         let _ = out;
