@@ -19,7 +19,7 @@ bounded() {
   fi
   timeout --kill-after=30 "$left" "$@" &
   child=$!
-  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT TERM
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child" || true; exit 130' INT TERM
   wait "$child"
 }
 
@@ -31,11 +31,11 @@ echo "== cargo fmt --check"
 bounded cargo fmt --all --check
 echo "== cargo clippy"
 bounded cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== fuzz (short run; scripts/fuzz.sh 600 for a campaign)"
+bounded scripts/fuzz.sh 15
 echo "== cargo test"
 # The tests start servers on free ports; two at a time keeps timing-sensitive tests stable on
 # small machines.
 bounded cargo test --workspace --all-targets -- --test-threads=2
 echo "== cargo test --doc"
 bounded cargo test --workspace --doc
-echo "== fuzz (short run; scripts/fuzz.sh 600 for a campaign)"
-bounded scripts/fuzz.sh 15
