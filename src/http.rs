@@ -135,6 +135,19 @@ impl<A: Adapter> Node<A> {
                 ns.local_socket_count()
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP sio_namespace_rooms Rooms with a socket of this node, by namespace (own-id rooms not counted)."
+        );
+        let _ = writeln!(out, "# TYPE sio_namespace_rooms gauge");
+        for name in &names {
+            let _ = writeln!(
+                out,
+                "sio_namespace_rooms{{namespace=\"{}\"}} {}",
+                name.replace('\\', "\\\\").replace('"', "\\\""),
+                self.io.of(name).adapter().local().room_count()
+            );
+        }
         let _ = writeln!(out, "# HELP sio_namespaces Namespaces on this node.");
         let _ = writeln!(out, "# TYPE sio_namespaces gauge");
         let _ = writeln!(out, "sio_namespaces {}", names.len());

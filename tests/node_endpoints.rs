@@ -24,6 +24,10 @@ fn health_readiness_metrics_and_page() {
         metrics.contains("sio_namespace_sockets{namespace=\"/custom\"} 0"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("sio_namespace_rooms{namespace=\"/\"} 0"),
+        "{metrics}"
+    );
     let (status, page) = http_get(node.addr, "/").unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("n-endpoints"));

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::cluster::RedisCluster;
 use crate::driver::Received;
-use crate::server_wire::{self as wire, Channels, RequestType};
+use crate::wire::{self, Channels, RequestType};
 
 /// A response to one of this node's requests.
 #[derive(Debug)]
@@ -86,7 +86,7 @@ impl NsState {
             }
             _ => self.channels.response.clone(),
         };
-        let _ = cluster.inner.driver.publish(&channel, body);
+        cluster.inner.driver.publish(&channel, body);
     }
 
     fn on_request(self: &Arc<Self>, cluster: &RedisCluster, payload: &[u8]) {
@@ -243,7 +243,7 @@ impl NsState {
                 "data": arg,
                 "uid": cluster.node_id(),
             });
-            let _ = cluster
+            cluster
                 .inner
                 .driver
                 .publish(&channel, Bytes::from(body.to_string()));
@@ -435,7 +435,7 @@ impl RedisAdapter {
     }
 
     fn publish(&self, channel: &str, body: Bytes) {
-        let _ = self.cluster.inner.driver.publish(channel, body);
+        self.cluster.inner.driver.publish(channel, body);
     }
 
     async fn expectation(&self) -> Expectation {
@@ -538,7 +538,7 @@ impl Adapter for RedisAdapter {
             // Sharded pub/sub has no patterns: every broadcast goes on the namespace channel.
             channels.push(state.channels.broadcast.clone());
         }
-        let _ = cluster.inner.driver.subscribe(&channels, &patterns);
+        cluster.inner.driver.subscribe(&channels, &patterns);
         cluster.register(&state);
         RedisAdapter {
             state,
@@ -562,7 +562,7 @@ impl Adapter for RedisAdapter {
         if !opts.flags.local {
             let body = wire::encode_broadcast(self.cluster.node_id(), &packet, &opts);
             let channel = if self.cluster.inner.driver.supports_patterns() {
-                self.state.channels.broadcast_channel(&opts.rooms)
+                self.state.channels.broadcast_channel(&opts)
             } else {
                 self.state.channels.broadcast.clone()
             };

@@ -140,3 +140,26 @@ async fn the_origin_allow_list_applies_to_websockets_too() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = EchoServer::start(EchoServer::fast_config()).await;
+    // Slowloris: a request line and one header, then nothing.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Others are served meanwhile.
+    assert_eq!(server.handshake().await.len(), 22);
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let limit = sio_server::serve::HEADER_READ_TIMEOUT;
+    let read = tokio::time::timeout(
+        limit + std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(read.is_ok(), "the connection must be closed by the server");
+    assert!(started.elapsed() >= limit - std::time::Duration::from_secs(1));
+}

@@ -169,3 +169,21 @@ async fn thousands_of_connect_disconnect_cycles_leave_nothing_behind() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_socket_joins_at_most_the_room_limit() {
+    let io = Server::builder().max_rooms_per_socket(3).build();
+    join_app(&io);
+    let (addr, _guard) = common::serve_io(&io).await;
+    let (mut client, sid) = RawClient::connect(addr, "/").await;
+    for (i, room) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        client.send(&format!(r#"42{i}["join","{room}"]"#)).await;
+        assert_eq!(client.next_text().await, format!("43{i}[true]"));
+    }
+    let found = io.to([sid]).fetch_sockets().await.unwrap();
+    let rooms = found.value[0].info.rooms.clone();
+    // Its own id, and the first three rooms; "d" and "e" were refused.
+    assert_eq!(rooms.len(), 4, "{rooms:?}");
+    assert!(!rooms.contains(&"d".to_owned()) && !rooms.contains(&"e".to_owned()));
+    assert_eq!(io.of("/").adapter().local().room_count(), 3);
+}
