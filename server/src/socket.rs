@@ -394,7 +394,16 @@ impl<A: Adapter> Socket<A> {
                 self.inner.ns.parser(),
             ),
         };
-        tokio::spawn(handler(self.clone(), event));
+        // Handlers start in the order their events arrived, as in the reference server: the
+        // first step of each (up to its first await) runs here, on the connection's task, and
+        // only what then waits is handed to its own task. Two `publish` from one client
+        // therefore broadcast in order.
+        let mut fut = handler(self.clone(), event);
+        let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+        if fut.as_mut().poll(&mut cx).is_pending() {
+            // The task polls it again at once, registering its own waker.
+            tokio::spawn(fut);
+        }
     }
 
     /// Ends the socket because its connection ended.

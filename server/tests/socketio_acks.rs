@@ -162,3 +162,28 @@ async fn the_msgpack_parser_carries_binary_inline() {
     assert_eq!(reply.id, Some(3));
     assert_eq!(reply.attachments, vec![Bytes::from_static(b"\x00\xff")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_from_one_client_are_handled_in_order() {
+    let io = Server::builder().build();
+    io.on_connection(|socket: Socket| async move {
+        socket.join(["room"]);
+        socket.on("relay", |s: Socket, ev: Event| async move {
+            let _ = s
+                .namespace()
+                .to(["room"])
+                .emit_payload("relayed", ev.payload)
+                .await;
+        });
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let (mut sender, _) = RawClient::connect(addr, "/").await;
+    let (mut receiver, _) = RawClient::connect(addr, "/").await;
+    let n = 2000;
+    for i in 0..n {
+        sender.send(&format!(r#"42["relay",{i}]"#)).await;
+    }
+    for i in 0..n {
+        assert_eq!(receiver.next_text().await, format!(r#"42["relayed",{i}]"#));
+    }
+}

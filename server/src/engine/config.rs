@@ -81,7 +81,7 @@ pub struct EngineConfig {
     pub max_buffered_packets: usize,
     /// Refuses a handshake when it returns `false`. Default: none.
     pub allow_request: Option<AllowRequest>,
-    /// The size of each WebSocket connection's read buffer, in bytes. Default: 4096.
+    /// The size of each WebSocket connection's read buffer, in bytes. Default: 2048.
     pub websocket_read_buffer: usize,
     /// The most sessions this node holds; further handshakes get `503`. Default: `None`
     /// (bounded only by the process's open-files limit).
@@ -102,7 +102,7 @@ impl Default for EngineConfig {
             cors: None,
             max_buffered_packets: 1024,
             allow_request: None,
-            websocket_read_buffer: 4096,
+            websocket_read_buffer: 2048,
             max_connections: None,
         }
     }

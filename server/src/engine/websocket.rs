@@ -18,7 +18,13 @@ use super::session::CloseReason;
 use super::{Body, EngineError, EngineHandler, Entry, http_util};
 use crate::metrics::{Metrics, add};
 
-type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+/// What a websocket runs on: the raw TCP stream when the connection came from our own listener
+/// (hyper's read buffer is then released), any upgraded connection otherwise.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+type Ws = WebSocketStream<Box<dyn Io>>;
 
 /// Frames written between two flushes, at most.
 const WRITE_BATCH: usize = 64;
@@ -34,20 +40,33 @@ impl<H: EngineHandler> super::Engine<H> {
     }
 
     async fn accept(&self, on_upgrade: OnUpgrade) -> Option<Ws> {
-        match on_upgrade.await {
-            Ok(upgraded) => Some(
-                WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(self.ws_config()),
-                )
-                .await,
-            ),
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
             Err(err) => {
                 tracing::debug!(error = %err, "websocket upgrade failed");
-                None
+                return None;
             }
-        }
+        };
+        let config = Some(self.ws_config());
+        // Take the TCP stream back from hyper, with whatever it had read ahead, so that its
+        // 8 KiB read buffer does not live as long as the websocket.
+        let ws = match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
+            Ok(parts) => {
+                let stream: Box<dyn Io> = Box::new(parts.io.into_inner());
+                WebSocketStream::from_partially_read(
+                    stream,
+                    parts.read_buf.to_vec(),
+                    Role::Server,
+                    config,
+                )
+                .await
+            }
+            Err(upgraded) => {
+                let stream: Box<dyn Io> = Box::new(TokioIo::new(upgraded));
+                WebSocketStream::from_raw_socket(stream, Role::Server, config).await
+            }
+        };
+        Some(ws)
     }
 
     /// Runs a session that started on WebSocket: sends the open packet, then serves it.
