@@ -5,7 +5,7 @@
 //! writing the same WebSocket frame to every member of the room, with the same write batching
 //! as sio-server (feed up to 64 queued frames, then flush once).
 //!
-//! `sio-peer-floor --port 3000 [--seconds N]`
+//! `sio-peer-floor --port 3000 [--seconds N] [--write-buffer BYTES]`
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,13 +43,17 @@ struct Publish<'a> {
 fn main() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut seconds = 0u64;
+    let mut write_buffer = 0usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--port" => port = args.next().and_then(|v| v.parse().ok()).unwrap_or(port),
             "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            "--write-buffer" => {
+                write_buffer = args.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            }
             _ => {
-                eprintln!("usage: sio-peer-floor --port PORT [--seconds N]");
+                eprintln!("usage: sio-peer-floor --port PORT [--seconds N] [--write-buffer BYTES]");
                 std::process::exit(2);
             }
         }
@@ -57,10 +61,10 @@ fn main() -> std::io::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run(port, seconds))
+        .block_on(run(port, seconds, write_buffer))
 }
 
-async fn run(port: u16, seconds: u64) -> std::io::Result<()> {
+async fn run(port: u16, seconds: u64, write_buffer: usize) -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("floor listening on 127.0.0.1:{port}");
     let rooms = Arc::new(Rooms::default());
@@ -72,7 +76,7 @@ async fn run(port: u16, seconds: u64) -> std::io::Result<()> {
             };
             let _ = stream.set_nodelay(true);
             let id = ids.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(connection(stream, id, rooms.clone()));
+            tokio::spawn(connection(stream, id, rooms.clone(), write_buffer));
         }
     };
     let limit = async {
@@ -99,9 +103,14 @@ async fn run(port: u16, seconds: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn connection(stream: TcpStream, id: u64, rooms: Arc<Rooms>) {
+async fn connection(stream: TcpStream, id: u64, rooms: Arc<Rooms>, write_buffer: usize) {
+    // The same buffers as sio-server: tungstenite zero-fills `read_buffer_size` bytes before
+    // every read attempt, so its 128 KiB default costs a 128 KiB memset per wakeup (and RSS).
     let mut config = WebSocketConfig::default();
-    config.write_buffer_size = 0;
+    config.read_buffer_size = 4096;
+    // 0 (as sio-server): every frame is its own write(2), even within a batch. With
+    // `--write-buffer N` the frames of a batch accumulate and the flush writes them at once.
+    config.write_buffer_size = write_buffer;
     let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else {
         return;
     };
@@ -116,6 +125,7 @@ async fn connection(stream: TcpStream, id: u64, rooms: Arc<Rooms>) {
     let mut joined: Vec<String> = Vec::new();
     loop {
         tokio::select! {
+            biased;
             frame = rx.recv() => {
                 let Some(frame) = frame else { break };
                 if ws.feed(Message::Text(frame)).await.is_err() {

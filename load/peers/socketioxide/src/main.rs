@@ -34,32 +34,51 @@ async fn main() -> std::io::Result<()> {
     let flags = Flags::parse();
     let (layer, io) = SocketIo::builder().build_layer();
     let node_id: &'static str = Box::leak(flags.node_id.into_boxed_str());
+    let io2 = io.clone();
     io.ns("/", async move |s: SocketRef| {
-        s.on("join", async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
-            s.join(room);
-            let _ = ack.send(&true);
-        });
-        s.on("leave", async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
-            s.leave(room);
-            let _ = ack.send(&true);
-        });
-        s.on("publish", async |s: SocketRef, Data(p): Data<Publish>, ack: AckSender| {
-            // `within`: the room, the sender included (`to` would exclude it).
-            let _ = s.within(p.room).emit("message", &p.data).await;
-            let _ = ack.send(&true);
-        });
+        let io = io2.clone();
+        s.on(
+            "join",
+            async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
+                s.join(room);
+                let _ = ack.send(&true);
+            },
+        );
+        s.on(
+            "leave",
+            async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
+                s.leave(room);
+                let _ = ack.send(&true);
+            },
+        );
+        s.on(
+            "publish",
+            async |s: SocketRef, Data(p): Data<Publish>, ack: AckSender| {
+                // `within`: the room, the sender included (`to` would exclude it).
+                let _ = s.within(p.room).emit("message", &p.data).await;
+                let _ = ack.send(&true);
+            },
+        );
         s.on("echo", async |Data(v): Data<Value>, ack: AckSender| {
             let _ = ack.send(&v);
         });
         s.on("whoami", async move |s: SocketRef, ack: AckSender| {
             let _ = ack.send(&serde_json::json!({ "sid": s.id.to_string(), "node": node_id }));
         });
-        s.on("count", async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
-            let n = s.within(room).fetch_sockets().await.map(|v| v.len()).unwrap_or(0);
-            let _ = ack.send(&n);
-        });
-        s.on("rooms", async |s: SocketRef, ack: AckSender| {
-            let rooms = s.broadcast().rooms().await.unwrap_or_default();
+        s.on(
+            "count",
+            async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
+                let n = s
+                    .within(room)
+                    .fetch_sockets()
+                    .await
+                    .map(|v| v.len())
+                    .unwrap_or(0);
+                let _ = ack.send(&n);
+            },
+        );
+        s.on("rooms", async move |ack: AckSender| {
+            let rooms = io.rooms().await.unwrap_or_default();
             let _ = ack.send(&rooms);
         });
     });

@@ -1,0 +1,384 @@
+//! Just enough of a Socket.IO v5 client (Engine.IO v4 over WebSocket, JSON parser, namespace
+//! `/`) for the scenarios: open a connection from a chosen source address, parse what the server
+//! sends without allocating, and answer its pings.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+/// A client's WebSocket.
+pub(crate) type Ws = WebSocketStream<TcpStream>;
+
+/// A server to load: its socket address and the WebSocket URL of its Socket.IO endpoint.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// Where to connect.
+    pub(crate) addr: SocketAddr,
+    /// `ws://host:port/socket.io/?EIO=4&transport=websocket`.
+    pub(crate) url: String,
+}
+
+impl Target {
+    /// Parses `host:port`, `http://host:port[/path/]` or `ws://host:port[/path/]` (the path
+    /// defaults to `/socket.io/`). Only loopback addresses are accepted.
+    pub(crate) fn parse(spec: &str) -> anyhow::Result<Target> {
+        let rest = spec
+            .strip_prefix("ws://")
+            .or_else(|| spec.strip_prefix("http://"))
+            .unwrap_or(spec);
+        let (hostport, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/socket.io/"),
+        };
+        let mut path = if path == "/" {
+            "/socket.io/".to_owned()
+        } else {
+            path.to_owned()
+        };
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        let addr = hostport
+            .to_socket_addrs()
+            .with_context(|| format!("resolving target {spec}"))?
+            .next()
+            .with_context(|| format!("target {spec} resolves to nothing"))?;
+        if !addr.ip().is_loopback() {
+            bail!("target {spec}: only loopback addresses (127.0.0.0/8, ::1) may be loaded");
+        }
+        Ok(Target {
+            addr,
+            url: format!("ws://{hostport}{path}?EIO=4&transport=websocket"),
+        })
+    }
+}
+
+/// Checks that every source address is a loopback address.
+pub(crate) fn check_sources(ips: &[IpAddr]) -> anyhow::Result<()> {
+    for ip in ips {
+        if !ip.is_loopback() {
+            bail!("source address {ip}: only loopback addresses may be used");
+        }
+    }
+    Ok(())
+}
+
+/// Where opening a connection failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Stage {
+    /// Creating, binding or connecting the TCP socket.
+    Tcp,
+    /// The WebSocket upgrade.
+    Upgrade,
+    /// Waiting for the Engine.IO open packet.
+    Open,
+    /// Waiting for the Socket.IO CONNECT answer.
+    Connect,
+    /// The whole handshake took longer than the connect timeout.
+    Timeout,
+}
+
+impl Stage {
+    /// A short name for tables.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Stage::Tcp => "tcp",
+            Stage::Upgrade => "ws-upgrade",
+            Stage::Open => "eio-open",
+            Stage::Connect => "sio-connect",
+            Stage::Timeout => "timeout",
+        }
+    }
+}
+
+/// A failed connection attempt: the stage and the error, shortened.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenError {
+    /// Where it failed.
+    pub(crate) stage: Stage,
+    /// Why, in a few words (grouped in the report).
+    pub(crate) reason: String,
+}
+
+fn fail(stage: Stage, err: impl std::fmt::Display) -> OpenError {
+    let mut reason = err.to_string();
+    // Group "Connection refused (os error 111)" and the like, not per-attempt details.
+    reason.truncate(80);
+    OpenError { stage, reason }
+}
+
+fn ws_config() -> WebSocketConfig {
+    let mut config = WebSocketConfig::default();
+    // Small buffers: the generator may hold 20k connections and frames in these scenarios are
+    // small (a larger frame still arrives whole, over several reads). tungstenite zero-fills
+    // this many bytes before every read attempt, so it is also a per-message cost.
+    config.read_buffer_size = 2048;
+    config.write_buffer_size = 0;
+    config
+}
+
+/// Opens a Socket.IO connection to namespace `/`: TCP (bound to `source` when given), the
+/// WebSocket upgrade, the Engine.IO open packet, CONNECT and its answer.
+pub(crate) async fn open(
+    target: &Target,
+    source: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<Ws, OpenError> {
+    match tokio::time::timeout(timeout, open_inner(target, source)).await {
+        Ok(result) => result,
+        Err(_) => Err(fail(Stage::Timeout, "handshake timed out")),
+    }
+}
+
+async fn open_inner(target: &Target, source: Option<IpAddr>) -> Result<Ws, OpenError> {
+    let socket = if target.addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| fail(Stage::Tcp, e))?;
+    if let Some(ip) = source {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .map_err(|e| fail(Stage::Tcp, e))?;
+    }
+    let stream = socket
+        .connect(target.addr)
+        .await
+        .map_err(|e| fail(Stage::Tcp, e))?;
+    let _ = stream.set_nodelay(true);
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(target.url.as_str(), stream, Some(ws_config()))
+            .await
+            .map_err(|e| fail(Stage::Upgrade, e))?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.starts_with('0') => break,
+            Some(Ok(Message::Text(t))) => return Err(fail(Stage::Open, format!("got {t:.40}"))),
+            Some(Ok(Message::Close(_))) | None => return Err(fail(Stage::Open, "closed")),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(fail(Stage::Open, e)),
+        }
+    }
+    ws.send(text_static("40"))
+        .await
+        .map_err(|e| fail(Stage::Connect, e))?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => match parse(&t) {
+                Packet::Connect => return Ok(ws),
+                Packet::ConnectError(why) => {
+                    return Err(fail(Stage::Connect, format!("refused: {why:.60}")));
+                }
+                Packet::Ping => ws
+                    .send(text_static("3"))
+                    .await
+                    .map_err(|e| fail(Stage::Connect, e))?,
+                _ => {}
+            },
+            Some(Ok(Message::Close(_))) | None => return Err(fail(Stage::Connect, "closed")),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(fail(Stage::Connect, e)),
+        }
+    }
+}
+
+/// A text frame from a static string (no allocation).
+pub(crate) fn text_static(s: &'static str) -> Message {
+    Message::Text(Utf8Bytes::from_static(s))
+}
+
+/// Sends `join` for `room` and waits for its ack (answering pings meanwhile).
+pub(crate) async fn join(ws: &mut Ws, room: &str, timeout: Duration) -> anyhow::Result<()> {
+    let frame = format!(r#"420["join",{}]"#, serde_json::to_string(room)?);
+    ws.send(Message::Text(frame.into())).await?;
+    let wait = async {
+        loop {
+            let msg = ws.next().await.context("closed while joining")??;
+            let Message::Text(t) = msg else { continue };
+            match parse(&t) {
+                Packet::Ack { id: 0, .. } => return Ok(()),
+                Packet::Ping => ws.send(text_static("3")).await?,
+                Packet::Close | Packet::Disconnect => bail!("disconnected while joining"),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(timeout, wait)
+        .await
+        .context("join timed out")?
+}
+
+/// A packet from the server, borrowed from the frame's text.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Packet<'a> {
+    /// Engine.IO ping (`2`): answer `3`.
+    Ping,
+    /// Engine.IO close (`1`).
+    Close,
+    /// Socket.IO CONNECT answer (`40{...}`).
+    Connect,
+    /// Socket.IO CONNECT_ERROR (`44{...}`).
+    ConnectError(&'a str),
+    /// Socket.IO DISCONNECT (`41`).
+    Disconnect,
+    /// Socket.IO EVENT (`42[...]`): its ack id and its arguments array.
+    Event {
+        /// The ack id, when the server wants an ack.
+        ack: Option<u64>,
+        /// The JSON array `["name", args...]`.
+        args: &'a str,
+    },
+    /// Socket.IO ACK (`43<id>[...]`).
+    Ack {
+        /// The ack id.
+        id: u64,
+        /// The JSON array of the ack's arguments.
+        args: &'a str,
+    },
+    /// Anything else (pong, noop, binary packets).
+    Other,
+}
+
+/// Parses one text frame.
+pub(crate) fn parse(text: &str) -> Packet<'_> {
+    let b = text.as_bytes();
+    match b.first() {
+        Some(b'2') => return Packet::Ping,
+        Some(b'1') => return Packet::Close,
+        Some(b'4') => {}
+        _ => return Packet::Other,
+    }
+    let Some(&kind) = b.get(1) else {
+        return Packet::Other;
+    };
+    let mut rest = &text[2..];
+    if rest.starts_with('/') {
+        // A namespace other than `/` would be named here; skip it.
+        rest = rest.find(',').map_or("", |i| &rest[i + 1..]);
+    }
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let id = if digits == 0 {
+        None
+    } else {
+        rest[..digits].parse::<u64>().ok()
+    };
+    let args = &rest[digits..];
+    match kind {
+        b'0' => Packet::Connect,
+        b'1' => Packet::Disconnect,
+        b'2' => Packet::Event { ack: id, args },
+        b'3' => match id {
+            Some(id) => Packet::Ack { id, args },
+            None => Packet::Other,
+        },
+        b'4' => Packet::ConnectError(args),
+        _ => Packet::Other,
+    }
+}
+
+/// The stamp a fan-out message carries: `[publisher, seq, sent_ns, measured, padding?]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// Which publisher sent it.
+    pub(crate) publisher: u64,
+    /// Its number among that publisher's messages to that room (from 1).
+    pub(crate) seq: u64,
+    /// When it was written, in [`crate::stats::now_ns`] time.
+    pub(crate) sent_ns: u64,
+    /// Whether it was scheduled inside the measurement window (after the warm-up).
+    pub(crate) measured: bool,
+}
+
+/// The stamp in the arguments of a `message` event.
+pub(crate) fn parse_stamp(args: &str) -> Option<Stamp> {
+    let rest = args.strip_prefix(r#"["message","#)?.trim_start();
+    let rest = rest.strip_prefix('[')?;
+    let mut fields = rest.splitn(5, [',', ']']);
+    let mut next = || fields.next()?.trim().parse::<u64>().ok();
+    Some(Stamp {
+        publisher: next()?,
+        seq: next()?,
+        sent_ns: next()?,
+        measured: next()? != 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_packets() {
+        assert_eq!(parse("2"), Packet::Ping);
+        assert_eq!(parse(r#"40{"sid":"x"}"#), Packet::Connect);
+        assert_eq!(
+            parse(r#"44{"message":"no"}"#),
+            Packet::ConnectError(r#"{"message":"no"}"#)
+        );
+        assert_eq!(
+            parse(r#"4317[true]"#),
+            Packet::Ack {
+                id: 17,
+                args: "[true]"
+            }
+        );
+        assert_eq!(
+            parse(r#"42["message",[1,2,3]]"#),
+            Packet::Event {
+                ack: None,
+                args: r#"["message",[1,2,3]]"#
+            }
+        );
+        assert_eq!(
+            parse(r#"42/custom,5["x"]"#),
+            Packet::Event {
+                ack: Some(5),
+                args: r#"["x"]"#
+            }
+        );
+        assert_eq!(parse("3"), Packet::Other);
+    }
+
+    #[test]
+    fn parses_stamps() {
+        let stamp = Stamp {
+            publisher: 3,
+            seq: 42,
+            sent_ns: 123_456_789,
+            measured: true,
+        };
+        assert_eq!(
+            parse_stamp(r#"["message",[3,42,123456789,1]]"#),
+            Some(stamp)
+        );
+        assert_eq!(
+            parse_stamp(r#"["message",[3,42,123456789,1,"xxxx"]]"#),
+            Some(stamp)
+        );
+        assert_eq!(
+            parse_stamp(r#"["message", [ 3, 42, 7, 0 ]]"#).map(|s| (s.sent_ns, s.measured)),
+            Some((7, false))
+        );
+        assert_eq!(parse_stamp(r#"["message",[1,2,3]]"#), None);
+        assert_eq!(parse_stamp(r#"["other",[1,2,3,0]]"#), None);
+    }
+
+    #[test]
+    fn targets() {
+        let t = Target::parse("127.0.0.1:3000").unwrap();
+        assert_eq!(
+            t.url,
+            "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"
+        );
+        let t = Target::parse("http://127.0.0.2:80/sio").unwrap();
+        assert_eq!(t.url, "ws://127.0.0.2:80/sio/?EIO=4&transport=websocket");
+        assert!(Target::parse("10.0.0.1:3000").is_err());
+    }
+}

@@ -1,0 +1,421 @@
+//! `echo`: C connections calling `echo` with an ack at a fixed total rate; the round trip of
+//! each call, from just before its frame is written to its ack's arrival.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{self, Packet, Target};
+use crate::report::{self, Table};
+use crate::stats::{self, Counter, Recorder, Shards, Usage, now_ns, round2};
+use crate::{Common, Failures, pace};
+
+/// Flags of `echo`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct EchoArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// Connections.
+    #[arg(long, short = 'c', default_value_t = 50)]
+    connections: usize,
+    /// Calls per second, all connections together.
+    #[arg(long, default_value_t = 5000.0)]
+    rate: f64,
+    /// Seconds of calls, warm-up included.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds at the start whose calls are not measured.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Longest wait, in seconds, for the last acks.
+    #[arg(long, default_value_t = 3.0)]
+    drain: f64,
+    /// Size of the string each call sends (and gets back).
+    #[arg(long, default_value_t = 16)]
+    payload_bytes: usize,
+    /// Connections opened per second while setting up.
+    #[arg(long, default_value_t = 2000.0)]
+    connect_rate: f64,
+    /// Unanswered calls one connection may have; a call due beyond that is skipped (counted).
+    #[arg(long, default_value_t = 256)]
+    max_inflight: u64,
+}
+
+#[derive(Debug)]
+struct Ctx {
+    settled: AtomicU64,
+    ready: AtomicU64,
+    completed: Counter,
+    failures: Failures,
+}
+
+#[derive(Debug, Default)]
+struct ConnResult {
+    sent: u64,
+    completed: u64,
+    skipped: u64,
+    mismatched: u64,
+    unanswered: u64,
+    disconnected: bool,
+}
+
+/// Runs the scenario.
+pub(crate) async fn run(args: EchoArgs) -> anyhow::Result<()> {
+    let common = &args.common;
+    let quiet = common.quiet;
+    let targets = Arc::new(common.targets()?);
+    anyhow::ensure!(
+        args.connections > 0 && args.rate > 0.0,
+        "--connections and --rate must be positive"
+    );
+    anyhow::ensure!(
+        args.duration > args.warmup,
+        "--duration must exceed --warmup"
+    );
+    let ctx = Arc::new(Ctx {
+        settled: AtomicU64::new(0),
+        ready: AtomicU64::new(0),
+        completed: Counter::new(),
+        failures: Failures::default(),
+    });
+    let latency = Shards::new(32);
+    let (start_tx, start_rx) = watch::channel(None::<(Instant, Instant, Instant)>);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let payload: Arc<str> = Arc::from("x".repeat(args.payload_bytes));
+    let period = Duration::from_secs_f64(args.connections as f64 / args.rate);
+
+    report::phase(quiet, &format!("opening {} connections", args.connections));
+    let setup_start = Instant::now();
+    let mut tasks = Vec::with_capacity(args.connections);
+    for i in 0..args.connections {
+        pace(setup_start, i, args.connect_rate).await;
+        tasks.push(tokio::spawn(caller(
+            i,
+            args.connections,
+            targets.clone(),
+            i % targets.len(),
+            common.source(i),
+            common.connect_timeout(),
+            ctx.clone(),
+            period,
+            args.max_inflight,
+            payload.clone(),
+            latency.recorder(i),
+            start_rx.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    let deadline = Instant::now() + common.connect_timeout() + Duration::from_secs(1);
+    while (ctx.settled.load(Ordering::Relaxed) as usize) < args.connections
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ready = ctx.ready.load(Ordering::Relaxed);
+    anyhow::ensure!(ready > 0, "no connection opened: {}", ctx.failures.json());
+    report::phase(
+        quiet,
+        &format!(
+            "{ready}/{} connected; calling echo {}/s for {} s",
+            args.connections, args.rate, args.duration
+        ),
+    );
+
+    let t0 = Instant::now() + Duration::from_millis(200);
+    let warm_end = t0 + Duration::from_secs_f64(args.warmup);
+    let end = t0 + Duration::from_secs_f64(args.duration);
+    let _ = start_tx.send(Some((t0, warm_end, end)));
+    let bar = report::bar(quiet, (args.duration * 10.0) as u64, "echo");
+    let mut before = None;
+    let mut last = (Instant::now(), ctx.completed.sum());
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        if before.is_none() && now >= warm_end {
+            before = Some(stats::snapshot(&common.server_pids));
+        }
+        tokio::time::sleep(Duration::from_millis(100).min(end - now)).await;
+        let dt = last.0.elapsed().as_secs_f64();
+        if dt >= 0.5 {
+            let c = ctx.completed.sum();
+            bar.set_message(format!("{:.0} calls/s", (c - last.1) as f64 / dt));
+            last = (Instant::now(), c);
+        }
+        bar.set_position((now.saturating_duration_since(t0).as_secs_f64() * 10.0) as u64);
+    }
+    bar.finish_and_clear();
+    let before = before.unwrap_or_else(|| stats::snapshot(&common.server_pids));
+    let drain_end = Instant::now() + Duration::from_secs_f64(args.drain.max(0.0));
+    let mut totals = ConnResult::default();
+    let mut disconnected = 0u64;
+    let mut after = None;
+    for task in tasks {
+        let left = drain_end.saturating_duration_since(Instant::now()) + Duration::from_millis(500);
+        match tokio::time::timeout(left, task).await {
+            Ok(Ok(r)) => {
+                totals.sent += r.sent;
+                totals.completed += r.completed;
+                totals.skipped += r.skipped;
+                totals.mismatched += r.mismatched;
+                totals.unanswered += r.unanswered;
+                disconnected += u64::from(r.disconnected);
+            }
+            Ok(Err(_)) => ctx.failures.add("task panicked".into()),
+            Err(_) => {
+                if after.is_none() {
+                    after = Some(stats::snapshot(&common.server_pids));
+                }
+                let _ = stop_tx.send(true);
+                ctx.failures
+                    .add("connection did not finish its calls by the drain deadline".into());
+            }
+        }
+    }
+    let after = after.unwrap_or_else(|| stats::snapshot(&common.server_pids));
+    let _ = stop_tx.send(true);
+    let hist = latency.merged();
+    let usage = Usage::between(&before, &after);
+    let threads = common.worker_threads();
+    let window = args.duration - args.warmup;
+    let measured = hist.len();
+    let calls_per_s = measured as f64 / window;
+    let server_us = usage.server_us_per(measured);
+    let gen_load = usage.own_load(threads);
+
+    let mut report = common.json(
+        "echo",
+        json!({
+            "connections": args.connections,
+            "rate": args.rate,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "payload_bytes": args.payload_bytes,
+            "max_inflight": args.max_inflight,
+        }),
+    );
+    report["results"] = json!({
+        "connected": ready,
+        "sent": totals.sent,
+        "completed": totals.completed,
+        "skipped_inflight_limit": totals.skipped,
+        "unanswered": totals.unanswered,
+        "mismatched_replies": totals.mismatched,
+        "disconnected": disconnected,
+        "calls_per_s": round2(calls_per_s),
+        "measured_calls": measured,
+        "latency": stats::latency_json(&hist),
+        "server_cpu_us_per_call": server_us,
+        "failures": ctx.failures.json(),
+    });
+    report["usage"] = usage.json(threads);
+
+    let mut table = Table::default();
+    table.row("targets", common.targets.join(", "));
+    table.row("connections", format!("{ready} of {}", args.connections));
+    ctx.failures.rows(&mut table);
+    table.row(
+        "calls",
+        format!(
+            "{} sent, {} answered, {} unanswered, {} wrong replies, {} skipped at the in-flight limit, {disconnected} disconnected",
+            totals.sent, totals.completed, totals.unanswered, totals.mismatched, totals.skipped
+        ),
+    );
+    table.row(
+        "rate",
+        format!(
+            "{calls_per_s:.0} calls/s measured over {window:.1} s ({} offered)",
+            args.rate
+        ),
+    );
+    table.latency("round trip", &hist);
+    if let Some(us) = server_us {
+        table.row(
+            "server CPU",
+            format!(
+                "{:.2} s = {us:.2} µs per call ({:.0}% of one core)",
+                usage.server_cpu_s.unwrap_or(0.0),
+                usage.server_cpu_s.unwrap_or(0.0) / usage.wall_s.max(1e-9) * 100.0
+            ),
+        );
+    }
+    for (pid, _, rss0, rss1) in &usage.servers {
+        table.row(
+            &format!("server {pid} RSS"),
+            format!("{} → {} KiB", rss0.unwrap_or(0), rss1.unwrap_or(0)),
+        );
+    }
+    table.row(
+        "generator",
+        format!(
+            "{:.2} s CPU over {:.1} s ({:.0}% of {threads} thread(s)){}",
+            usage.own_cpu_s,
+            usage.wall_s,
+            gen_load * 100.0,
+            if gen_load > 0.85 {
+                "  ← near saturation: the generator may be the bottleneck"
+            } else {
+                ""
+            }
+        ),
+    );
+    table.print(&format!(
+        "echo ({})",
+        if common.label.is_empty() {
+            "-"
+        } else {
+            &common.label
+        }
+    ));
+    common.write(&report, "echo round-trip latency", &[("echo ack", &hist)])
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn caller(
+    i: usize,
+    n: usize,
+    targets: Arc<Vec<Target>>,
+    t: usize,
+    source: Option<std::net::IpAddr>,
+    timeout: Duration,
+    ctx: Arc<Ctx>,
+    period: Duration,
+    max_inflight: u64,
+    payload: Arc<str>,
+    mut rec: Recorder,
+    mut start: watch::Receiver<Option<(Instant, Instant, Instant)>>,
+    mut stop: watch::Receiver<bool>,
+) -> ConnResult {
+    let mut r = ConnResult::default();
+    let mut ws = match client::open(&targets[t], source, timeout).await {
+        Ok(ws) => ws,
+        Err(err) => {
+            ctx.failures.open(&err);
+            ctx.settled.fetch_add(1, Ordering::Relaxed);
+            return r;
+        }
+    };
+    ctx.ready.fetch_add(1, Ordering::Relaxed);
+    ctx.settled.fetch_add(1, Ordering::Relaxed);
+    let (t0, warm_end, end) = loop {
+        if let Some(times) = *start.borrow_and_update() {
+            break times;
+        }
+        tokio::select! {
+            res = start.changed() => if res.is_err() { return r; },
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    if client::parse(&text) == Packet::Ping && ws.send(client::text_static("3")).await.is_err() {
+                        r.disconnected = true;
+                        return r;
+                    }
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                    r.disconnected = true;
+                    return r;
+                }
+                Some(Ok(_)) => {}
+            },
+        }
+    };
+    // Stagger the connections over one period so the calls spread evenly in time.
+    let first = t0 + period.mul_f64(i as f64 / n as f64);
+    let mut ticker = tokio::time::interval_at(first, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let slots = (max_inflight.max(1) * 2).next_power_of_two() as usize;
+    let mut sent_at = vec![0u64; slots];
+    let expected = format!("[\"{payload}\"]");
+    let mut frame = String::with_capacity(32 + payload.len());
+    let mut next_id = 0u64;
+    let mut inflight = 0u64;
+    let mut sending = true;
+    let mut stopped = std::pin::pin!(async move {
+        let _ = stop.changed().await;
+    });
+    loop {
+        if !sending && inflight == 0 {
+            break;
+        }
+        tokio::select! {
+            biased;
+            () = &mut stopped => break,
+            msg = ws.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                        r.disconnected = true;
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                match client::parse(&text) {
+                    Packet::Ack { id, args } => {
+                        let slot = &mut sent_at[(id as usize) & (slots - 1)];
+                        if *slot != 0 {
+                            // Bit 0: the call was scheduled in the measurement window.
+                            let sent = *slot;
+                            *slot = 0;
+                            inflight -= 1;
+                            r.completed += 1;
+                            ctx.completed.add(i, 1);
+                            if sent & 1 == 1 {
+                                rec.record(now_ns().saturating_sub(sent & !1));
+                            }
+                        }
+                        if args != expected {
+                            r.mismatched += 1;
+                        }
+                    }
+                    Packet::Ping => {
+                        let failed = ws.send(client::text_static("3")).await.is_err();
+                        if failed {
+                            r.disconnected = true;
+                            break;
+                        }
+                    }
+                    Packet::Close | Packet::Disconnect => {
+                        r.disconnected = true;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            at = ticker.tick(), if sending => {
+                if at >= end {
+                    sending = false;
+                    continue;
+                }
+                if inflight >= max_inflight || sent_at[(next_id as usize) & (slots - 1)] != 0 {
+                    r.skipped += 1;
+                    continue;
+                }
+                let id = next_id;
+                next_id += 1;
+                frame.clear();
+                let _ = write!(frame, r#"42{id}["echo","{payload}"]"#);
+                // Bit 0 marks a call scheduled after the warm-up (a late tick sent after it is
+                // not measured); the clock's lowest bit is noise anyway.
+                let measured = u64::from(at >= warm_end);
+                sent_at[(id as usize) & (slots - 1)] = ((now_ns() | 2) & !1) | measured;
+                inflight += 1;
+                r.sent += 1;
+                if ws.send(Message::Text(frame.as_str().into())).await.is_err() {
+                    r.disconnected = true;
+                    break;
+                }
+            }
+        }
+    }
+    r.unanswered = inflight;
+    rec.flush();
+    r
+}

@@ -1,0 +1,993 @@
+//! `fanout` and `cross-node`: subscribers in rooms, publishers publishing at a fixed total rate.
+//!
+//! Each publish carries `[publisher, seq, sent_ns]` (plus optional padding); `seq` counts the
+//! publishes of one publisher to one room, so every subscriber sees, per publisher, the sequence
+//! 1, 2, 3, ... and tracks gaps (loss), repeats (duplicates) and late arrivals (reordering) with
+//! a 64-wide window. Once publishing stops the run waits (bounded) for the deliveries still on
+//! their way, then counts every expected delivery that never arrived as lost.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{self, Packet, Target, Ws};
+use crate::report::{self, Table};
+use crate::stats::{self, Counter, Recorder, Shards, Usage, now_ns, round2};
+use crate::{Common, Failures, pace};
+
+/// Flags of `fanout` and `cross-node`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FanoutArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// Rooms.
+    #[arg(long, default_value_t = 10)]
+    rooms: usize,
+    /// Subscribers per room (each subscriber is one connection in one room).
+    #[arg(long, default_value_t = 500)]
+    room_size: usize,
+    /// Publisher connections (in no room); each publishes to the rooms in turn.
+    #[arg(long, default_value_t = 10)]
+    publishers: usize,
+    /// Publishes per second, all publishers together (overrides --delivery-rate).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Deliveries per second to offer: publishes per second = this / room size.
+    #[arg(long, default_value_t = 50_000.0)]
+    delivery_rate: f64,
+    /// Seconds of publishing, warm-up included.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds at the start whose messages are delivered and checked but not measured.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Longest wait, in seconds, for deliveries still on their way once publishing stops.
+    #[arg(long, default_value_t = 5.0)]
+    drain: f64,
+    /// Padding added to each message's data, in bytes.
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// Connections opened per second while setting up.
+    #[arg(long, default_value_t = 2000.0)]
+    connect_rate: f64,
+    /// Unacknowledged publishes one publisher may have; a publish due beyond that is skipped
+    /// (and counted), so an overloaded server slows the offered rate instead of queueing.
+    #[arg(long, default_value_t = 1000)]
+    max_inflight: u64,
+}
+
+/// Where subscribers and publishers connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Both spread over every target.
+    Spread,
+    /// Everything on the first target.
+    First,
+    /// Publishers on the first target, subscribers on the others.
+    Cross,
+}
+
+impl Placement {
+    fn name(self) -> &'static str {
+        match self {
+            Placement::Spread => "spread",
+            Placement::First => "first-target",
+            Placement::Cross => "cross-node",
+        }
+    }
+
+    /// The target of subscriber `i` of room `room`'s `m`-th member.
+    fn subscriber(self, m: usize, n_targets: usize) -> usize {
+        match self {
+            Placement::Spread => m % n_targets,
+            Placement::First => 0,
+            Placement::Cross => 1 + m % (n_targets - 1).max(1),
+        }
+    }
+
+    fn publisher(self, j: usize, n_targets: usize) -> usize {
+        match self {
+            Placement::Spread => j % n_targets,
+            Placement::First | Placement::Cross => 0,
+        }
+    }
+}
+
+/// What every connection task shares.
+#[derive(Debug)]
+struct Ctx {
+    publishers: usize,
+    delivered: Counter,
+    subs_settled: AtomicU64,
+    subs_ready: AtomicU64,
+    pubs_settled: AtomicU64,
+    pubs_ready: AtomicU64,
+    /// Members of each room (subscribers whose join was acked).
+    members: Vec<AtomicU64>,
+    published: Counter,
+    acked: Counter,
+    failures: Failures,
+    /// Publishes sent, by publisher and room (`j * rooms + k`).
+    sent: Vec<AtomicU64>,
+    /// Publishers that stopped sending (end of the run, or their connection failed).
+    pubs_done: AtomicU64,
+}
+
+impl Ctx {
+    /// Publishes sent by publisher `j` to room `k` so far.
+    fn sent(&self, j: usize, k: usize) -> u64 {
+        self.sent[j * self.members.len() + k].load(Ordering::Relaxed)
+    }
+
+    /// Deliveries expected for what was sent so far: each publish, times its room's members.
+    fn expected(&self) -> u64 {
+        (0..self.publishers)
+            .flat_map(|j| (0..self.members.len()).map(move |k| (j, k)))
+            .map(|(j, k)| self.sent(j, k) * self.members[k].load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+/// How far back (in sequence numbers) a subscriber remembers which messages arrived.
+const WINDOW: u64 = 256;
+
+/// Per-publisher sequence tracking in one subscriber.
+#[derive(Debug, Default, Clone, Copy)]
+struct Track {
+    /// The next sequence number expected (sequences start at 1).
+    next: u64,
+    /// Bit `i` (word `i / 64`, bit `i % 64`): sequence `next - 1 - i` arrived.
+    window: [u64; (WINDOW / 64) as usize],
+    /// Distinct messages (late ones beyond the window included).
+    unique: u64,
+    /// Messages seen twice (within the window).
+    duplicates: u64,
+    /// Messages that arrived after a later one of the same publisher (within the window).
+    reordered: u64,
+    /// Messages that arrived more than `WINDOW` sequence numbers late: counted as delivered
+    /// (they cannot be told from duplicates any more).
+    late: u64,
+}
+
+impl Track {
+    fn see(&mut self, seq: u64) {
+        if self.next == 0 {
+            self.next = 1;
+        }
+        if seq >= self.next {
+            self.shift(seq - self.next + 1);
+            self.window[0] |= 1;
+            self.next = seq + 1;
+            self.unique += 1;
+            return;
+        }
+        let back = self.next - 1 - seq;
+        if back >= WINDOW {
+            self.late += 1;
+            self.unique += 1;
+            return;
+        }
+        let (word, bit) = ((back / 64) as usize, back % 64);
+        if self.window[word] & (1 << bit) == 0 {
+            self.window[word] |= 1 << bit;
+            self.unique += 1;
+            self.reordered += 1;
+        } else {
+            self.duplicates += 1;
+        }
+    }
+
+    /// Shifts the window by `n` positions (towards older).
+    fn shift(&mut self, n: u64) {
+        if n >= WINDOW {
+            self.window = [0; (WINDOW / 64) as usize];
+            return;
+        }
+        let (words, bits) = ((n / 64) as usize, n % 64);
+        let len = self.window.len();
+        for i in (0..len).rev() {
+            let src = i.checked_sub(words);
+            let hi = src.map_or(0, |s| self.window[s] << bits);
+            let lo = match src.and_then(|s| s.checked_sub(1)) {
+                Some(s) if bits > 0 => self.window[s] >> (64 - bits),
+                _ => 0,
+            };
+            self.window[i] = hi | lo;
+        }
+    }
+}
+
+/// What a subscriber reports at the end.
+#[derive(Debug)]
+struct SubResult {
+    room: usize,
+    tracks: Vec<Track>,
+    disconnected: bool,
+    malformed: u64,
+}
+
+/// What a publisher reports at the end.
+#[derive(Debug, Default)]
+struct PubResult {
+    /// Publishes sent to each room.
+    sent: Vec<u64>,
+    skipped: u64,
+    ack_errors: u64,
+    unacked: u64,
+    disconnected: bool,
+    /// The connection, still open.
+    connection: Option<Ws>,
+}
+
+/// One run's results.
+struct Outcome {
+    results: Value,
+    usage: Value,
+    latency: Histogram<u64>,
+    ack_latency: Histogram<u64>,
+    table: Table,
+    deliveries_per_s: f64,
+    server_us_per_delivery: Option<f64>,
+}
+
+/// Runs `fanout`.
+pub(crate) async fn run(args: FanoutArgs) -> anyhow::Result<()> {
+    let out = fanout(&args, Placement::Spread, 0).await?;
+    let common = &args.common;
+    out.table.print(&format!(
+        "fanout ({})",
+        if common.label.is_empty() {
+            "-"
+        } else {
+            &common.label
+        }
+    ));
+    let mut report = common.json("fanout", config_json(&args));
+    report["results"] = out.results;
+    report["usage"] = out.usage;
+    common.write(
+        &report,
+        "fan-out end-to-end latency",
+        &[
+            ("delivery", &out.latency),
+            ("publish ack", &out.ack_latency),
+        ],
+    )
+}
+
+/// Runs `cross-node`: everything on the first target, then publishers on the first target and
+/// subscribers on the others.
+pub(crate) async fn run_cross_node(args: FanoutArgs) -> anyhow::Result<()> {
+    let common = &args.common;
+    anyhow::ensure!(
+        common.targets.len() >= 2,
+        "cross-node needs at least two --target (publishers on the first, subscribers on the others)"
+    );
+    let label = if common.label.is_empty() {
+        "-"
+    } else {
+        &common.label
+    };
+    report::phase(common.quiet, "run 1/2: everything on the first target");
+    let single = fanout(&args, Placement::First, 1).await?;
+    single.table.print(&format!(
+        "cross-node baseline: all on {} ({label})",
+        common.targets[0]
+    ));
+    // Let the servers settle (closing connections) between the runs.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    report::phase(
+        common.quiet,
+        "run 2/2: publishers on the first target, subscribers on the others",
+    );
+    let cross = fanout(&args, Placement::Cross, 2).await?;
+    cross.table.print(&format!(
+        "cross-node: publishers on the first target, subscribers on the others ({label})"
+    ));
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(round2(a / b)),
+        _ => None,
+    };
+    let q = |h: &Histogram<u64>, p: f64| (!h.is_empty()).then(|| h.value_at_quantile(p) as f64);
+    let ratios = json!({
+        "p50_latency": ratio(q(&cross.latency, 0.5), q(&single.latency, 0.5)),
+        "p99_latency": ratio(q(&cross.latency, 0.99), q(&single.latency, 0.99)),
+        "deliveries_per_s": ratio(Some(cross.deliveries_per_s), Some(single.deliveries_per_s)),
+        "server_cpu_us_per_delivery": ratio(cross.server_us_per_delivery, single.server_us_per_delivery),
+    });
+    let mut table = Table::default();
+    for (name, key) in [
+        ("p50 latency", "p50_latency"),
+        ("p99 latency", "p99_latency"),
+        ("deliveries/s", "deliveries_per_s"),
+        ("server CPU per delivery", "server_cpu_us_per_delivery"),
+    ] {
+        table.row(name, format!("{} × (cross / single)", ratios[key]));
+    }
+    table.print(&format!("cross-node: what the cluster adds ({label})"));
+    let mut report = common.json("cross-node", config_json(&args));
+    report["single"] = json!({ "results": single.results, "usage": single.usage });
+    report["cross"] = json!({ "results": cross.results, "usage": cross.usage });
+    report["ratios"] = ratios;
+    common.write(
+        &report,
+        "cross-node fan-out latency",
+        &[
+            ("all on first target", &single.latency),
+            ("cross-node", &cross.latency),
+        ],
+    )
+}
+
+fn config_json(args: &FanoutArgs) -> Value {
+    json!({
+        "rooms": args.rooms,
+        "room_size": args.room_size,
+        "publishers": args.publishers,
+        "publish_rate": publish_rate(args),
+        "offered_deliveries_per_s": publish_rate(args) * args.room_size as f64,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "drain_s": args.drain,
+        "payload_bytes": args.payload_bytes,
+        "max_inflight": args.max_inflight,
+    })
+}
+
+fn publish_rate(args: &FanoutArgs) -> f64 {
+    args.rate
+        .unwrap_or(args.delivery_rate / args.room_size.max(1) as f64)
+}
+
+async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow::Result<Outcome> {
+    let common = &args.common;
+    let quiet = common.quiet;
+    let targets = Arc::new(common.targets()?);
+    anyhow::ensure!(
+        args.rooms > 0 && args.room_size > 0,
+        "--rooms and --room-size must be positive"
+    );
+    anyhow::ensure!(args.publishers > 0, "--publishers must be positive");
+    anyhow::ensure!(
+        args.duration > args.warmup,
+        "--duration must exceed --warmup"
+    );
+    let rate = publish_rate(args);
+    anyhow::ensure!(rate > 0.0, "the publish rate must be positive");
+    let n_subs = args.rooms * args.room_size;
+    let run_id = format!("{:x}{run_no}", std::process::id() ^ (now_ns() as u32));
+    let rooms: Arc<Vec<String>> = Arc::new(
+        (0..args.rooms)
+            .map(|k| format!("fanout-{run_id}-{k}"))
+            .collect(),
+    );
+    let ctx = Arc::new(Ctx {
+        publishers: args.publishers,
+        delivered: Counter::new(),
+        subs_settled: AtomicU64::new(0),
+        subs_ready: AtomicU64::new(0),
+        pubs_settled: AtomicU64::new(0),
+        pubs_ready: AtomicU64::new(0),
+        members: (0..args.rooms).map(|_| AtomicU64::new(0)).collect(),
+        published: Counter::new(),
+        acked: Counter::new(),
+        failures: Failures::default(),
+        sent: (0..args.publishers * args.rooms)
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+        pubs_done: AtomicU64::new(0),
+    });
+    let latency = Shards::new(64);
+    let ack_latency = Shards::new(8);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    // Subscribers.
+    report::phase(
+        quiet,
+        &format!(
+            "[{}] {n_subs} subscribers in {} rooms of {}, at {}/s",
+            placement.name(),
+            args.rooms,
+            args.room_size,
+            args.connect_rate
+        ),
+    );
+    let bar = report::bar(quiet, n_subs as u64, "subscribe");
+    let setup_start = Instant::now();
+    let mut subs = Vec::with_capacity(n_subs);
+    for i in 0..n_subs {
+        pace(setup_start, i, args.connect_rate).await;
+        if i % 64 == 0 {
+            bar.set_position(ctx.subs_settled.load(Ordering::Relaxed));
+        }
+        let room = i % args.rooms;
+        let member = i / args.rooms;
+        let t = placement.subscriber(member, targets.len());
+        subs.push(tokio::spawn(subscriber(
+            i,
+            targets.clone(),
+            t,
+            common.source(i),
+            common.connect_timeout(),
+            rooms.clone(),
+            room,
+            ctx.clone(),
+            latency.recorder(i),
+            stop_rx.clone(),
+        )));
+    }
+    let deadline = Instant::now() + common.connect_timeout() * 2 + Duration::from_secs(1);
+    while (ctx.subs_settled.load(Ordering::Relaxed) as usize) < n_subs && Instant::now() < deadline
+    {
+        bar.set_position(ctx.subs_settled.load(Ordering::Relaxed));
+        bar.set_message(format!("{} joined", ctx.subs_ready.load(Ordering::Relaxed)));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bar.finish_and_clear();
+    let subs_ready = ctx.subs_ready.load(Ordering::Relaxed);
+
+    // Publishers.
+    let start_at = Arc::new(watch::channel(None::<(Instant, Instant, Instant)>));
+    let mut pubs = Vec::with_capacity(args.publishers);
+    let period = Duration::from_secs_f64(args.publishers as f64 / rate);
+    for j in 0..args.publishers {
+        let t = placement.publisher(j, targets.len());
+        pubs.push(tokio::spawn(publisher(
+            j,
+            targets.clone(),
+            t,
+            common.source(n_subs + j),
+            common.connect_timeout(),
+            rooms.clone(),
+            ctx.clone(),
+            period,
+            args.max_inflight,
+            padding(args.payload_bytes),
+            ack_latency.recorder(j),
+            start_at.1.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    let deadline = Instant::now() + common.connect_timeout() + Duration::from_secs(1);
+    while (ctx.pubs_settled.load(Ordering::Relaxed) as usize) < args.publishers
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pubs_ready = ctx.pubs_ready.load(Ordering::Relaxed);
+    report::phase(
+        quiet,
+        &format!(
+            "{subs_ready}/{n_subs} subscribers joined, {pubs_ready}/{} publishers ready in {:.1} s; publishing {rate:.1}/s ({:.0} deliveries/s offered) for {} s",
+            args.publishers,
+            setup_start.elapsed().as_secs_f64(),
+            rate * args.room_size as f64,
+            args.duration
+        ),
+    );
+    anyhow::ensure!(
+        pubs_ready > 0 && subs_ready > 0,
+        "setup failed: {}",
+        ctx.failures.json()
+    );
+
+    // Publish.
+    let t0 = Instant::now() + Duration::from_millis(200);
+    let warm_end = t0 + Duration::from_secs_f64(args.warmup);
+    let end = t0 + Duration::from_secs_f64(args.duration);
+    let _ = start_at.0.send(Some((t0, warm_end, end)));
+    let bar = report::bar(quiet, (args.duration * 10.0) as u64, "publish");
+    let mut last = (Instant::now(), ctx.delivered.sum());
+    let mut before = None;
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        if before.is_none() && now >= warm_end {
+            before = Some(stats::snapshot(&common.server_pids));
+        }
+        tokio::time::sleep(Duration::from_millis(100).min(end - now)).await;
+        let d = ctx.delivered.sum();
+        let dt = last.0.elapsed().as_secs_f64();
+        if dt >= 0.5 {
+            bar.set_message(format!(
+                "{:.0} deliveries/s, {} published",
+                (d - last.1) as f64 / dt,
+                ctx.published.sum()
+            ));
+            last = (Instant::now(), d);
+        }
+        bar.set_position((now.saturating_duration_since(t0).as_secs_f64() * 10.0) as u64);
+    }
+    bar.finish_and_clear();
+    let before = before.unwrap_or_else(|| stats::snapshot(&common.server_pids));
+
+    // Drain: publishers stop at `end` (one blocked on a server that does not read may take a
+    // moment), then wait, bounded, for what they sent to arrive.
+    let drain = Duration::from_secs_f64(args.drain.max(0.0));
+    let drain_end = Instant::now() + drain;
+    let stop_sending_by = Instant::now() + Duration::from_secs(2);
+    while ctx.pubs_done.load(Ordering::Relaxed) < pubs_ready && Instant::now() < stop_sending_by {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    while ctx.delivered.sum() < ctx.expected() && Instant::now() < drain_end {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = stats::snapshot(&common.server_pids);
+    let drained_in = end.elapsed();
+    let _ = stop_tx.send(true);
+    let mut pub_results = Vec::with_capacity(pubs.len());
+    for p in pubs {
+        match tokio::time::timeout(Duration::from_secs(2), p).await {
+            Ok(Ok(r)) => pub_results.push(r),
+            Ok(Err(_)) => ctx.failures.add("publisher task panicked".into()),
+            Err(_) => ctx.failures.add("publisher did not stop in time".into()),
+        }
+    }
+    let expected = ctx.expected();
+    let sent: Vec<u64> = (0..args.rooms)
+        .map(|k| (0..args.publishers).map(|j| ctx.sent(j, k)).sum())
+        .collect();
+
+    // Collect.
+    let mut lost = 0u64;
+    let mut unique = 0u64;
+    let mut duplicates = 0u64;
+    let mut reordered = 0u64;
+    let mut late = 0u64;
+    let mut disconnected = 0u64;
+    let mut malformed = 0u64;
+    for s in subs {
+        let Ok(Ok(Some(r))) = tokio::time::timeout(Duration::from_secs(5), s).await else {
+            continue;
+        };
+        disconnected += u64::from(r.disconnected);
+        malformed += r.malformed;
+        for (j, tr) in r.tracks.iter().enumerate() {
+            let should = ctx.sent(j, r.room);
+            lost += should.saturating_sub(tr.unique);
+            unique += tr.unique;
+            duplicates += tr.duplicates;
+            reordered += tr.reordered;
+            late += tr.late;
+        }
+    }
+    let latency = latency.merged();
+    let ack_latency = ack_latency.merged();
+    let usage = Usage::between(&before, &after);
+    let threads = common.worker_threads();
+    let window = args.duration - args.warmup;
+    let measured = latency.len();
+    let deliveries_per_s = measured as f64 / window;
+    let server_us = usage.server_us_per(measured);
+    let published_total: u64 = sent.iter().sum();
+    let skipped: u64 = pub_results.iter().map(|r| r.skipped).sum();
+    let ack_errors: u64 = pub_results.iter().map(|r| r.ack_errors).sum();
+    let unacked: u64 = pub_results.iter().map(|r| r.unacked).sum();
+    let pub_disconnected = pub_results.iter().filter(|r| r.disconnected).count();
+    let offered = rate * args.room_size as f64;
+    let gen_load = usage.own_load(threads);
+
+    let results = json!({
+        "placement": placement.name(),
+        "subscribers": n_subs,
+        "subscribers_joined": subs_ready,
+        "publishers_ready": pubs_ready,
+        "published": published_total,
+        "publishes_skipped_inflight_limit": skipped,
+        "publish_ack_errors": ack_errors,
+        "publishes_unacked": unacked,
+        "expected_deliveries": expected,
+        "delivered_unique": unique,
+        "lost": lost,
+        "duplicates": duplicates,
+        "reordered": reordered,
+        "late_beyond_window": late,
+        "malformed": malformed,
+        "subscribers_disconnected": disconnected,
+        "publishers_disconnected": pub_disconnected,
+        "offered_deliveries_per_s": round2(offered),
+        "deliveries_per_s": round2(deliveries_per_s),
+        "measured_deliveries": measured,
+        "latency": stats::latency_json(&latency),
+        "publish_ack_latency": stats::latency_json(&ack_latency),
+        "server_cpu_us_per_delivery": server_us,
+        "drain_s": round2(drained_in.as_secs_f64()),
+        "failures": ctx.failures.json(),
+    });
+
+    let mut table = Table::default();
+    table.row("targets", common.targets.join(", "));
+    table.row("placement", placement.name());
+    table.row(
+        "setup",
+        format!(
+            "{subs_ready}/{n_subs} subscribers in {} rooms, {pubs_ready}/{} publishers",
+            args.rooms, args.publishers
+        ),
+    );
+    ctx.failures.rows(&mut table);
+    table.row(
+        "published",
+        format!("{published_total} at {rate:.1}/s offered ({skipped} skipped at the in-flight limit, {ack_errors} ack errors, {unacked} unacked)"),
+    );
+    table.row(
+        "deliveries",
+        format!("{unique} of {expected} expected: {lost} lost, {duplicates} duplicated, {reordered} reordered, {late} more than {WINDOW} late, {disconnected} subscribers disconnected"),
+    );
+    table.row(
+        "rate",
+        format!("{deliveries_per_s:.0} deliveries/s measured over {window:.1} s ({offered:.0}/s offered)"),
+    );
+    table.latency("end-to-end latency", &latency);
+    table.latency("publish ack latency", &ack_latency);
+    if let Some(us) = server_us {
+        table.row(
+            "server CPU",
+            format!(
+                "{:.2} s = {us:.3} µs per delivery ({:.0}% of one core)",
+                usage.server_cpu_s.unwrap_or(0.0),
+                usage.server_cpu_s.unwrap_or(0.0) / usage.wall_s.max(1e-9) * 100.0
+            ),
+        );
+    }
+    for (pid, _, rss0, rss1) in &usage.servers {
+        table.row(
+            &format!("server {pid} RSS"),
+            format!("{} → {} KiB", rss0.unwrap_or(0), rss1.unwrap_or(0)),
+        );
+    }
+    table.row(
+        "generator",
+        format!(
+            "{:.2} s CPU over {:.1} s ({:.0}% of {threads} thread(s)){}",
+            usage.own_cpu_s,
+            usage.wall_s,
+            gen_load * 100.0,
+            if gen_load > 0.85 {
+                "  ← near saturation: the generator may be the bottleneck"
+            } else {
+                ""
+            }
+        ),
+    );
+    Ok(Outcome {
+        results,
+        usage: usage.json(threads),
+        latency,
+        ack_latency,
+        table,
+        deliveries_per_s,
+        server_us_per_delivery: server_us,
+    })
+}
+
+fn padding(bytes: usize) -> Arc<str> {
+    if bytes == 0 {
+        Arc::from("")
+    } else {
+        Arc::from(format!(",\"{}\"", "x".repeat(bytes)))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn subscriber(
+    i: usize,
+    targets: Arc<Vec<Target>>,
+    t: usize,
+    source: Option<std::net::IpAddr>,
+    timeout: Duration,
+    rooms: Arc<Vec<String>>,
+    room: usize,
+    ctx: Arc<Ctx>,
+    mut rec: Recorder,
+    mut stop: watch::Receiver<bool>,
+) -> Option<SubResult> {
+    let settle = |ready: bool| {
+        if ready {
+            ctx.subs_ready.fetch_add(1, Ordering::Relaxed);
+        }
+        ctx.subs_settled.fetch_add(1, Ordering::Relaxed);
+    };
+    let mut ws = match client::open(&targets[t], source, timeout).await {
+        Ok(ws) => ws,
+        Err(err) => {
+            ctx.failures.open(&err);
+            settle(false);
+            return None;
+        }
+    };
+    if let Err(err) = client::join(&mut ws, &rooms[room], timeout).await {
+        ctx.failures.add(format!("join: {err}"));
+        settle(false);
+        return None;
+    }
+    ctx.members[room].fetch_add(1, Ordering::Relaxed);
+    settle(true);
+    let mut result = SubResult {
+        room,
+        tracks: vec![Track::default(); ctx.publishers],
+        disconnected: false,
+        malformed: 0,
+    };
+    // One stop future for the whole loop: a fresh `changed()` per message would register a
+    // waiter on the shared channel each time.
+    let mut stopped = std::pin::pin!(async move {
+        let _ = stop.changed().await;
+    });
+    loop {
+        tokio::select! {
+            biased;
+            msg = ws.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                        result.disconnected = true;
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                match client::parse(&text) {
+                    Packet::Event { args, .. } => {
+                        let now = now_ns();
+                        match client::parse_stamp(args) {
+                            Some(s) if (s.publisher as usize) < result.tracks.len() => {
+                                result.tracks[s.publisher as usize].see(s.seq);
+                                if s.measured {
+                                    rec.record(now.saturating_sub(s.sent_ns));
+                                }
+                                // Live count (sharded: no shared cache line between
+                                // threads in the common case).
+                                ctx.delivered.add(i, 1);
+                            }
+                            _ => result.malformed += 1,
+                        }
+                    }
+                    Packet::Ping => {
+                        let failed = ws.send(client::text_static("3")).await.is_err();
+                        if failed {
+                            result.disconnected = true;
+                            break;
+                        }
+                    }
+                    Packet::Close | Packet::Disconnect => {
+                        result.disconnected = true;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            () = &mut stopped => break,
+        }
+    }
+    rec.flush();
+    Some(result)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn publisher(
+    j: usize,
+    targets: Arc<Vec<Target>>,
+    t: usize,
+    source: Option<std::net::IpAddr>,
+    timeout: Duration,
+    rooms: Arc<Vec<String>>,
+    ctx: Arc<Ctx>,
+    period: Duration,
+    max_inflight: u64,
+    pad: Arc<str>,
+    mut rec: Recorder,
+    mut start: watch::Receiver<Option<(Instant, Instant, Instant)>>,
+    mut stop: watch::Receiver<bool>,
+) -> PubResult {
+    let mut result = PubResult {
+        sent: vec![0; rooms.len()],
+        ..PubResult::default()
+    };
+    let mut ws = match client::open(&targets[t], source, timeout).await {
+        Ok(ws) => ws,
+        Err(err) => {
+            ctx.failures.open(&err);
+            ctx.pubs_settled.fetch_add(1, Ordering::Relaxed);
+            return result;
+        }
+    };
+    ctx.pubs_ready.fetch_add(1, Ordering::Relaxed);
+    ctx.pubs_settled.fetch_add(1, Ordering::Relaxed);
+    let mut stopped = std::pin::pin!(async move {
+        let _ = stop.changed().await;
+    });
+    // Wait for the start, answering pings.
+    let (t0, warm_end, end) = loop {
+        if let Some(times) = *start.borrow_and_update() {
+            break times;
+        }
+        tokio::select! {
+            r = start.changed() => if r.is_err() { return result; },
+            msg = ws.next() => if !idle_message(&mut ws, msg).await {
+                result.disconnected = true;
+                return result;
+            },
+            () = &mut stopped => return result,
+        }
+    };
+    let publishers = ctx.publishers;
+    let first = t0 + period.mul_f64(j as f64 / publishers as f64);
+    let mut ticker = tokio::time::interval_at(first, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    // Send times by ack id, to time the acks.
+    let slots = (max_inflight.max(1) * 2).next_power_of_two() as usize;
+    let mut sent_at = vec![0u64; slots];
+    let mut next_id = 0u64;
+    let mut inflight = 0u64;
+    let mut n = 0usize;
+    let mut frame = String::with_capacity(128 + pad.len());
+    let mut sending = true;
+    loop {
+        if !sending && inflight == 0 {
+            break;
+        }
+        tokio::select! {
+            biased;
+            () = &mut stopped => break,
+            msg = ws.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                        result.disconnected = true;
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                match client::parse(&text) {
+                    Packet::Ack { id, args } => {
+                        let slot = &mut sent_at[(id as usize) & (slots - 1)];
+                        if *slot != 0 {
+                            rec.record(now_ns().saturating_sub(*slot));
+                            *slot = 0;
+                            inflight -= 1;
+                            ctx.acked.add(j, 1);
+                        }
+                        if args != "[true]" {
+                            result.ack_errors += 1;
+                            if result.ack_errors <= 3 {
+                                ctx.failures.add(format!("publish ack: {args:.80}"));
+                            }
+                        }
+                    }
+                    Packet::Ping => {
+                        let failed = ws.send(client::text_static("3")).await.is_err();
+                        if failed {
+                            result.disconnected = true;
+                            break;
+                        }
+                    }
+                    Packet::Close | Packet::Disconnect => {
+                        result.disconnected = true;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            at = ticker.tick(), if sending => {
+                if at >= end {
+                    sending = false;
+                    ctx.pubs_done.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if inflight >= max_inflight || sent_at[(next_id as usize) & (slots - 1)] != 0 {
+                    result.skipped += 1;
+                    continue;
+                }
+                let k = (j + n) % rooms.len();
+                n += 1;
+                result.sent[k] += 1;
+                let seq = result.sent[k];
+                ctx.sent[j * rooms.len() + k].fetch_add(1, Ordering::Relaxed);
+                let id = next_id;
+                next_id += 1;
+                frame.clear();
+                let now = now_ns();
+                // Measured when scheduled after the warm-up (a late tick sent after it is not).
+                let measured = u8::from(at >= warm_end);
+                let _ = write!(
+                    frame,
+                    r#"42{id}["publish",{{"room":"{}","data":[{j},{seq},{now},{measured}{pad}]}}]"#,
+                    rooms[k]
+                );
+                sent_at[(id as usize) & (slots - 1)] = now;
+                inflight += 1;
+                ctx.published.add(j, 1);
+                if ws.send(Message::Text(frame.as_str().into())).await.is_err() {
+                    result.disconnected = true;
+                    break;
+                }
+            }
+        }
+    }
+    if sending {
+        // Ended early (stopped or disconnected): it sends no more.
+        ctx.pubs_done.fetch_add(1, Ordering::Relaxed);
+    }
+    result.unacked = inflight;
+    rec.flush();
+    // Kept open until the run ends (the caller drops it), so no disconnect disturbs the drain.
+    if !result.disconnected {
+        result.connection = Some(ws);
+    }
+    result
+}
+
+/// Handles a message on a connection that only needs to stay alive; `false` when it closed.
+async fn idle_message(
+    ws: &mut Ws,
+    msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+) -> bool {
+    match msg {
+        Some(Ok(Message::Text(text))) => {
+            if client::parse(&text) == Packet::Ping {
+                return ws.send(client::text_static("3")).await.is_ok();
+            }
+            true
+        }
+        Some(Ok(Message::Close(_)) | Err(_)) | None => false,
+        Some(Ok(_)) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracks_loss_duplicates_and_reordering() {
+        let mut t = Track::default();
+        for s in [1, 2, 3, 5, 4, 4, 7] {
+            t.see(s);
+        }
+        assert_eq!(t.unique, 6); // 1 2 3 5 4 7
+        assert_eq!(t.duplicates, 1); // the second 4
+        assert_eq!(t.reordered, 1); // 4 after 5
+        assert_eq!(t.next, 8); // 6 missing
+        let mut t = Track::default();
+        t.see(1);
+        t.see(200);
+        t.see(1); // 199 back: inside the window, a duplicate
+        t.see(100); // missing so far: reordered
+        t.see(100);
+        assert_eq!((t.unique, t.duplicates, t.reordered), (3, 2, 1));
+        t.see(1000);
+        t.see(5); // far beyond the window
+        assert_eq!((t.unique, t.late), (5, 1));
+        // Shifts across words keep the bits.
+        let mut t = Track::default();
+        for s in 1..=130 {
+            t.see(s);
+        }
+        t.see(140);
+        assert_eq!(t.window[0] & 1, 1);
+        t.see(135);
+        t.see(3); // 137 back: still remembered
+        assert_eq!((t.duplicates, t.reordered), (1, 1));
+    }
+
+    #[test]
+    fn placement_spreads_room_members() {
+        // With two targets and even room counts, each room still has members on both.
+        let targets: Vec<usize> = (0..4).map(|m| Placement::Spread.subscriber(m, 2)).collect();
+        assert_eq!(targets, [0, 1, 0, 1]);
+        let cross: Vec<usize> = (0..4).map(|m| Placement::Cross.subscriber(m, 3)).collect();
+        assert_eq!(cross, [1, 2, 1, 2]);
+        assert_eq!(Placement::Cross.publisher(5, 3), 0);
+    }
+}
