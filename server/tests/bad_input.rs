@@ -190,3 +190,66 @@ fn rss_kib() -> u64 {
         .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
         .unwrap_or(0)
 }
+
+#[tokio::test]
+async fn bad_polling_requests_spare_other_clients() {
+    let (io, addr, _guard) = server().await;
+    let (mut bystander, _) = RawClient::connect(addr, "/").await;
+    let handshake = || async {
+        let (status, body) =
+            common::http(addr, "GET", "/socket.io/?EIO=4&transport=polling", b"").await;
+        assert_eq!(status, 200);
+        let open: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
+        open["sid"].as_str().unwrap().to_owned()
+    };
+    let url = |sid: &str| format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let oversized = format!("4{}", "x".repeat(1_000_001));
+    let cases: [(&str, &[u8], u16); 4] = [
+        ("bad base64", b"b!!!", 200),
+        ("unknown packet type", b"9x", 200),
+        ("invalid UTF-8", b"4\xff\xfe", 200),
+        ("body over the max payload", oversized.as_bytes(), 413),
+    ];
+    for (what, body, status) in cases {
+        let sid = handshake().await;
+        assert_eq!(
+            common::http(addr, "POST", &url(&sid), body).await.0,
+            status,
+            "{what}"
+        );
+        // The session is gone: its id is now unknown.
+        let (status, body) = common::http(addr, "GET", &url(&sid), b"").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (400, r#"{"code":1,"message":"Session ID unknown"}"#),
+            "{what}"
+        );
+    }
+    // Unknown ids, and a websocket session's id used over polling.
+    assert_eq!(common::http(addr, "GET", &url("nope"), b"").await.0, 400);
+    let ws_sid = {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let open = futures_util::StreamExt::next(&mut ws)
+            .await
+            .unwrap()
+            .unwrap()
+            .into_text()
+            .unwrap();
+        let open: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
+        (open["sid"].as_str().unwrap().to_owned(), ws)
+    };
+    let (status, body) = common::http(addr, "GET", &url(&ws_sid.0), b"").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (400, r#"{"code":3,"message":"Bad request"}"#)
+    );
+    io.to(["all"])
+        .emit("alive", "after polling garbage")
+        .await
+        .unwrap();
+    assert_eq!(
+        bystander.next_text().await,
+        r#"42["alive","after polling garbage"]"#
+    );
+}
