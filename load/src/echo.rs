@@ -190,7 +190,6 @@ pub(crate) async fn run(args: EchoArgs) -> anyhow::Result<()> {
     let measured = hist.len();
     let calls_per_s = measured as f64 / window;
     let server_us = usage.server_us_per(measured);
-    let gen_load = usage.own_load(threads);
 
     let mut report = common.json(
         "echo",
@@ -238,35 +237,10 @@ pub(crate) async fn run(args: EchoArgs) -> anyhow::Result<()> {
         ),
     );
     table.latency("round trip", &hist);
-    if let Some(us) = server_us {
-        table.row(
-            "server CPU",
-            format!(
-                "{:.2} s = {us:.2} µs per call ({:.0}% of one core)",
-                usage.server_cpu_s.unwrap_or(0.0),
-                usage.server_cpu_s.unwrap_or(0.0) / usage.wall_s.max(1e-9) * 100.0
-            ),
-        );
-    }
-    for (pid, _, rss0, rss1) in &usage.servers {
-        table.row(
-            &format!("server {pid} RSS"),
-            format!("{} → {} KiB", rss0.unwrap_or(0), rss1.unwrap_or(0)),
-        );
-    }
-    table.row(
-        "generator",
-        format!(
-            "{:.2} s CPU over {:.1} s ({:.0}% of {threads} thread(s)){}",
-            usage.own_cpu_s,
-            usage.wall_s,
-            gen_load * 100.0,
-            if gen_load > 0.85 {
-                "  ← near saturation: the generator may be the bottleneck"
-            } else {
-                ""
-            }
-        ),
+    table.usage(
+        &usage,
+        server_us.map(|us| format!("{us:.2} µs per call")),
+        threads,
     );
     table.print(&format!(
         "echo ({})",

@@ -576,7 +576,6 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     let unacked: u64 = pub_results.iter().map(|r| r.unacked).sum();
     let pub_disconnected = pub_results.iter().filter(|r| r.disconnected).count();
     let offered = rate * args.room_size as f64;
-    let gen_load = usage.own_load(threads);
 
     let results = json!({
         "placement": placement.name(),
@@ -631,35 +630,10 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     );
     table.latency("end-to-end latency", &latency);
     table.latency("publish ack latency", &ack_latency);
-    if let Some(us) = server_us {
-        table.row(
-            "server CPU",
-            format!(
-                "{:.2} s = {us:.3} µs per delivery ({:.0}% of one core)",
-                usage.server_cpu_s.unwrap_or(0.0),
-                usage.server_cpu_s.unwrap_or(0.0) / usage.wall_s.max(1e-9) * 100.0
-            ),
-        );
-    }
-    for (pid, _, rss0, rss1) in &usage.servers {
-        table.row(
-            &format!("server {pid} RSS"),
-            format!("{} → {} KiB", rss0.unwrap_or(0), rss1.unwrap_or(0)),
-        );
-    }
-    table.row(
-        "generator",
-        format!(
-            "{:.2} s CPU over {:.1} s ({:.0}% of {threads} thread(s)){}",
-            usage.own_cpu_s,
-            usage.wall_s,
-            gen_load * 100.0,
-            if gen_load > 0.85 {
-                "  ← near saturation: the generator may be the bottleneck"
-            } else {
-                ""
-            }
-        ),
+    table.usage(
+        &usage,
+        server_us.map(|us| format!("{us:.3} µs per delivery")),
+        threads,
     );
     Ok(Outcome {
         results,

@@ -49,6 +49,47 @@ impl Table {
         self.rows.push((name.to_owned(), value.to_string()));
     }
 
+    /// Adds the resource rows every scenario reports: the servers' CPU (with `per_unit`, e.g.
+    /// "2.10 µs per call", when known), each server's RSS, and the generator's own load.
+    pub(crate) fn usage(
+        &mut self,
+        usage: &crate::stats::Usage,
+        per_unit: Option<String>,
+        threads: usize,
+    ) {
+        if let Some(per_unit) = per_unit {
+            self.row(
+                "server CPU",
+                format!(
+                    "{:.2} s = {per_unit} ({:.0}% of one core)",
+                    usage.server_cpu_s.unwrap_or(0.0),
+                    usage.server_cpu_s.unwrap_or(0.0) / usage.wall_s.max(1e-9) * 100.0
+                ),
+            );
+        }
+        for (pid, _, rss0, rss1) in &usage.servers {
+            self.row(
+                &format!("server {pid} RSS"),
+                format!("{} → {} KiB", rss0.unwrap_or(0), rss1.unwrap_or(0)),
+            );
+        }
+        let gen_load = usage.own_load(threads);
+        self.row(
+            "generator",
+            format!(
+                "{:.2} s CPU over {:.1} s ({:.0}% of {threads} thread(s)){}",
+                usage.own_cpu_s,
+                usage.wall_s,
+                gen_load * 100.0,
+                if gen_load > 0.85 {
+                    "  ← near saturation: the generator may be the bottleneck"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+
     /// Adds the latency percentiles of `h` (nanoseconds), in microseconds.
     pub(crate) fn latency(&mut self, name: &str, h: &Histogram<u64>) {
         if h.is_empty() {
