@@ -39,11 +39,7 @@ pub(crate) fn register<A: Adapter>(io: &Server<A>, config: &AppConfig) {
                 }
             });
         }
-        let node_id = config.node_id.clone();
-        ns.on_connection(move |socket: Socket<A>| {
-            let node_id = node_id.clone();
-            async move { attach(&socket, node_id) }
-        });
+        attach(&ns, config.node_id.clone());
     }
 }
 
@@ -92,8 +88,9 @@ fn reply_error(event: Event, message: &str) {
     let _ = event.ack.send(&json!({ "error": message }));
 }
 
-fn attach<A: Adapter>(socket: &Socket<A>, node_id: String) {
-    socket.on("join", |socket: Socket<A>, event: Event| async move {
+/// The events, registered once per namespace (no per-socket handler tables).
+fn attach<A: Adapter>(ns: &Namespace<A>, node_id: String) {
+    ns.on("join", |socket: Socket<A>, event: Event| async move {
         match parse::<String>(&event) {
             Some(room) => {
                 socket.join([room]);
@@ -102,7 +99,7 @@ fn attach<A: Adapter>(socket: &Socket<A>, node_id: String) {
             None => reply_error(event, "join expects a room name"),
         }
     });
-    socket.on("leave", |socket: Socket<A>, event: Event| async move {
+    ns.on("leave", |socket: Socket<A>, event: Event| async move {
         match parse::<String>(&event) {
             Some(room) => {
                 socket.leave(&room);
@@ -111,7 +108,7 @@ fn attach<A: Adapter>(socket: &Socket<A>, node_id: String) {
             None => reply_error(event, "leave expects a room name"),
         }
     });
-    socket.on("publish", |socket: Socket<A>, event: Event| async move {
+    ns.on("publish", |socket: Socket<A>, event: Event| async move {
         let Some(publish) = parse::<Publish>(&event) else {
             return reply_error(event, "publish expects {room, data}");
         };
@@ -128,10 +125,10 @@ fn attach<A: Adapter>(socket: &Socket<A>, node_id: String) {
             Err(err) => reply_error(event, &err.to_string()),
         }
     });
-    socket.on("echo", |_socket: Socket<A>, event: Event| async move {
+    ns.on("echo", |_socket: Socket<A>, event: Event| async move {
         event.ack.send_payload(event.payload);
     });
-    socket.on("whoami", move |socket: Socket<A>, event: Event| {
+    ns.on("whoami", move |socket: Socket<A>, event: Event| {
         let node = node_id.clone();
         async move {
             let _ = event
@@ -139,7 +136,7 @@ fn attach<A: Adapter>(socket: &Socket<A>, node_id: String) {
                 .send(&json!({ "sid": socket.id().to_string(), "node": node }));
         }
     });
-    socket.on("count", |socket: Socket<A>, event: Event| async move {
+    ns.on("count", |socket: Socket<A>, event: Event| async move {
         let Some(room) = parse::<String>(&event) else {
             return reply_error(event, "count expects a room name");
         };
@@ -150,7 +147,7 @@ fn attach<A: Adapter>(socket: &Socket<A>, node_id: String) {
             Err(err) => reply_error(event, &err.to_string()),
         }
     });
-    socket.on("rooms", |socket: Socket<A>, event: Event| async move {
+    ns.on("rooms", |socket: Socket<A>, event: Event| async move {
         match socket.namespace().all_rooms().await {
             Ok(rooms) => {
                 let _ = event.ack.send(&rooms.value);
@@ -158,7 +155,7 @@ fn attach<A: Adapter>(socket: &Socket<A>, node_id: String) {
             Err(err) => reply_error(event, &err.to_string()),
         }
     });
-    socket.on("direct", |socket: Socket<A>, event: Event| async move {
+    ns.on("direct", |socket: Socket<A>, event: Event| async move {
         let Some(direct) = parse::<Direct>(&event) else {
             return reply_error(event, "direct expects {to, data}");
         };
@@ -175,7 +172,7 @@ fn attach<A: Adapter>(socket: &Socket<A>, node_id: String) {
             Err(err) => reply_error(event, &err.to_string()),
         }
     });
-    socket.on("gather", |socket: Socket<A>, event: Event| async move {
+    ns.on("gather", |socket: Socket<A>, event: Event| async move {
         let Some(gather) = parse::<Gather>(&event) else {
             return reply_error(event, "gather expects {room, data, timeout_ms}");
         };
@@ -202,7 +199,7 @@ fn attach<A: Adapter>(socket: &Socket<A>, node_id: String) {
             Err(err) => reply_error(event, &err.to_string()),
         }
     });
-    socket.on("kick", |socket: Socket<A>, event: Event| async move {
+    ns.on("kick", |socket: Socket<A>, event: Event| async move {
         let Some(room) = parse::<String>(&event) else {
             return reply_error(event, "kick expects a room name");
         };

@@ -1,7 +1,6 @@
 //! One Engine.IO connection seen from Socket.IO: its packet decoder and the namespaces it joined.
 //! It is the engine's per-session state ([`EngineHandler::Conn`]).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use serde_json::Value;
@@ -26,7 +25,21 @@ enum Slot<A: Adapter> {
 
 struct ClientState<A: Adapter> {
     decoder: Decoder,
-    slots: HashMap<String, Slot<A>>,
+    /// The namespaces joined or being joined (a client rarely has more than a few).
+    slots: Vec<(Arc<str>, Slot<A>)>,
+}
+
+impl<A: Adapter> ClientState<A> {
+    fn slot(&mut self, nsp: &str) -> Option<&mut Slot<A>> {
+        self.slots
+            .iter_mut()
+            .find(|(name, _)| &**name == nsp)
+            .map(|(_, slot)| slot)
+    }
+
+    fn remove(&mut self, nsp: &str) {
+        self.slots.retain(|(name, _)| &**name != nsp);
+    }
 }
 
 /// The Socket.IO side of one connection.
@@ -71,7 +84,7 @@ impl<A: Adapter> Client<A> {
         }
         let socket = {
             let mut state = self.lock();
-            match state.slots.get_mut(&packet.nsp) {
+            match state.slot(&packet.nsp) {
                 Some(Slot::Connected(socket)) => socket.clone(),
                 Some(Slot::Connecting(queue)) => {
                     if queue.len() < MAX_QUEUED_WHILE_CONNECTING {
@@ -102,12 +115,12 @@ impl<A: Adapter> Client<A> {
         };
         {
             let mut state = self.lock();
-            if state.slots.contains_key(&packet.nsp) {
+            if state.slot(&packet.nsp).is_some() {
                 return;
             }
             state
                 .slots
-                .insert(packet.nsp.clone(), Slot::Connecting(Vec::new()));
+                .push((ns.name_arc().clone(), Slot::Connecting(Vec::new())));
         }
         let Some(me) = self.me.upgrade() else { return };
         let auth = packet
@@ -122,7 +135,7 @@ impl<A: Adapter> Client<A> {
         let socket = Socket::new(ns.clone(), self.me.clone(), self.session.clone(), handshake);
         if let Err(refusal) = ns.run_middlewares(&socket).await {
             add(&self.server.metrics.socket_refusals, 1);
-            self.lock().slots.remove(&nsp);
+            self.lock().remove(&nsp);
             self.send(&Packet::new(
                 PacketType::ConnectError,
                 nsp,
@@ -131,7 +144,7 @@ impl<A: Adapter> Client<A> {
             return;
         }
         if self.session.is_closed() {
-            self.lock().slots.remove(&nsp);
+            self.lock().remove(&nsp);
             return;
         }
         socket.mark_connected();
@@ -149,7 +162,7 @@ impl<A: Adapter> Client<A> {
         loop {
             let batch = {
                 let mut state = self.lock();
-                match state.slots.get_mut(&nsp) {
+                match state.slot(&nsp) {
                     Some(Slot::Connecting(queue)) if !queue.is_empty() => std::mem::take(queue),
                     Some(slot @ Slot::Connecting(_)) => {
                         *slot = Slot::Connected(socket.clone());
@@ -170,23 +183,27 @@ impl<A: Adapter> Client<A> {
     /// Forgets the namespace slot of a socket that left.
     pub(crate) fn forget_socket(&self, nsp: &str, id: Sid) {
         let mut state = self.lock();
-        if matches!(state.slots.get(nsp), Some(Slot::Connected(s)) if s.id() == id) {
-            state.slots.remove(nsp);
+        if matches!(state.slot(nsp), Some(Slot::Connected(s)) if s.id() == id) {
+            state.remove(nsp);
         }
     }
 
     fn on_close(&self, reason: CloseReason) {
         let _ = self.closed.set(reason);
         let slots = std::mem::take(&mut self.lock().slots);
-        for slot in slots.into_values() {
+        for (_, slot) in slots {
             if let Slot::Connected(socket) = slot {
                 socket.on_transport_close(reason);
             }
         }
     }
 
-    fn has_namespaces(&self) -> bool {
-        !self.lock().slots.is_empty()
+    /// The connect timeout expired: a connection that joined no namespace is closed.
+    pub(crate) fn on_connect_timeout(&self) {
+        if self.lock().slots.is_empty() && !self.session.is_closed() {
+            tracing::debug!(sid = %self.session.sid(), "no namespace joined in time");
+            self.session.close();
+        }
     }
 }
 
@@ -206,23 +223,11 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
             server: self.server.clone(),
             state: Mutex::new(ClientState {
                 decoder: Decoder::new(config.parser, config.binary_limits),
-                slots: HashMap::new(),
+                slots: Vec::new(),
             }),
             closed: OnceLock::new(),
         });
-        // A connection that joins no namespace in time is closed, as the reference server does.
-        let weak = Arc::downgrade(&client);
-        let timeout = config.connect_timeout;
-        tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(client) = weak.upgrade()
-                && !client.has_namespaces()
-                && !client.session.is_closed()
-            {
-                tracing::debug!(sid = %client.session.sid(), "no namespace joined in time");
-                client.session.close();
-            }
-        });
+        self.server.connect_timeouts.watch(&client);
         client
     }
 

@@ -7,6 +7,7 @@
 pub mod adapter;
 mod broadcast;
 mod client;
+mod connect_timeout;
 pub mod engine;
 mod error;
 mod handler;

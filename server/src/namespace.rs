@@ -1,7 +1,7 @@
 //! Namespaces: their connect middlewares and handler, their adapter, and namespace-wide
 //! operations.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use crate::adapter::{
 };
 use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::error::{ConnectError, EmitError};
-use crate::handler::BoxFuture;
+use crate::handler::{BoxFuture, BoxedEventHandler, EventHandler, boxed};
 use crate::metrics::Metrics;
 use crate::protocol::{ParserKind, Payload};
 use crate::socket::Socket;
@@ -27,6 +27,8 @@ type Middleware<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<Result<(), ConnectError>
 pub(crate) struct NsHandlers<A: Adapter> {
     connect: RwLock<Option<ConnectHandler<A>>>,
     middlewares: RwLock<Vec<Middleware<A>>>,
+    /// Event handlers shared by every socket of the namespace.
+    events: RwLock<HashMap<String, BoxedEventHandler<A>>>,
 }
 
 impl<A: Adapter> Default for NsHandlers<A> {
@@ -34,6 +36,7 @@ impl<A: Adapter> Default for NsHandlers<A> {
         NsHandlers {
             connect: RwLock::new(None),
             middlewares: RwLock::new(Vec::new()),
+            events: RwLock::new(HashMap::new()),
         }
     }
 }
@@ -46,6 +49,14 @@ impl<A: Adapter> NsHandlers<A> {
     {
         *self.connect.write().unwrap_or_else(|e| e.into_inner()) =
             Some(Arc::new(move |s| Box::pin(handler(s))));
+    }
+
+    pub(crate) fn event_handler(&self, event: &str) -> Option<BoxedEventHandler<A>> {
+        self.events
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(event)
+            .cloned()
     }
 
     pub(crate) fn add_middleware<F, Fut>(&self, middleware: F)
@@ -61,7 +72,7 @@ impl<A: Adapter> NsHandlers<A> {
 }
 
 struct NsInner<A: Adapter> {
-    name: String,
+    name: Arc<str>,
     adapter: A,
     handlers: Arc<NsHandlers<A>>,
     request_timeout: Duration,
@@ -105,7 +116,7 @@ impl<A: Adapter> Namespace<A> {
         );
         let ns = Namespace {
             inner: Arc::new(NsInner {
-                name: name.to_owned(),
+                name: Arc::from(name),
                 adapter,
                 handlers,
                 request_timeout,
@@ -132,6 +143,11 @@ impl<A: Adapter> Namespace<A> {
     /// The name (`/`, `/chat`).
     #[must_use]
     pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The name, shared.
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
         &self.inner.name
     }
 
@@ -163,6 +179,34 @@ impl<A: Adapter> Namespace<A> {
     {
         self.inner.handlers.set_connect(handler);
         self
+    }
+
+    /// Handles `event` for every socket of the namespace (a socket's own handler for the same
+    /// event, registered with [`Socket::on`], takes precedence). Handlers registered here cost
+    /// nothing per socket, unlike handlers registered on each socket in the connect handler.
+    ///
+    /// ```
+    /// use sio_server::{AckSender, Data, Server, Socket};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let io = Server::builder().build();
+    /// io.of("/").on("add", |_s: Socket, Data((a, b)): Data<(i64, i64)>, ack: AckSender| async move {
+    ///     let _ = ack.send(&(a + b));
+    /// });
+    /// # }
+    /// ```
+    pub fn on<M, H: EventHandler<A, M>>(&self, event: impl Into<String>, handler: H) -> &Self {
+        self.inner
+            .handlers
+            .events
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(event.into(), boxed(handler));
+        self
+    }
+
+    pub(crate) fn event_handler(&self, event: &str) -> Option<BoxedEventHandler<A>> {
+        self.inner.handlers.event_handler(event)
     }
 
     /// Adds a connect middleware; an `Err` refuses the connection with CONNECT_ERROR.

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::adapter::{AckReplies, Adapter, AdapterError, ClusterResponse, LocalAdapter, Room};
 use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::client::SioHandler;
+use crate::connect_timeout::ConnectTimeouts;
 use crate::engine::{Body, CloseReason, CorsConfig, Engine, EngineConfig};
 use crate::error::{ConnectError, EmitError};
 use crate::handler::BoxFuture;
@@ -61,6 +62,7 @@ pub(crate) struct ServerInner<A: Adapter> {
     namespaces: RwLock<HashMap<String, Namespace<A>>>,
     dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers<A>>)>>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) connect_timeouts: Arc<ConnectTimeouts<A>>,
 }
 
 impl<A: Adapter> ServerInner<A> {
@@ -230,6 +232,7 @@ impl<A: Adapter> ServerBuilder<A> {
     /// Builds the server. Call it inside a tokio runtime.
     pub fn build(self) -> Server<A> {
         let inner = Arc::new(ServerInner {
+            connect_timeouts: ConnectTimeouts::new(self.config.connect_timeout),
             config: self.config,
             adapter_config: self.adapter_config,
             namespaces: RwLock::new(HashMap::new()),

@@ -99,7 +99,7 @@ impl<A: Adapter> Socket<A> {
         session: Arc<Session>,
         handshake: Handshake,
     ) -> Self {
-        let nsp: Arc<str> = Arc::from(ns.name());
+        let nsp = ns.name_arc().clone();
         Socket {
             inner: Arc::new_cyclic(|me: &Weak<SocketInner<A>>| SocketInner {
                 me: me.clone(),
@@ -371,6 +371,7 @@ impl<A: Adapter> Socket<A> {
             .unwrap_or_else(|e| e.into_inner())
             .get(&name)
             .cloned()
+            .or_else(|| self.inner.ns.event_handler(&name))
             .or_else(|| {
                 self.inner
                     .catch_all

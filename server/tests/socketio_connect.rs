@@ -74,9 +74,9 @@ async fn handshake_exposes_query_headers_and_address() {
         let _ = socket.emit(
             "hs",
             &json!({
-                "q": h.query.get("room"),
-                "ip": h.address.map(|a| a.ip().to_string()),
-                "host": h.headers.contains_key("host"),
+                "q": h.query_param("room"),
+                "ip": h.address().map(|a| a.ip().to_string()),
+                "host": h.header("host").is_some() && h.headers().contains_key("host"),
             }),
         );
     });
@@ -139,4 +139,32 @@ async fn malformed_packets_close_the_connection_and_spare_others() {
     }
     io.to(["all"]).emit("still", &1).await.unwrap();
     assert_eq!(bystander.next_text().await, r#"42["still",1]"#);
+}
+
+#[tokio::test]
+async fn connections_that_join_no_namespace_in_time_are_closed() {
+    let io = Server::builder()
+        .connect_timeout(std::time::Duration::from_millis(300))
+        .build();
+    io.of("/")
+        .on("ping", |_s: Socket, ev: sio_server::Event| async move {
+            let _ = ev.ack.send("pong");
+        });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(RawClient::open(addr).await);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (mut joined, _) = RawClient::connect(addr, "/").await;
+    let started = std::time::Instant::now();
+    for client in &mut idle {
+        assert!(client.closed().await, "an idle connection stays open");
+    }
+    // The last idle one opened ~200 ms after the first: every one got its own deadline.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+    // A connection that joined in time stays, past its own deadline.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    joined.send(r#"427["ping"]"#).await;
+    assert_eq!(joined.next_text().await, r#"437["pong"]"#);
 }

@@ -7,8 +7,10 @@
 mod config;
 mod error;
 mod http_util;
+mod outbox;
 pub mod packet;
 mod polling;
+mod request;
 mod session;
 mod sid;
 mod websocket;
@@ -25,7 +27,8 @@ use http_body_util::Full;
 pub use config::{AllowRequest, CorsConfig, EngineConfig};
 pub use error::EngineError;
 pub use packet::Frame;
-pub use session::{CloseReason, RequestInfo, SendError, Session, Transport};
+pub use request::RequestInfo;
+pub use session::{CloseReason, SendError, Session, Transport};
 pub use sid::{InvalidSid, Sid};
 
 use crate::metrics::{Metrics, add};
@@ -301,15 +304,11 @@ impl<H: EngineHandler> Engine<H> {
         let (mut parts, _) = req.into_parts();
         let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
         let ws_key = parts.headers.get("sec-websocket-key").cloned();
-        let request = RequestInfo {
-            headers: std::mem::take(&mut parts.headers),
-            uri: parts.uri,
-            remote_addr,
-            issued_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-        };
+        let issued_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let request = RequestInfo::new(&parts.uri, &parts.headers, remote_addr, issued_ms);
         let session = Arc::new(Session::new(
             sid,
             transport,
@@ -403,7 +402,7 @@ impl<H: EngineHandler> Engine<H> {
             }
             Packet::Close => {
                 let session = &entry.session;
-                let poll_pending = session.rx.try_lock().is_err();
+                let poll_pending = session.outbox.has_reader();
                 if session.transport() == Transport::Polling && !poll_pending {
                     session.begin_client_close();
                 } else {

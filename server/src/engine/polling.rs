@@ -14,7 +14,7 @@ use crate::metrics::{Metrics, add};
 /// Answers a long-polling GET: waits for at least one queued packet, then returns every packet
 /// queued by then as one payload.
 pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<Body> {
-    let Ok(mut rx) = session.rx.clone().try_lock_owned() else {
+    let Ok(reader) = session.outbox.try_reader() else {
         if session.is_upgrading() || session.transport() != Transport::Polling {
             return EngineError::BadRequest.into_response();
         }
@@ -39,7 +39,7 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
     tokio::pin!(upgrade_started);
     upgrade_started.as_mut().enable();
     let first = if session.is_upgrading() {
-        rx.try_recv().ok()
+        session.outbox.try_pop()
     } else {
         tokio::select! {
             biased;
@@ -53,8 +53,8 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
                 };
                 return http_util::text_response(Bytes::from_static(body));
             }
-            frame = rx.recv() => frame,
-            _ = &mut upgrade_started => rx.try_recv().ok(),
+            frame = session.outbox.pop() => Some(frame),
+            _ = &mut upgrade_started => session.outbox.try_pop(),
         }
     };
     let mut next = first;
@@ -66,7 +66,7 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
         }
         packet::encode_into_payload(&frame, &mut out);
         count += 1;
-        next = rx.try_recv().ok();
+        next = session.outbox.try_pop();
     }
     add(&metrics.packets_out, count);
     add(&metrics.bytes_out, out.len() as u64);
@@ -83,7 +83,7 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
         // Woken by an upgrade (or a closed queue): a noop lets the client pause polling.
         packet::encode_into_payload(&Frame::noop(), &mut out);
     }
-    drop(rx);
+    drop(reader);
     http_util::text_response(Bytes::from(out))
 }
 

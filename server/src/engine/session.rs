@@ -4,14 +4,15 @@
 //! the heartbeat supervisor that owns its lifetime, and the layer above, which sends frames and
 //! may close it. A session ends exactly once, with one [`CloseReason`].
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{Mutex, Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::outbox::{Outbox, PushError};
 use super::packet::Frame;
+use super::request::RequestInfo;
 use super::sid::Sid;
 
 /// Timers on both sides tick in milliseconds and fire up to one tick early or late: a request
@@ -73,19 +74,6 @@ impl CloseReason {
     }
 }
 
-/// What the handshake request carried, kept for the layer above.
-#[derive(Debug)]
-pub struct RequestInfo {
-    /// The request headers.
-    pub headers: http::HeaderMap,
-    /// The request URI (path and query).
-    pub uri: http::Uri,
-    /// The peer's address.
-    pub remote_addr: Option<SocketAddr>,
-    /// When the handshake happened, in milliseconds since the Unix epoch.
-    pub issued_ms: u64,
-}
-
 /// The error of sending to a session that cannot take the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -101,9 +89,8 @@ pub enum SendError {
 #[derive(Debug)]
 pub struct Session {
     sid: Sid,
-    tx: mpsc::Sender<Frame>,
-    /// The outbound queue's receiving end, held by whichever transport currently writes.
-    pub(crate) rx: Arc<Mutex<mpsc::Receiver<Frame>>>,
+    /// The outbound queue, read by whichever transport currently writes.
+    pub(crate) outbox: Outbox,
     transport: AtomicU8,
     upgrading: AtomicBool,
     /// Wakes a pending polling request when an upgrade starts, so it answers with a noop.
@@ -122,7 +109,7 @@ pub struct Session {
     requested_close: OnceLock<CloseReason>,
     /// When the unanswered ping's timeout expires.
     pong_deadline: std::sync::Mutex<Option<tokio::time::Instant>>,
-    request: RequestInfo,
+    request: Arc<RequestInfo>,
 }
 
 impl Session {
@@ -132,11 +119,9 @@ impl Session {
         queue: usize,
         request: RequestInfo,
     ) -> Session {
-        let (tx, rx) = mpsc::channel(queue.max(1));
         Session {
             sid,
-            tx,
-            rx: Arc::new(Mutex::new(rx)),
+            outbox: Outbox::new(queue),
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
             upgrade_started: Notify::new(),
@@ -149,7 +134,7 @@ impl Session {
             close_next_poll: AtomicBool::new(false),
             pong_deadline: std::sync::Mutex::new(None),
             requested_close: OnceLock::new(),
-            request,
+            request: Arc::new(request),
         }
     }
 
@@ -171,16 +156,16 @@ impl Session {
 
     /// The handshake request.
     #[must_use]
-    pub fn request(&self) -> &RequestInfo {
+    pub fn request(&self) -> &Arc<RequestInfo> {
         &self.request
     }
 
     /// Queues a frame for the client. A full queue closes the session as a slow consumer.
     pub fn send(&self, frame: Frame) -> Result<(), SendError> {
-        match self.tx.try_send(frame) {
+        match self.outbox.push(frame) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(PushError::Closed) => Err(SendError::Closed),
+            Err(PushError::Full) => {
                 if !self.is_closed() {
                     tracing::debug!(sid = %self.sid, "outbound queue full, closing slow consumer");
                 }
@@ -193,7 +178,7 @@ impl Session {
     /// Queues a frame unless the queue is full, in which case the frame is dropped (the session
     /// stays open). For volatile packets.
     pub fn send_volatile(&self, frame: Frame) {
-        let _ = self.tx.try_send(frame);
+        let _ = self.outbox.push(frame);
     }
 
     /// Closes the session after the frames already queued have been delivered (bounded by the
@@ -208,7 +193,7 @@ impl Session {
             return;
         }
         let _ = self.requested_close.set(reason);
-        if self.tx.try_send(Frame::Close).is_err() {
+        if self.outbox.push(Frame::Close).is_err() {
             self.stop_with(reason);
         } else {
             self.close_requested.notify_one();
@@ -233,6 +218,7 @@ impl Session {
     pub fn stop_with(&self, reason: CloseReason) {
         if self.reason.set(reason).is_ok() {
             self.stop.cancel();
+            self.outbox.close();
         }
     }
 

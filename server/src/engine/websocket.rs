@@ -8,7 +8,6 @@ use futures_util::{SinkExt, StreamExt};
 use http::{Request, Response};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
@@ -87,8 +86,10 @@ impl<H: EngineHandler> super::Engine<H> {
             session.stop_with(CloseReason::TransportError);
             return;
         }
-        let rx = session.rx.clone().lock_owned().await;
-        self.serve_websocket(&entry, ws, rx).await;
+        let Some(_reader) = session.outbox.reader().await else {
+            return;
+        };
+        self.serve_websocket(&entry, ws).await;
     }
 
     /// Answers a websocket handshake with `101` and, once the connection is upgraded, runs
@@ -180,27 +181,24 @@ impl<H: EngineHandler> super::Engine<H> {
             return;
         }
         session.finish_upgrade();
-        let rx = session.rx.clone().lock_owned().await;
+        let Some(_reader) = session.outbox.reader().await else {
+            return;
+        };
         tracing::debug!(sid = %session.sid(), "upgraded to websocket");
-        self.serve_websocket(&entry, ws, rx).await;
+        self.serve_websocket(&entry, ws).await;
     }
 
-    /// Reads client packets and writes queued frames until the session ends.
-    async fn serve_websocket(
-        &self,
-        entry: &Entry<H::Conn>,
-        mut ws: Ws,
-        mut rx: tokio::sync::OwnedMutexGuard<mpsc::Receiver<Frame>>,
-    ) {
+    /// Reads client packets and writes queued frames until the session ends. The caller holds
+    /// the outbox's reader permit.
+    async fn serve_websocket(&self, entry: &Entry<H::Conn>, mut ws: Ws) {
         let session = &entry.session;
         let write_timeout = self.config.ping_interval + self.config.ping_timeout;
         loop {
             tokio::select! {
                 biased;
                 _ = session.stopped() => break,
-                frame = rx.recv() => {
-                    let Some(frame) = frame else { break };
-                    match write_frames(&mut ws, frame, &mut rx, write_timeout, &self.metrics).await {
+                frame = session.outbox.pop() => {
+                    match write_frames(&mut ws, frame, session, write_timeout, &self.metrics).await {
                         Ok(true) => {}
                         Ok(false) => {
                             let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
@@ -244,7 +242,7 @@ impl<H: EngineHandler> super::Engine<H> {
 async fn write_frames(
     ws: &mut Ws,
     first: Frame,
-    rx: &mut mpsc::Receiver<Frame>,
+    session: &super::Session,
     timeout: Duration,
     metrics: &Metrics,
 ) -> Result<bool, CloseReason> {
@@ -260,7 +258,7 @@ async fn write_frames(
             }
             written += 1;
             next = if written < WRITE_BATCH as u64 {
-                rx.try_recv().ok()
+                session.outbox.try_pop()
             } else {
                 None
             };

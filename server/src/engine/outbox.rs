@@ -1,0 +1,188 @@
+//! A session's outbound queue: bounded, written by any task, read by one transport at a time.
+//!
+//! It costs nothing on the heap while empty (a channel would keep a block of slots per session),
+//! which matters with tens of thousands of mostly idle connections.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use tokio::sync::{Notify, Semaphore, SemaphorePermit, TryAcquireError};
+
+use super::packet::Frame;
+
+/// Capacity kept after a burst has drained; a larger buffer is released.
+const KEEP_CAPACITY: usize = 16;
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// The queue holds its maximum of frames.
+    Full,
+    /// The session ended; nothing more will be read.
+    Closed,
+}
+
+#[derive(Default)]
+struct Queue {
+    frames: VecDeque<Frame>,
+    closed: bool,
+}
+
+/// The outbound frames of one session.
+pub(crate) struct Outbox {
+    queue: Mutex<Queue>,
+    /// Signalled when a frame lands in an empty queue (the reader drains it entirely before
+    /// waiting again, so one signal per non-empty stretch suffices).
+    ready: Notify,
+    /// One permit: the transport that currently reads (a pending poll, or the websocket).
+    reader: Semaphore,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Outbox {
+    /// An empty queue holding at most `capacity` frames.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Outbox {
+            queue: Mutex::new(Queue::default()),
+            ready: Notify::new(),
+            reader: Semaphore::new(1),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a frame.
+    pub(crate) fn push(&self, frame: Frame) -> Result<(), PushError> {
+        let mut queue = self.lock();
+        if queue.closed {
+            return Err(PushError::Closed);
+        }
+        if queue.frames.len() >= self.capacity {
+            return Err(PushError::Full);
+        }
+        let was_empty = queue.frames.is_empty();
+        queue.frames.push_back(frame);
+        drop(queue);
+        if was_empty {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Takes the oldest frame, if any.
+    pub(crate) fn try_pop(&self) -> Option<Frame> {
+        let mut queue = self.lock();
+        let frame = queue.frames.pop_front();
+        if queue.frames.is_empty() && queue.frames.capacity() > KEEP_CAPACITY {
+            queue.frames = VecDeque::new();
+        }
+        frame
+    }
+
+    /// Waits for a frame. Only the holder of the reader permit should call it.
+    pub(crate) async fn pop(&self) -> Frame {
+        loop {
+            if let Some(frame) = self.try_pop() {
+                return frame;
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    /// The number of queued frames.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().frames.len()
+    }
+
+    /// Drops what is queued and refuses further frames (the session ended).
+    pub(crate) fn close(&self) {
+        let frames = {
+            let mut queue = self.lock();
+            queue.closed = true;
+            std::mem::take(&mut queue.frames)
+        };
+        drop(frames);
+    }
+
+    /// Becomes the reader, if no transport is reading now.
+    pub(crate) fn try_reader(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.reader.try_acquire()
+    }
+
+    /// Waits to become the reader (an upgrade waits for the pending poll to answer).
+    pub(crate) async fn reader(&self) -> Option<SemaphorePermit<'_>> {
+        self.reader.acquire().await.ok()
+    }
+
+    /// Whether a transport is reading now (a poll is pending, or a websocket runs).
+    pub(crate) fn has_reader(&self) -> bool {
+        self.reader.available_permits() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &'static str) -> Frame {
+        Frame::Text(s.into())
+    }
+
+    fn content(frame: &Frame) -> &str {
+        match frame {
+            Frame::Text(t) => t.as_str(),
+            _ => panic!("not a text frame"),
+        }
+    }
+
+    #[tokio::test]
+    async fn bounded_fifo_that_wakes_its_reader() {
+        let outbox = std::sync::Arc::new(Outbox::new(2));
+        let reader = outbox.clone();
+        let got = tokio::spawn(async move { (reader.pop().await, reader.pop().await) });
+        tokio::task::yield_now().await;
+        outbox.push(text("a")).unwrap();
+        outbox.push(text("b")).unwrap();
+        let (a, b) = got.await.unwrap();
+        assert_eq!((content(&a), content(&b)), ("a", "b"));
+        outbox.push(text("c")).unwrap();
+        outbox.push(text("d")).unwrap();
+        assert_eq!(outbox.push(text("e")), Err(PushError::Full));
+        assert_eq!(outbox.len(), 2);
+        outbox.close();
+        assert_eq!(outbox.len(), 0);
+        assert_eq!(outbox.push(text("f")), Err(PushError::Closed));
+    }
+
+    #[test]
+    fn one_reader_at_a_time() {
+        let outbox = Outbox::new(1);
+        let permit = outbox.try_reader().unwrap();
+        assert!(outbox.has_reader());
+        assert!(outbox.try_reader().is_err());
+        drop(permit);
+        assert!(!outbox.has_reader());
+    }
+
+    #[test]
+    fn releases_a_large_buffer_once_drained() {
+        let outbox = Outbox::new(1000);
+        for _ in 0..100 {
+            outbox.push(text("x")).unwrap();
+        }
+        while outbox.try_pop().is_some() {}
+        assert_eq!(outbox.lock().frames.capacity(), 0);
+    }
+}
