@@ -5,8 +5,10 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 
-use tokio::sync::{Notify, Semaphore, SemaphorePermit, TryAcquireError};
+use futures_util::task::AtomicWaker;
+use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 
 use super::packet::Frame;
 
@@ -31,9 +33,10 @@ struct Queue {
 /// The outbound frames of one session.
 pub(crate) struct Outbox {
     queue: Mutex<Queue>,
-    /// Signalled when a frame lands in an empty queue (the reader drains it entirely before
-    /// waiting again, so one signal per non-empty stretch suffices).
-    ready: Notify,
+    /// The waiting reader, woken when a frame lands in an empty queue (a reader waits only
+    /// once it found the queue empty, so one wake per non-empty stretch suffices) and when
+    /// the queue closes.
+    reader_waker: AtomicWaker,
     /// One permit: the transport that currently reads (a pending poll, or the websocket).
     reader: Semaphore,
     capacity: usize,
@@ -53,7 +56,7 @@ impl Outbox {
     pub(crate) fn new(capacity: usize) -> Self {
         Outbox {
             queue: Mutex::new(Queue::default()),
-            ready: Notify::new(),
+            reader_waker: AtomicWaker::new(),
             reader: Semaphore::new(1),
             capacity: capacity.max(1),
         }
@@ -76,9 +79,20 @@ impl Outbox {
         queue.frames.push_back(frame);
         drop(queue);
         if was_empty {
-            self.ready.notify_one();
+            self.reader_waker.wake();
         }
         Ok(())
+    }
+
+    /// Queues a frame ahead of the others (the open packet of a websocket session), even when
+    /// the queue is full.
+    pub(crate) fn push_front(&self, frame: Frame) {
+        let mut queue = self.lock();
+        if !queue.closed {
+            queue.frames.push_front(frame);
+        }
+        drop(queue);
+        self.reader_waker.wake();
     }
 
     /// Takes the oldest frame, if any.
@@ -91,14 +105,28 @@ impl Outbox {
         frame
     }
 
-    /// Waits for a frame. Only the holder of the reader permit should call it.
-    pub(crate) async fn pop(&self) -> Frame {
-        loop {
-            if let Some(frame) = self.try_pop() {
-                return frame;
-            }
-            self.ready.notified().await;
+    /// Takes the oldest frame, or arranges for the task to be woken when one arrives or the
+    /// queue closes. Only the holder of the reader permit may call it.
+    pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Frame> {
+        if let Some(frame) = self.try_pop() {
+            return Poll::Ready(frame);
         }
+        self.reader_waker.register(cx.waker());
+        match self.try_pop() {
+            Some(frame) => Poll::Ready(frame),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Wakes the task when a frame lands in an empty queue or the queue closes (for a reader
+    /// busy writing what it took). Only the holder of the reader permit may call it.
+    pub(crate) fn watch(&self, cx: &mut Context<'_>) {
+        self.reader_waker.register(cx.waker());
+    }
+
+    /// Waits for a frame. Only the holder of the reader permit may call it.
+    pub(crate) async fn pop(&self) -> Frame {
+        std::future::poll_fn(|cx| self.poll_pop(cx)).await
     }
 
     /// The number of queued frames.
@@ -114,6 +142,7 @@ impl Outbox {
             std::mem::take(&mut queue.frames)
         };
         drop(frames);
+        self.reader_waker.wake();
     }
 
     /// Becomes the reader, if no transport is reading now.

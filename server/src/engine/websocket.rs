@@ -4,7 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::{Sink, SinkExt, StreamExt};
 use http::{Request, Response};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -15,7 +19,7 @@ use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use super::packet::{self, Frame, Packet};
 use super::session::CloseReason;
 use super::{Body, EngineError, EngineHandler, Entry, http_util};
-use crate::metrics::{Metrics, add};
+use crate::metrics::add;
 
 /// What a websocket runs on: the raw TCP stream when the connection came from our own listener
 /// (hyper's read buffer is then released), any upgraded connection otherwise.
@@ -23,10 +27,12 @@ trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
-type Ws = WebSocketStream<Box<dyn Io>>;
+/// Boxed: the stream is moved through several futures (and `async fn` arguments are stored
+/// twice in their state), so a pointer keeps each connection's task small.
+type Ws = Box<WebSocketStream<Box<dyn Io>>>;
 
 /// Frames written between two flushes, at most.
-const WRITE_BATCH: usize = 64;
+const WRITE_BATCH: u64 = 64;
 
 impl<H: EngineHandler> super::Engine<H> {
     fn ws_config(&self) -> WebSocketConfig {
@@ -67,7 +73,7 @@ impl<H: EngineHandler> super::Engine<H> {
                 WebSocketStream::from_raw_socket(stream, Role::Server, config).await
             }
         };
-        Some(ws)
+        Some(Box::new(ws))
     }
 
     /// Runs a session that started on WebSocket: sends the open packet, then serves it.
@@ -78,14 +84,12 @@ impl<H: EngineHandler> super::Engine<H> {
         open: String,
     ) {
         let session = entry.session.clone();
-        let Some(mut ws) = self.accept(on_upgrade).await else {
+        // Boxed: the handshake's state is short-lived, the task's lasts as long as the socket.
+        let Some(ws) = Box::pin(self.accept(on_upgrade)).await else {
             session.stop_with(CloseReason::TransportError);
             return;
         };
-        if ws.send(WsMessage::Text(open.into())).await.is_err() {
-            session.stop_with(CloseReason::TransportError);
-            return;
-        }
+        session.outbox.push_front(Frame::Text(open.into()));
         let Some(_reader) = session.outbox.reader().await else {
             return;
         };
@@ -138,7 +142,11 @@ impl<H: EngineHandler> super::Engine<H> {
         req: Request<B>,
     ) -> Result<Response<Body>, EngineError> {
         self.upgrade_with(req, |_, mut ws| async move {
-            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                WebSocketStream::close(&mut ws, None),
+            )
+            .await;
         })
     }
 
@@ -177,7 +185,7 @@ impl<H: EngineHandler> super::Engine<H> {
         if probe != Ok(true) {
             tracing::debug!(sid = %session.sid(), "upgrade did not complete");
             session.abort_upgrade();
-            let _ = ws.close(None).await;
+            let _ = WebSocketStream::close(&mut ws, None).await;
             return;
         }
         session.finish_upgrade();
@@ -192,86 +200,217 @@ impl<H: EngineHandler> super::Engine<H> {
     /// the outbox's reader permit.
     async fn serve_websocket(&self, entry: &Entry<H::Conn>, mut ws: Ws) {
         let session = &entry.session;
-        let write_timeout = self.config.ping_interval + self.config.ping_timeout;
-        loop {
-            tokio::select! {
-                biased;
-                _ = session.stopped() => break,
-                frame = session.outbox.pop() => {
-                    match write_frames(&mut ws, frame, session, write_timeout, &self.metrics).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
-                            session.stop_with(session.graceful_reason());
-                            return;
-                        }
-                        Err(reason) => {
-                            session.stop_with(reason);
-                            break;
-                        }
-                    }
-                }
-                msg = ws.next() => match msg {
-                    Some(Ok(WsMessage::Text(text))) => match packet::decode_text(&text) {
-                        Ok(p) => self.on_packet(entry, p),
-                        Err(err) => {
-                            tracing::debug!(sid = %session.sid(), error = %err, "invalid packet");
-                            session.stop_with(CloseReason::ParseError);
-                        }
-                    },
-                    Some(Ok(WsMessage::Binary(bin))) => self.on_packet(entry, Packet::Binary(bin)),
-                    Some(Ok(WsMessage::Close(_))) | None => {
-                        session.stop_with(CloseReason::TransportClose);
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(err)) => {
-                        tracing::debug!(sid = %session.sid(), error = %err, "websocket error");
-                        session.stop_with(CloseReason::TransportError);
-                    }
-                },
-            }
+        let end = Driver {
+            engine: self,
+            entry,
+            ws: &mut ws,
+            pending: Batch::default(),
+            deadline: None,
         }
-        // Ending for another reason than a server close: say goodbye briefly, without waiting
-        // on a client that does not read.
-        let _ = tokio::time::timeout(Duration::from_millis(100), ws.close(None)).await;
+        .await;
+        let linger = match end {
+            End::Graceful => {
+                session.stop_with(session.graceful_reason());
+                Duration::from_secs(1)
+            }
+            End::Failed(reason) => {
+                session.stop_with(reason);
+                Duration::from_millis(100)
+            }
+            // Ended for another reason than a server close: say goodbye briefly, without
+            // waiting on a client that does not read.
+            End::Stopped => Duration::from_millis(100),
+        };
+        // Boxed, as it only runs once: the task's own state stays small for the socket's life.
+        let _ = Box::pin(tokio::time::timeout(
+            linger,
+            WebSocketStream::close(&mut ws, None),
+        ))
+        .await;
+    }
+
+    fn on_ws_message(&self, entry: &Entry<H::Conn>, msg: WsMessage) {
+        let session = &entry.session;
+        match msg {
+            WsMessage::Text(text) => match packet::decode_text(&text) {
+                Ok(p) => self.on_packet(entry, p),
+                Err(err) => {
+                    tracing::debug!(sid = %session.sid(), error = %err, "invalid packet");
+                    session.stop_with(CloseReason::ParseError);
+                }
+            },
+            WsMessage::Binary(bin) => self.on_packet(entry, Packet::Binary(bin)),
+            WsMessage::Close(_) => session.stop_with(CloseReason::TransportClose),
+            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {}
+        }
     }
 }
 
-/// Writes `first` and whatever else is queued (up to a batch), then flushes. Returns `Ok(false)`
-/// when a close marker was reached.
-async fn write_frames(
-    ws: &mut Ws,
-    first: Frame,
-    session: &super::Session,
-    timeout: Duration,
-    metrics: &Metrics,
-) -> Result<bool, CloseReason> {
-    let mut bytes = 0u64;
-    let mut written = 0u64;
-    let work = async {
-        let mut next = Some(first);
-        while let Some(frame) = next {
-            bytes += frame_len(&frame);
-            if !feed(ws, frame).await? {
-                ws.flush().await.map_err(|_| CloseReason::TransportError)?;
-                return Ok(false);
+/// How a websocket's service ended.
+enum End {
+    /// The session was ended (by either side, or a timeout) while the socket was idle or busy.
+    Stopped,
+    /// A close marker was reached and everything before it written: close the socket politely.
+    Graceful,
+    /// Writing failed or stalled.
+    Failed(CloseReason),
+}
+
+/// The frames written since the last flush.
+#[derive(Default)]
+struct Batch {
+    frames: u64,
+    bytes: u64,
+    /// A close marker was reached: once flushed, the service ends gracefully.
+    closing: bool,
+}
+
+/// The service of one websocket, as a hand-written future: it reads client messages, feeds
+/// queued frames and flushes them, and waits for whichever comes next. Written out rather
+/// than as an `async` loop over `select!` because it lives as long as the connection: this
+/// keeps its state to a few words beside the socket (an idle connection's whole cost matters
+/// at tens of thousands of connections).
+struct Driver<'a, H: EngineHandler> {
+    engine: &'a super::Engine<H>,
+    entry: &'a Entry<H::Conn>,
+    ws: &'a mut Ws,
+    /// Frames fed but not yet flushed (a flush is under way when `frames > 0` or `closing`).
+    pending: Batch,
+    /// When the flush under way gives up: a client that does not read is a slow consumer.
+    /// Boxed: a timer only exists while a write is blocked.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<H: EngineHandler> Driver<'_, H> {
+    fn flushing(&self) -> bool {
+        self.pending.frames > 0 || self.pending.closing
+    }
+
+    /// Feeds queued frames (up to a batch) without flushing.
+    fn feed_queued(&mut self, cx: &mut Context<'_>) -> Result<(), CloseReason> {
+        let session = &self.entry.session;
+        while self.pending.frames < WRITE_BATCH && !self.pending.closing {
+            match Pin::new(&mut *self.ws).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Err(CloseReason::TransportError),
+                Poll::Pending => break,
             }
-            written += 1;
-            next = if written < WRITE_BATCH as u64 {
-                session.outbox.try_pop()
-            } else {
-                None
+            let Poll::Ready(frame) = session.outbox.poll_pop(cx) else {
+                break;
             };
+            self.pending.bytes += frame_len(&frame);
+            if !feed(self.ws, frame, &mut self.pending)? {
+                self.pending.closing = true;
+            }
         }
-        ws.flush().await.map_err(|_| CloseReason::TransportError)?;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Drives the flush under way; `Ready(Ok)` once everything fed is written.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CloseReason>> {
+        match Pin::new(&mut *self.ws).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                self.deadline = None;
+                let metrics = &self.engine.metrics;
+                add(&metrics.packets_out, self.pending.frames);
+                add(&metrics.bytes_out, self.pending.bytes);
+                self.pending.frames = 0;
+                self.pending.bytes = 0;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(_)) => Poll::Ready(Err(CloseReason::TransportError)),
+            Poll::Pending => {
+                let config = &self.engine.config;
+                let deadline = self.deadline.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep(
+                        config.ping_interval + config.ping_timeout,
+                    ))
+                });
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(CloseReason::SlowConsumer)),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl<H: EngineHandler> Future for Driver<'_, H> {
+    type Output = End;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<End> {
+        let this = &mut *self;
+        loop {
+            if this.entry.session.is_closed() {
+                return Poll::Ready(End::Stopped);
+            }
+            let mut progressed = false;
+            // One client message per turn, so reads and writes take turns.
+            match this.ws.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(msg))) => {
+                    this.engine.on_ws_message(this.entry, msg);
+                    progressed = true;
+                }
+                Poll::Ready(Some(Err(err))) => {
+                    tracing::debug!(sid = %this.entry.session.sid(), error = %err, "websocket error");
+                    return Poll::Ready(End::Failed(CloseReason::TransportError));
+                }
+                Poll::Ready(None) => return Poll::Ready(End::Failed(CloseReason::TransportClose)),
+                Poll::Pending => {}
+            }
+            if !this.flushing()
+                && let Err(reason) = this.feed_queued(cx)
+            {
+                return Poll::Ready(End::Failed(reason));
+            }
+            if this.flushing() {
+                match this.poll_flush(cx) {
+                    Poll::Ready(Ok(())) if this.pending.closing => {
+                        return Poll::Ready(End::Graceful);
+                    }
+                    // More may have been queued meanwhile.
+                    Poll::Ready(Ok(())) => progressed = true,
+                    Poll::Ready(Err(reason)) => return Poll::Ready(End::Failed(reason)),
+                    Poll::Pending => {}
+                }
+            }
+            if !progressed {
+                // Every source of work is registered: the socket (read, and write while
+                // flushing), the deadline, and the outbox (a frame in an empty queue, or the
+                // session's end, even while a write is blocked).
+                if this.flushing() {
+                    this.entry.session.outbox.watch(cx);
+                    if this.entry.session.is_closed() {
+                        continue;
+                    }
+                }
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// Feeds one frame to the socket without flushing, counting it; `Ok(false)` for a close marker.
+fn feed(ws: &mut Ws, frame: Frame, batch: &mut Batch) -> Result<bool, CloseReason> {
+    let result = match frame {
+        Frame::Text(text) => Pin::new(&mut *ws).start_send(WsMessage::Text(text)),
+        Frame::Binary(bin) => Pin::new(&mut *ws).start_send(WsMessage::Binary(bin)),
+        Frame::Group(frames) => {
+            // The frames of a group (a packet and its attachments) go out back to back; the
+            // socket's write buffer is unbounded, so each is accepted without waiting.
+            for f in frames.iter() {
+                if !feed(ws, f.clone(), batch)? {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+        Frame::Close => return Ok(false),
     };
-    let result = tokio::time::timeout(timeout, work)
-        .await
-        .unwrap_or(Err(CloseReason::SlowConsumer));
-    add(&metrics.packets_out, written);
-    add(&metrics.bytes_out, bytes);
+    batch.frames += 1;
     result
+        .map_err(|_| CloseReason::TransportError)
+        .map(|()| true)
 }
 
 fn frame_len(frame: &Frame) -> u64 {
@@ -281,24 +420,4 @@ fn frame_len(frame: &Frame) -> u64 {
         Frame::Group(g) => g.iter().map(frame_len).sum(),
         Frame::Close => 0,
     }
-}
-
-/// Feeds one frame to the socket without flushing; `Ok(false)` for a close marker.
-async fn feed(ws: &mut Ws, frame: Frame) -> Result<bool, CloseReason> {
-    let result = match frame {
-        Frame::Text(text) => ws.feed(WsMessage::Text(text)).await,
-        Frame::Binary(bin) => ws.feed(WsMessage::Binary(bin)).await,
-        Frame::Group(frames) => {
-            for f in frames.iter() {
-                if !Box::pin(feed(ws, f.clone())).await? {
-                    return Ok(false);
-                }
-            }
-            Ok(())
-        }
-        Frame::Close => return Ok(false),
-    };
-    result
-        .map(|()| true)
-        .map_err(|_| CloseReason::TransportError)
 }
