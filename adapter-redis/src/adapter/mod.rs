@@ -1,0 +1,439 @@
+//! [`RedisAdapter`]: one namespace's cluster operations over Redis, speaking the wire format of
+//! Node's `@socket.io/redis-adapter`.
+//!
+//! - [`namespace`]: the namespace's state and what other nodes publish for it;
+//! - [`tracker`]: who is expected to answer a request, and who did;
+//! - here: the [`Adapter`] implementation, which publishes and waits for answers.
+
+mod namespace;
+mod tracker;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use sio_server::adapter::{
+    AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter, Room,
+    ServerEvent, SocketInfo,
+};
+use sio_server::protocol::{Packet, Payload};
+use tokio::time::Instant;
+
+use crate::cluster::RedisCluster;
+use crate::wire::{self, Channels, RequestType};
+
+pub(crate) use namespace::NsState;
+use namespace::Response;
+use tracker::{Expectation, Tracker};
+
+/// A fresh request id.
+fn request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// The Redis adapter of one namespace.
+pub struct RedisAdapter {
+    state: Arc<NsState>,
+    cluster: RedisCluster,
+}
+
+impl std::fmt::Debug for RedisAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAdapter")
+            .field("nsp", &self.state.nsp())
+            .field("node_id", &self.cluster.node_id())
+            .finish()
+    }
+}
+
+impl RedisAdapter {
+    /// The node-wide cluster state.
+    pub fn cluster(&self) -> &RedisCluster {
+        &self.cluster
+    }
+
+    fn publish(&self, channel: &str, body: Bytes) {
+        self.cluster.inner.driver.publish(channel, body);
+    }
+
+    async fn expectation(&self) -> Expectation {
+        let named = self.cluster.live_peers(Some(self.state.nsp()));
+        let subscribers = self
+            .cluster
+            .inner
+            .driver
+            .numsub(&self.state.channels.request)
+            .await
+            .unwrap_or(0);
+        Expectation {
+            anonymous: subscribers.saturating_sub(1 + named.len()),
+            named,
+        }
+    }
+
+    /// Publishes a request and feeds each response to `on_response` until the expected nodes
+    /// answered or `timeout` passed. Returns the nodes that did not answer.
+    async fn request(
+        &self,
+        request_id: &str,
+        body: Bytes,
+        timeout: Duration,
+        mut on_response: impl FnMut(Response),
+    ) -> Vec<String> {
+        let started = Instant::now();
+        let expect = self.expectation().await;
+        if expect.named.is_empty() && expect.anonymous == 0 {
+            return Vec::new();
+        }
+        let mut tracker = Tracker::new(expect);
+        let mut rx = self.state.await_responses(request_id);
+        let mut peers = self.cluster.inner.peers_changed.subscribe();
+        self.publish(&self.state.channels.request, body);
+        let deadline = Instant::now() + timeout;
+        while !tracker.complete() {
+            tokio::select! {
+                response = rx.recv() => {
+                    let Some(response) = response else { break };
+                    tracker.record(response.uid.as_deref());
+                    on_response(response);
+                }
+                changed = peers.changed() => {
+                    if changed.is_err() { break }
+                    tracker.forget_dead(&self.cluster.live_peers(Some(self.state.nsp())));
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        self.state.stop_awaiting(request_id);
+        let missing = tracker.missing();
+        self.cluster
+            .inner
+            .latency
+            .record(started.elapsed(), missing.is_empty());
+        missing
+    }
+
+    fn selector_request(
+        &self,
+        kind: RequestType,
+        opts: &BroadcastOptions,
+        extra: Vec<(&str, Value)>,
+    ) {
+        let mut fields = vec![
+            ("uid", Value::String(self.cluster.node_id().to_owned())),
+            ("opts", wire::opts_json(opts)),
+        ];
+        fields.extend(extra);
+        self.publish(
+            &self.state.channels.request,
+            wire::json_message(kind, fields),
+        );
+    }
+}
+
+impl Adapter for RedisAdapter {
+    type Config = RedisCluster;
+
+    fn new(local: LocalAdapter, cluster: &Arc<RedisCluster>) -> Self {
+        let channels = Channels::new(&cluster.inner.config.prefix, local.nsp(), cluster.node_id());
+        let state = Arc::new(NsState::new(local, channels));
+        let mut channels = vec![
+            state.channels.request.clone(),
+            state.channels.response.clone(),
+            state.channels.specific_response.clone(),
+        ];
+        let mut patterns = Vec::new();
+        if cluster.inner.driver.supports_patterns() {
+            patterns.push(format!("{}*", state.channels.broadcast));
+        } else {
+            // Sharded pub/sub has no patterns: every broadcast goes on the namespace channel.
+            channels.push(state.channels.broadcast.clone());
+        }
+        cluster.inner.driver.subscribe(&channels, &patterns);
+        cluster.register(&state);
+        RedisAdapter {
+            state,
+            cluster: RedisCluster::clone(cluster),
+        }
+    }
+
+    async fn init(&self) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.cluster.announce_departure().await;
+    }
+
+    fn local(&self) -> &LocalAdapter {
+        &self.state.local
+    }
+
+    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+        if !opts.flags.local {
+            let body = wire::encode_broadcast(self.cluster.node_id(), &packet, &opts);
+            let channel = if self.cluster.inner.driver.supports_patterns() {
+                self.state.channels.broadcast_channel(&opts)
+            } else {
+                self.state.channels.broadcast.clone()
+            };
+            self.publish(&channel, body);
+        }
+        self.state.local.broadcast_local(&packet, &opts);
+        Ok(())
+    }
+
+    async fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> Result<AckReplies, AdapterError> {
+        let (local_count, local_replies) = self
+            .state
+            .local
+            .broadcast_with_ack_local(&packet, &opts, timeout);
+        let local_task = tokio::spawn(local_replies);
+        if opts.flags.local {
+            let replies = local_task.await.unwrap_or_default();
+            return Ok(AckReplies {
+                replies,
+                expected: local_count,
+                missing_nodes: Vec::new(),
+            });
+        }
+        let started = Instant::now();
+        let request_id = request_id();
+        let mut with_timeout = opts.clone();
+        with_timeout.flags.local = false;
+        let body = wire::encode_broadcast_request(
+            self.cluster.node_id(),
+            &request_id,
+            &packet,
+            &with_timeout,
+            timeout,
+        );
+        let expect = self.expectation().await;
+        let mut tracker = Tracker::new(expect);
+        let mut rx = self.state.await_responses(&request_id);
+        let mut peers = self.cluster.inner.peers_changed.subscribe();
+        self.publish(&self.state.channels.request, body);
+        let deadline = Instant::now() + timeout;
+        let mut remote_expected = 0usize;
+        let mut replies = Vec::new();
+        loop {
+            if tracker.complete() && replies.len() >= remote_expected {
+                break;
+            }
+            tokio::select! {
+                response = rx.recv() => {
+                    let Some(response) = response else { break };
+                    match response.value.get("type").and_then(Value::as_u64).and_then(RequestType::from_code) {
+                        Some(RequestType::BroadcastClientCount) => {
+                            tracker.record(response.uid.as_deref());
+                            remote_expected += response
+                                .value
+                                .get("clientCount")
+                                .and_then(Value::as_u64)
+                                .unwrap_or(0) as usize;
+                        }
+                        Some(RequestType::BroadcastAck) => {
+                            let arg = response.value.get("packet").cloned().unwrap_or(Value::Null);
+                            replies.push(Payload { args: vec![arg], attachments: response.attachments });
+                        }
+                        _ => {}
+                    }
+                }
+                changed = peers.changed() => {
+                    if changed.is_err() { break }
+                    tracker.forget_dead(&self.cluster.live_peers(Some(self.state.nsp())));
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        self.state.stop_awaiting(&request_id);
+        let mut all = local_task.await.unwrap_or_default();
+        all.extend(replies);
+        let missing_nodes = tracker.missing();
+        self.cluster
+            .inner
+            .latency
+            .record(started.elapsed(), missing_nodes.is_empty());
+        Ok(AckReplies {
+            replies: all,
+            expected: local_count + remote_expected,
+            missing_nodes,
+        })
+    }
+
+    async fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> Result<(), AdapterError> {
+        self.state.local.add_sockets_local(&opts, &rooms);
+        if !opts.flags.local {
+            self.selector_request(
+                RequestType::RemoteJoin,
+                &opts,
+                vec![("rooms", json!(rooms))],
+            );
+        }
+        Ok(())
+    }
+
+    async fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> Result<(), AdapterError> {
+        self.state.local.del_sockets_local(&opts, &rooms);
+        if !opts.flags.local {
+            self.selector_request(
+                RequestType::RemoteLeave,
+                &opts,
+                vec![("rooms", json!(rooms))],
+            );
+        }
+        Ok(())
+    }
+
+    async fn disconnect_sockets(
+        &self,
+        opts: BroadcastOptions,
+        close: bool,
+    ) -> Result<(), AdapterError> {
+        if !opts.flags.local {
+            self.selector_request(
+                RequestType::RemoteDisconnect,
+                &opts,
+                vec![("close", json!(close))],
+            );
+        }
+        self.state.local.disconnect_sockets_local(&opts, close);
+        Ok(())
+    }
+
+    async fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> Result<ClusterResponse<Vec<SocketInfo>>, AdapterError> {
+        let mut sockets = self.state.local.fetch_sockets_local(&opts);
+        if opts.flags.local {
+            return Ok(ClusterResponse::complete(sockets));
+        }
+        let id = request_id();
+        let body = wire::json_message(
+            RequestType::RemoteFetch,
+            vec![
+                ("uid", json!(self.cluster.node_id())),
+                ("requestId", json!(id)),
+                ("opts", wire::opts_json(&opts)),
+            ],
+        );
+        let missing = self
+            .request(&id, body, timeout, |response| {
+                if let Some(Value::Array(found)) = response.value.get("sockets") {
+                    for s in found {
+                        if let Ok(info) = serde_json::from_value::<SocketInfo>(s.clone()) {
+                            sockets.push(info);
+                        }
+                    }
+                }
+            })
+            .await;
+        Ok(ClusterResponse {
+            value: sockets,
+            missing_nodes: missing,
+        })
+    }
+
+    async fn all_rooms(
+        &self,
+        timeout: Duration,
+    ) -> Result<ClusterResponse<BTreeSet<Room>>, AdapterError> {
+        let mut rooms = self.state.local.rooms_local();
+        let id = request_id();
+        let body = wire::json_message(
+            RequestType::AllRooms,
+            vec![
+                ("uid", json!(self.cluster.node_id())),
+                ("requestId", json!(id)),
+            ],
+        );
+        let missing = self
+            .request(&id, body, timeout, |response| {
+                rooms.extend(wire::rooms_from(response.value.get("rooms")));
+            })
+            .await;
+        Ok(ClusterResponse {
+            value: rooms,
+            missing_nodes: missing,
+        })
+    }
+
+    async fn server_side_emit(
+        &self,
+        event: ServerEvent,
+        ack_timeout: Option<Duration>,
+    ) -> Result<ClusterResponse<Vec<Payload>>, AdapterError> {
+        let mut data = vec![Value::String(event.event)];
+        data.extend(event.payload.args);
+        let mut fields = vec![
+            ("uid", json!(self.cluster.node_id())),
+            ("data", Value::Array(data)),
+        ];
+        let Some(timeout) = ack_timeout else {
+            self.publish(
+                &self.state.channels.request,
+                wire::json_message(RequestType::ServerSideEmit, fields),
+            );
+            return Ok(ClusterResponse::complete(Vec::new()));
+        };
+        let id = request_id();
+        fields.push(("requestId", json!(id)));
+        let mut replies = Vec::new();
+        let missing = self
+            .request(
+                &id,
+                wire::json_message(RequestType::ServerSideEmit, fields),
+                timeout,
+                |response| {
+                    replies.push(Payload {
+                        args: vec![response.value.get("data").cloned().unwrap_or(Value::Null)],
+                        attachments: response.attachments,
+                    });
+                },
+            )
+            .await;
+        Ok(ClusterResponse {
+            value: replies,
+            missing_nodes: missing,
+        })
+    }
+
+    fn write_metrics(&self, out: &mut String) {
+        self.cluster.write_metrics(out);
+    }
+
+    fn is_ready(&self) -> bool {
+        // Both connections up and the subscriptions in place: messages published for this
+        // node's clients will reach it.
+        self.cluster.inner.driver.is_connected()
+    }
+
+    async fn server_count(&self) -> Result<usize, AdapterError> {
+        let live = self.cluster.live_peers(Some(self.state.nsp())).len();
+        let subscribers = self
+            .cluster
+            .inner
+            .driver
+            .numsub(&self.state.channels.request)
+            .await
+            .map_err(|e| AdapterError::Transport(e.to_string()))?;
+        Ok(subscribers.max(1 + live))
+    }
+}
