@@ -23,9 +23,22 @@ use crate::metrics::add;
 
 /// What a websocket runs on: the raw TCP stream when the connection came from our own listener
 /// (hyper's read buffer is then released), any upgraded connection otherwise.
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {
+    /// Whether a read may find data (`Pending` registers the task for when it may). Lets an
+    /// idle socket's task skip the read attempt (and tungstenite's buffer preparation) when
+    /// it was woken to write.
+    fn poll_read_ready(&self, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
 
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+impl Io for tokio::net::TcpStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        tokio::net::TcpStream::poll_read_ready(self, cx).map(|_| ())
+    }
+}
+
+impl Io for TokioIo<hyper::upgrade::Upgraded> {}
 
 /// Boxed: the stream is moved through several futures (and `async fn` arguments are stored
 /// twice in their state), so a pointer keeps each connection's task small.
@@ -206,6 +219,7 @@ impl<H: EngineHandler> super::Engine<H> {
             ws: &mut ws,
             pending: Batch::default(),
             deadline: None,
+            read_idle: false,
         }
         .await;
         let linger = match end {
@@ -279,6 +293,8 @@ struct Driver<'a, H: EngineHandler> {
     /// When the flush under way gives up: a client that does not read is a slow consumer.
     /// Boxed: a timer only exists while a write is blocked.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The last read found nothing buffered: read again once the socket is readable.
+    read_idle: bool,
 }
 
 impl<H: EngineHandler> Driver<'_, H> {
@@ -346,8 +362,14 @@ impl<H: EngineHandler> Future for Driver<'_, H> {
             }
             let mut progressed = false;
             // One client message per turn, so reads and writes take turns.
-            match this.ws.poll_next_unpin(cx) {
+            let readable = !this.read_idle || this.ws.get_ref().poll_read_ready(cx).is_ready();
+            match if readable {
+                this.ws.poll_next_unpin(cx)
+            } else {
+                Poll::Pending
+            } {
                 Poll::Ready(Some(Ok(msg))) => {
+                    this.read_idle = false;
                     this.engine.on_ws_message(this.entry, msg);
                     progressed = true;
                 }
@@ -356,7 +378,7 @@ impl<H: EngineHandler> Future for Driver<'_, H> {
                     return Poll::Ready(End::Failed(CloseReason::TransportError));
                 }
                 Poll::Ready(None) => return Poll::Ready(End::Failed(CloseReason::TransportClose)),
-                Poll::Pending => {}
+                Poll::Pending => this.read_idle = true,
             }
             if !this.flushing()
                 && let Err(reason) = this.feed_queued(cx)
