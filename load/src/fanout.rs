@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, Packet, Target, Ws};
+use crate::raw::RawWs;
 use crate::report::{self, Table};
 use crate::stats::{self, Counter, Recorder, Shards, Usage, now_ns, round2};
 use crate::{Common, Failures, pace};
@@ -140,22 +141,25 @@ impl Ctx {
 /// How far back (in sequence numbers) a subscriber remembers which messages arrived.
 const WINDOW: u64 = 256;
 
-/// Per-publisher sequence tracking in one subscriber.
+/// Per-publisher sequence tracking in one subscriber: one cache line (a subscriber touches one
+/// per message, and 5 000 subscribers × 10 publishers of them do not stay in cache). The
+/// counters are per subscriber and publisher: 32 bits are plenty.
 #[derive(Debug, Default, Clone, Copy)]
+#[repr(align(64))]
 struct Track {
     /// The next sequence number expected (sequences start at 1).
     next: u64,
     /// Bit `i` (word `i / 64`, bit `i % 64`): sequence `next - 1 - i` arrived.
     window: [u64; (WINDOW / 64) as usize],
     /// Distinct messages (late ones beyond the window included).
-    unique: u64,
+    unique: u32,
     /// Messages seen twice (within the window).
-    duplicates: u64,
+    duplicates: u32,
     /// Messages that arrived after a later one of the same publisher (within the window).
-    reordered: u64,
+    reordered: u32,
     /// Messages that arrived more than `WINDOW` sequence numbers late: counted as delivered
     /// (they cannot be told from duplicates any more).
-    late: u64,
+    late: u32,
 }
 
 impl Track {
@@ -213,6 +217,9 @@ struct SubResult {
     tracks: Vec<Track>,
     disconnected: bool,
     malformed: u64,
+    /// Reads that brought messages, and the messages they brought.
+    reads: u64,
+    messages: u64,
 }
 
 /// What a publisher reports at the end.
@@ -386,8 +393,11 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
             .collect(),
         pubs_done: AtomicU64::new(0),
     });
-    let latency = Shards::new(64);
-    let ack_latency = Shards::new(8);
+    // A shard per generator thread or two: each is ~240 KiB of counters, and samples spread
+    // over many shards would miss the cache (the shards are only there against lock contention).
+    let latency = Shards::new(common.worker_threads() * 2);
+    let ack_latency = Shards::new(common.worker_threads());
+
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // Subscribers.
@@ -547,19 +557,22 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     let mut late = 0u64;
     let mut disconnected = 0u64;
     let mut malformed = 0u64;
+    let (mut reads, mut messages) = (0u64, 0u64);
     for s in subs {
         let Ok(Ok(Some(r))) = tokio::time::timeout(Duration::from_secs(5), s).await else {
             continue;
         };
         disconnected += u64::from(r.disconnected);
         malformed += r.malformed;
+        reads += r.reads;
+        messages += r.messages;
         for (j, tr) in r.tracks.iter().enumerate() {
             let should = ctx.sent(j, r.room);
-            lost += should.saturating_sub(tr.unique);
-            unique += tr.unique;
-            duplicates += tr.duplicates;
-            reordered += tr.reordered;
-            late += tr.late;
+            lost += should.saturating_sub(u64::from(tr.unique));
+            unique += u64::from(tr.unique);
+            duplicates += u64::from(tr.duplicates);
+            reordered += u64::from(tr.reordered);
+            late += u64::from(tr.late);
         }
     }
     let latency = latency.merged();
@@ -576,6 +589,7 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     let unacked: u64 = pub_results.iter().map(|r| r.unacked).sum();
     let pub_disconnected = pub_results.iter().filter(|r| r.disconnected).count();
     let offered = rate * args.room_size as f64;
+    let generator_us = (measured > 0).then(|| usage.own_cpu_s * 1e6 / measured as f64);
 
     let results = json!({
         "placement": placement.name(),
@@ -601,6 +615,8 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         "latency": stats::latency_json(&latency),
         "publish_ack_latency": stats::latency_json(&ack_latency),
         "server_cpu_us_per_delivery": server_us,
+        "generator_cpu_us_per_delivery": generator_us.map(|us| (us * 1000.0).round() / 1000.0),
+        "deliveries_per_read": (reads > 0).then(|| round2(messages as f64 / reads as f64)),
         "drain_s": round2(drained_in.as_secs_f64()),
         "failures": ctx.failures.json(),
     });
@@ -635,6 +651,15 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         server_us.map(|us| format!("{us:.3} µs per delivery")),
         threads,
     );
+    if let Some(us) = generator_us {
+        table.row(
+            "generator CPU",
+            format!(
+                "{us:.3} µs per delivery ({:.1} deliveries per read)",
+                messages as f64 / reads.max(1) as f64
+            ),
+        );
+    }
     Ok(Outcome {
         results,
         usage: usage.json(threads),
@@ -654,6 +679,87 @@ fn padding(bytes: usize) -> Arc<str> {
     }
 }
 
+/// A subscriber's bookkeeping, fed one frame at a time by [`RawWs::read`] and settled once per
+/// read.
+struct Sink {
+    tracks: Vec<Track>,
+    rec: Recorder,
+    /// The read's arrival time, taken at its first message (0: not yet).
+    now: u64,
+    /// Messages in this read.
+    n: u64,
+    /// Reads that brought messages, and the messages they brought.
+    reads: u64,
+    messages: u64,
+    malformed: u64,
+    /// An Engine.IO ping to answer.
+    ping: bool,
+    /// The server disconnected us.
+    closing: bool,
+}
+
+impl Sink {
+    fn frame(&mut self, frame: Option<&[u8]>) {
+        let Some(payload) = frame else {
+            self.malformed += 1;
+            return;
+        };
+        let stamp = match client::fast_stamp(payload) {
+            Some(s) => s,
+            None => {
+                // Not the usual shape: the general parser (pings, spaces, namespaces, ...).
+                let Ok(text) = std::str::from_utf8(payload) else {
+                    self.malformed += 1;
+                    return;
+                };
+                match client::parse(text) {
+                    Packet::Event { args, .. } => match client::parse_stamp(args) {
+                        Some(s) => s,
+                        None => {
+                            self.malformed += 1;
+                            return;
+                        }
+                    },
+                    Packet::Ping => {
+                        self.ping = true;
+                        return;
+                    }
+                    Packet::Close | Packet::Disconnect => {
+                        self.closing = true;
+                        return;
+                    }
+                    _ => return,
+                }
+            }
+        };
+        let Some(track) = self.tracks.get_mut(stamp.publisher as usize) else {
+            self.malformed += 1;
+            return;
+        };
+        track.see(stamp.seq);
+        if stamp.measured {
+            if self.now == 0 {
+                self.now = now_ns();
+            }
+            self.rec.record(self.now.saturating_sub(stamp.sent_ns));
+        }
+        self.n += 1;
+    }
+
+    /// Publishes this read's counts.
+    fn settle(&mut self, ctx: &Ctx, i: usize) {
+        self.now = 0;
+        if self.n == 0 {
+            return;
+        }
+        // Live count (sharded: no shared cache line between threads in the common case).
+        ctx.delivered.add(i, self.n);
+        self.reads += 1;
+        self.messages += self.n;
+        self.n = 0;
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn subscriber(
     i: usize,
@@ -664,7 +770,7 @@ async fn subscriber(
     rooms: Arc<Vec<String>>,
     room: usize,
     ctx: Arc<Ctx>,
-    mut rec: Recorder,
+    rec: Recorder,
     mut stop: watch::Receiver<bool>,
 ) -> Option<SubResult> {
     let settle = |ready: bool| {
@@ -673,7 +779,7 @@ async fn subscriber(
         }
         ctx.subs_settled.fetch_add(1, Ordering::Relaxed);
     };
-    let mut ws = match client::open(&targets[t], source, timeout).await {
+    let mut ws = match RawWs::open(&targets[t], source, timeout).await {
         Ok(ws) => ws,
         Err(err) => {
             ctx.failures.open(&err);
@@ -681,71 +787,62 @@ async fn subscriber(
             return None;
         }
     };
-    if let Err(err) = client::join(&mut ws, &rooms[room], timeout).await {
+    if let Err(err) = ws.join(&rooms[room], timeout).await {
         ctx.failures.add(format!("join: {err}"));
         settle(false);
         return None;
     }
     ctx.members[room].fetch_add(1, Ordering::Relaxed);
     settle(true);
-    let mut result = SubResult {
-        room,
+    let mut sink = Sink {
         tracks: vec![Track::default(); ctx.publishers],
-        disconnected: false,
+        rec,
+        now: 0,
+        n: 0,
+        reads: 0,
+        messages: 0,
         malformed: 0,
+        ping: false,
+        closing: false,
     };
-    // One stop future for the whole loop: a fresh `changed()` per message would register a
-    // waiter on the shared channel each time.
+    for text in ws.take_pending() {
+        sink.frame(Some(&text));
+    }
+    sink.settle(&ctx, i);
+    let mut disconnected = false;
+    // One stop future for the whole loop: a fresh `changed()` per read would register a waiter
+    // on the shared channel each time.
     let mut stopped = std::pin::pin!(async move {
         let _ = stop.changed().await;
     });
     loop {
-        tokio::select! {
+        let open = tokio::select! {
             biased;
-            msg = ws.next() => {
-                let text = match msg {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                        result.disconnected = true;
-                        break;
-                    }
-                    Some(Ok(_)) => continue,
-                };
-                match client::parse(&text) {
-                    Packet::Event { args, .. } => {
-                        let now = now_ns();
-                        match client::parse_stamp(args) {
-                            Some(s) if (s.publisher as usize) < result.tracks.len() => {
-                                result.tracks[s.publisher as usize].see(s.seq);
-                                if s.measured {
-                                    rec.record(now.saturating_sub(s.sent_ns));
-                                }
-                                // Live count (sharded: no shared cache line between
-                                // threads in the common case).
-                                ctx.delivered.add(i, 1);
-                            }
-                            _ => result.malformed += 1,
-                        }
-                    }
-                    Packet::Ping => {
-                        let failed = ws.send(client::text_static("3")).await.is_err();
-                        if failed {
-                            result.disconnected = true;
-                            break;
-                        }
-                    }
-                    Packet::Close | Packet::Disconnect => {
-                        result.disconnected = true;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
+            r = ws.read(|f| sink.frame(f)) => r.unwrap_or(false),
             () = &mut stopped => break,
+        };
+        sink.settle(&ctx, i);
+        if sink.ping {
+            sink.ping = false;
+            if ws.send_text("3").await.is_err() {
+                disconnected = true;
+                break;
+            }
+        }
+        if !open || sink.closing {
+            disconnected = true;
+            break;
         }
     }
-    rec.flush();
-    Some(result)
+    sink.rec.flush();
+    Some(SubResult {
+        room,
+        tracks: sink.tracks,
+        disconnected,
+        malformed: sink.malformed,
+        reads: sink.reads,
+        messages: sink.messages,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -171,6 +171,9 @@ fn spec(scenario: &str) -> Vec<Column> {
             )),
             col!("max ms", |r| us_as_ms(&r["results"]["latency"]["max_us"])),
             col!("generator load", |r| num(&r["usage"]["generator_load"])),
+            col!("generator µs/delivery", |r| num(
+                &r["results"]["generator_cpu_us_per_delivery"]
+            )),
             col!(
                 "server CPU µs/delivery",
                 |r| num(&r["results"]["server_cpu_us_per_delivery"]),
