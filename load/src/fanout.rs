@@ -12,13 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Args;
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
+use crate::caller::{self, Calls, Pacing, Plan, Times};
 use crate::client::{self, Packet, Target, Ws};
 use crate::raw::RawWs;
 use crate::report::{self, Table};
@@ -446,7 +445,7 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     let subs_ready = ctx.subs_ready.load(Ordering::Relaxed);
 
     // Publishers.
-    let start_at = Arc::new(watch::channel(None::<(Instant, Instant, Instant)>));
+    let start_at = Arc::new(watch::channel(None::<Times>));
     let mut pubs = Vec::with_capacity(args.publishers);
     let period = Duration::from_secs_f64(args.publishers as f64 / rate);
     for j in 0..args.publishers {
@@ -845,6 +844,54 @@ async fn subscriber(
     })
 }
 
+/// A publisher's calls: `publish` to its rooms in turn, `[publisher, seq, sent_ns, measured]`
+/// as data; the ack must be `[true]`.
+struct Publish<'a> {
+    j: usize,
+    rooms: &'a [String],
+    ctx: &'a Ctx,
+    pad: &'a str,
+    n: usize,
+    /// Publishes sent to each room.
+    sent: Vec<u64>,
+    ack_errors: u64,
+}
+
+impl Calls for Publish<'_> {
+    fn write(&mut self, id: u64, now_ns: u64, measured: bool, out: &mut String) {
+        let (j, ctx) = (self.j, self.ctx);
+        let k = (j + self.n) % self.rooms.len();
+        self.n += 1;
+        self.sent[k] += 1;
+        let seq = self.sent[k];
+        ctx.sent[j * self.rooms.len() + k].fetch_add(1, Ordering::Relaxed);
+        ctx.published.add(j, 1);
+        let _ = write!(
+            out,
+            r#"42{id}["publish",{{"room":"{}","data":[{j},{seq},{now_ns},{}{}]}}]"#,
+            self.rooms[k],
+            u8::from(measured),
+            self.pad
+        );
+    }
+
+    fn answered(&mut self, args: &str, matched: bool) {
+        if matched {
+            self.ctx.acked.add(self.j, 1);
+        }
+        if args != "[true]" {
+            self.ack_errors += 1;
+            if self.ack_errors <= 3 {
+                self.ctx.failures.add(format!("publish ack: {args:.80}"));
+            }
+        }
+    }
+
+    fn done(&mut self) {
+        self.ctx.pubs_done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn publisher(
     j: usize,
@@ -858,7 +905,7 @@ async fn publisher(
     max_inflight: u64,
     pad: Arc<str>,
     mut rec: Recorder,
-    mut start: watch::Receiver<Option<(Instant, Instant, Instant)>>,
+    mut start: watch::Receiver<Option<Times>>,
     mut stop: watch::Receiver<bool>,
 ) -> PubResult {
     let mut result = PubResult {
@@ -878,142 +925,42 @@ async fn publisher(
     let mut stopped = std::pin::pin!(async move {
         let _ = stop.changed().await;
     });
-    // Wait for the start, answering pings.
-    let (t0, warm_end, end) = loop {
-        if let Some(times) = *start.borrow_and_update() {
-            break times;
-        }
-        tokio::select! {
-            r = start.changed() => if r.is_err() { return result; },
-            msg = ws.next() => if !idle_message(&mut ws, msg).await {
-                result.disconnected = true;
-                return result;
-            },
-            () = &mut stopped => return result,
-        }
+    let Some((t0, warm_end, end)) = caller::wait_start(&mut ws, &mut start, stopped.as_mut()).await
+    else {
+        result.disconnected = true;
+        return result;
     };
-    let publishers = ctx.publishers;
-    let first = t0 + period.mul_f64(j as f64 / publishers as f64);
-    let mut ticker = tokio::time::interval_at(first, period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    // Send times by ack id, to time the acks.
-    let slots = (max_inflight.max(1) * 2).next_power_of_two() as usize;
-    let mut sent_at = vec![0u64; slots];
-    let mut next_id = 0u64;
-    let mut inflight = 0u64;
-    let mut n = 0usize;
-    let mut frame = String::with_capacity(128 + pad.len());
-    let mut sending = true;
-    loop {
-        if !sending && inflight == 0 {
-            break;
-        }
-        tokio::select! {
-            biased;
-            () = &mut stopped => break,
-            msg = ws.next() => {
-                let text = match msg {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                        result.disconnected = true;
-                        break;
-                    }
-                    Some(Ok(_)) => continue,
-                };
-                match client::parse(&text) {
-                    Packet::Ack { id, args } => {
-                        let slot = &mut sent_at[(id as usize) & (slots - 1)];
-                        if *slot != 0 {
-                            rec.record(now_ns().saturating_sub(*slot));
-                            *slot = 0;
-                            inflight -= 1;
-                            ctx.acked.add(j, 1);
-                        }
-                        if args != "[true]" {
-                            result.ack_errors += 1;
-                            if result.ack_errors <= 3 {
-                                ctx.failures.add(format!("publish ack: {args:.80}"));
-                            }
-                        }
-                    }
-                    Packet::Ping => {
-                        let failed = ws.send(client::text_static("3")).await.is_err();
-                        if failed {
-                            result.disconnected = true;
-                            break;
-                        }
-                    }
-                    Packet::Close | Packet::Disconnect => {
-                        result.disconnected = true;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            at = ticker.tick(), if sending => {
-                if at >= end {
-                    sending = false;
-                    ctx.pubs_done.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                if inflight >= max_inflight || sent_at[(next_id as usize) & (slots - 1)] != 0 {
-                    result.skipped += 1;
-                    continue;
-                }
-                let k = (j + n) % rooms.len();
-                n += 1;
-                result.sent[k] += 1;
-                let seq = result.sent[k];
-                ctx.sent[j * rooms.len() + k].fetch_add(1, Ordering::Relaxed);
-                let id = next_id;
-                next_id += 1;
-                frame.clear();
-                let now = now_ns();
-                // Measured when scheduled after the warm-up (a late tick sent after it is not).
-                let measured = u8::from(at >= warm_end);
-                let _ = write!(
-                    frame,
-                    r#"42{id}["publish",{{"room":"{}","data":[{j},{seq},{now},{measured}{pad}]}}]"#,
-                    rooms[k]
-                );
-                sent_at[(id as usize) & (slots - 1)] = now;
-                inflight += 1;
-                ctx.published.add(j, 1);
-                if ws.send(Message::Text(frame.as_str().into())).await.is_err() {
-                    result.disconnected = true;
-                    break;
-                }
-            }
-        }
-    }
-    if sending {
-        // Ended early (stopped or disconnected): it sends no more.
-        ctx.pubs_done.fetch_add(1, Ordering::Relaxed);
-    }
-    result.unacked = inflight;
+    let plan = Plan {
+        // Publishers staggered over one period.
+        pacing: Pacing::Rate {
+            first: t0 + period.mul_f64(j as f64 / ctx.publishers as f64),
+            period,
+        },
+        warm_end,
+        end,
+        max_inflight,
+    };
+    let mut calls = Publish {
+        j,
+        rooms: &rooms,
+        ctx: &ctx,
+        pad: &pad,
+        n: 0,
+        sent: vec![0; rooms.len()],
+        ack_errors: 0,
+    };
+    let tally = caller::run(&mut ws, &mut calls, &plan, &mut rec, stopped).await;
+    result.sent = calls.sent;
+    result.ack_errors = calls.ack_errors;
+    result.skipped = tally.skipped;
+    result.unacked = tally.unanswered;
+    result.disconnected = tally.disconnected;
     rec.flush();
     // Kept open until the run ends (the caller drops it), so no disconnect disturbs the drain.
     if !result.disconnected {
         result.connection = Some(ws);
     }
     result
-}
-
-/// Handles a message on a connection that only needs to stay alive; `false` when it closed.
-async fn idle_message(
-    ws: &mut Ws,
-    msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-) -> bool {
-    match msg {
-        Some(Ok(Message::Text(text))) => {
-            if client::parse(&text) == Packet::Ping {
-                return ws.send(client::text_static("3")).await.is_ok();
-            }
-            true
-        }
-        Some(Ok(Message::Close(_)) | Err(_)) | None => false,
-        Some(Ok(_)) => true,
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! reports the generator's own CPU time and the CPU time and RSS of the `--server-pid`s.
 //! `summarize` turns the JSON reports of several runs into one markdown table.
 
+mod caller;
 mod client;
 mod connect;
 mod echo;
