@@ -1,5 +1,6 @@
 //! The request loop `echo` and the fan-out's publishers share: acked calls (`42<id>[...]`)
-//! sent on one connection on a tick; acks matched by id in a ring of send times (ack latency, measured inside the window
+//! sent on one connection, either open-loop on a tick or closed-loop as soon as the scenario
+//! allows; acks matched by id in a ring of send times (ack latency, measured inside the window
 //! only); at the end, the calls in flight drained.
 
 use std::future::Future;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, Packet, Ws};
@@ -26,6 +27,16 @@ pub(crate) trait Calls {
 
     /// Sending ended (the end of the run, or the connection failed or was stopped).
     fn done(&mut self) {}
+
+    /// Closed loop: whether one more call may go now.
+    fn ready(&mut self) -> bool {
+        true
+    }
+
+    /// Closed loop: resolves when [`Calls::ready`] may have turned true.
+    fn wait(&self) -> impl Future<Output = ()> + Send + '_ {
+        std::future::pending()
+    }
 }
 
 /// When calls go out.
@@ -39,6 +50,9 @@ pub(crate) enum Pacing {
         /// Between calls.
         period: Duration,
     },
+    /// Closed loop: a call whenever fewer than `max_inflight` are unanswered and
+    /// [`Calls::ready`] says so.
+    Closed,
 }
 
 /// The schedule of one connection's calls.
@@ -118,9 +132,15 @@ pub(crate) async fn run<C: Calls>(
     mut stopped: Pin<&mut impl Future<Output = ()>>,
 ) -> Tally {
     let mut tally = Tally::default();
-    let Pacing::Rate { first, period } = plan.pacing;
-    let mut ticker = tokio::time::interval_at(first, period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut ticker: Option<Interval> = match plan.pacing {
+        Pacing::Rate { first, period } => {
+            let mut t = tokio::time::interval_at(first, period);
+            t.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            Some(t)
+        }
+        Pacing::Closed => None,
+    };
+    let closed_loop = ticker.is_none();
     // Send times by ack id. Bit 0: the call is measured; the clock's lowest bit is noise anyway
     // and bit 1 is set so that a stored time is never 0 (0 = free slot).
     let slots = (plan.max_inflight.max(1) * 2).next_power_of_two() as usize;
@@ -134,6 +154,8 @@ pub(crate) async fn run<C: Calls>(
             break;
         }
         let free = inflight < plan.max_inflight && sent_at[(next_id as usize) & (slots - 1)] == 0;
+        let go = closed_loop && sending && free && calls.ready();
+        // Open loop: the next tick's time; closed loop: now.
         let mut due: Option<Instant> = None;
         tokio::select! {
             biased;
@@ -176,7 +198,14 @@ pub(crate) async fn run<C: Calls>(
                     _ => {}
                 }
             }
-            at = ticker.tick(), if sending => due = Some(at),
+            at = async { ticker.as_mut().expect("open loop").tick().await }, if sending && !closed_loop => {
+                due = Some(at);
+            }
+            () = std::future::ready(()), if go => due = Some(Instant::now()),
+            () = calls.wait(), if closed_loop && sending && free && !go => {}
+            () = tokio::time::sleep_until(plan.end), if closed_loop && sending && !go => {
+                due = Some(plan.end);
+            }
         }
         let Some(at) = due else { continue };
         if at >= plan.end {
@@ -191,7 +220,8 @@ pub(crate) async fn run<C: Calls>(
         let id = next_id;
         next_id += 1;
         let now = now_ns();
-        // Measured when scheduled after the warm-up: a late tick sent after it is not.
+        // Measured when scheduled (open loop) or sent (closed loop) after the warm-up: a late
+        // tick sent after it is not.
         let measured = at >= plan.warm_end;
         frame.clear();
         calls.write(id, now, measured, &mut frame);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::Args;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::caller::{self, Calls, Pacing, Plan, Times};
@@ -63,6 +63,17 @@ pub(crate) struct FanoutArgs {
     /// (and counted), so an overloaded server slows the offered rate instead of queueing.
     #[arg(long, default_value_t = 1000)]
     max_inflight: u64,
+    /// Saturation: instead of a fixed rate, each publisher publishes closed-loop, keeping
+    /// `--window` publishes in flight (not yet delivered to every member of their room), so the
+    /// server runs flat out; --rate and --delivery-rate are ignored.
+    #[arg(long)]
+    pub(crate) saturate: bool,
+    /// With --saturate: publishes per publisher whose deliveries have not all arrived yet. Each
+    /// subscriber then has up to window × publishers / rooms messages queued or in flight: the
+    /// deeper, the more frames a server writes (and the generator reads) per syscall, so the
+    /// saturated rate depends on it; report it with the rate.
+    #[arg(long, default_value_t = 16, requires = "saturate")]
+    window: u64,
 }
 
 /// Where subscribers and publishers connect.
@@ -120,6 +131,88 @@ struct Ctx {
     sent: Vec<AtomicU64>,
     /// Publishers that stopped sending (end of the run, or their connection failed).
     pubs_done: AtomicU64,
+    /// With --saturate: deliveries of each publisher's messages (the closed loop's feedback).
+    credits: Option<Vec<Credit>>,
+}
+
+/// The closed loop's feedback for one publisher: subscribers count the deliveries of its
+/// messages (once per read, not per message) and wake it when enough arrived.
+#[derive(Debug)]
+#[repr(align(64))]
+struct Credit {
+    delivered: AtomicU64,
+    /// Wake the publisher once `delivered` reaches this (`u64::MAX`: nobody waits).
+    wake_at: AtomicU64,
+    notify: Notify,
+}
+
+impl Credit {
+    fn new() -> Credit {
+        Credit {
+            delivered: AtomicU64::new(0),
+            wake_at: AtomicU64::new(u64::MAX),
+            notify: Notify::new(),
+        }
+    }
+
+    /// `n` more deliveries arrived.
+    fn add(&self, n: u64) {
+        // SeqCst here and in `Gate::open`: the store of `wake_at` then load of `delivered`
+        // there, and the add then load here, must not both miss each other.
+        let d = self.delivered.fetch_add(n, Ordering::SeqCst) + n;
+        if d >= self.wake_at.load(Ordering::SeqCst)
+            && self.wake_at.swap(u64::MAX, Ordering::SeqCst) != u64::MAX
+        {
+            self.notify.notify_one();
+        }
+    }
+}
+
+/// How long a closed-loop publisher waits for deliveries that do not come (lost, or a
+/// subscriber gone) before it writes them off and publishes again.
+const STALL: Duration = Duration::from_secs(1);
+
+/// A closed-loop publisher's side of its [`Credit`].
+#[derive(Debug)]
+struct Gate<'a> {
+    credit: &'a Credit,
+    /// Deliveries allowed in flight.
+    window: u64,
+    /// Deliveries expected for what it published.
+    expected: u64,
+    /// Deliveries written off after a stall.
+    forgiven: u64,
+    last_seen: u64,
+    last_progress: Instant,
+    stalls: u64,
+}
+
+impl Gate<'_> {
+    /// Whether one more publish may go.
+    fn open(&mut self) -> bool {
+        let d = self.credit.delivered.load(Ordering::SeqCst);
+        if d != self.last_seen {
+            self.last_seen = d;
+            self.last_progress = Instant::now();
+        }
+        // Written off but arrived after all: take back what was forgiven too early.
+        self.forgiven = self.forgiven.min(self.expected.saturating_sub(d));
+        let owed = self.expected - self.forgiven;
+        let backlog = owed.saturating_sub(d);
+        if backlog < self.window {
+            return true;
+        }
+        if self.last_progress.elapsed() >= STALL {
+            self.forgiven += backlog;
+            self.stalls += 1;
+            self.last_progress = Instant::now();
+            return true;
+        }
+        // Open again once backlog < window.
+        let at = owed + 1 - self.window;
+        self.credit.wake_at.store(at, Ordering::SeqCst);
+        self.credit.delivered.load(Ordering::SeqCst) >= at
+    }
 }
 
 impl Ctx {
@@ -226,6 +319,8 @@ struct SubResult {
 struct PubResult {
     /// Publishes sent to each room.
     sent: Vec<u64>,
+    /// Closed loop: times it wrote off deliveries that did not come.
+    stalls: u64,
     skipped: u64,
     ack_errors: u64,
     unacked: u64,
@@ -257,7 +352,10 @@ pub(crate) async fn run(args: FanoutArgs) -> anyhow::Result<()> {
             &common.label
         }
     ));
-    let mut report = common.json("fanout", config_json(&args));
+    let mut report = common.json(
+        if args.saturate { "saturate" } else { "fanout" },
+        config_json(&args),
+    );
     report["results"] = out.results;
     report["usage"] = out.usage;
     common.write(
@@ -335,6 +433,20 @@ pub(crate) async fn run_cross_node(args: FanoutArgs) -> anyhow::Result<()> {
 }
 
 fn config_json(args: &FanoutArgs) -> Value {
+    if args.saturate {
+        return json!({
+            "rooms": args.rooms,
+            "room_size": args.room_size,
+            "publishers": args.publishers,
+            "saturate": true,
+            "window": args.window,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "drain_s": args.drain,
+            "payload_bytes": args.payload_bytes,
+            "max_inflight": args.max_inflight,
+        });
+    }
     json!({
         "rooms": args.rooms,
         "room_size": args.room_size,
@@ -368,7 +480,10 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         "--duration must exceed --warmup"
     );
     let rate = publish_rate(args);
-    anyhow::ensure!(rate > 0.0, "the publish rate must be positive");
+    anyhow::ensure!(
+        args.saturate || rate > 0.0,
+        "the publish rate must be positive"
+    );
     let n_subs = args.rooms * args.room_size;
     let run_id = format!("{:x}{run_no}", std::process::id() ^ (now_ns() as u32));
     let rooms: Arc<Vec<String>> = Arc::new(
@@ -391,12 +506,14 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
             .map(|_| AtomicU64::new(0))
             .collect(),
         pubs_done: AtomicU64::new(0),
+        credits: args
+            .saturate
+            .then(|| (0..args.publishers).map(|_| Credit::new()).collect()),
     });
     // A shard per generator thread or two: each is ~240 KiB of counters, and samples spread
     // over many shards would miss the cache (the shards are only there against lock contention).
     let latency = Shards::new(common.worker_threads() * 2);
     let ack_latency = Shards::new(common.worker_threads());
-
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // Subscribers.
@@ -447,7 +564,7 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     // Publishers.
     let start_at = Arc::new(watch::channel(None::<Times>));
     let mut pubs = Vec::with_capacity(args.publishers);
-    let period = Duration::from_secs_f64(args.publishers as f64 / rate);
+    let pacing = (!args.saturate).then(|| Duration::from_secs_f64(args.publishers as f64 / rate));
     for j in 0..args.publishers {
         let t = placement.publisher(j, targets.len());
         pubs.push(tokio::spawn(publisher(
@@ -458,7 +575,8 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
             common.connect_timeout(),
             rooms.clone(),
             ctx.clone(),
-            period,
+            pacing,
+            args.window,
             args.max_inflight,
             padding(args.payload_bytes),
             ack_latency.recorder(j),
@@ -473,13 +591,23 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let pubs_ready = ctx.pubs_ready.load(Ordering::Relaxed);
+    let offer = if args.saturate {
+        format!(
+            "closed loop, {} publishes in flight per publisher",
+            args.window
+        )
+    } else {
+        format!(
+            "{rate:.1}/s ({:.0} deliveries/s offered)",
+            rate * args.room_size as f64
+        )
+    };
     report::phase(
         quiet,
         &format!(
-            "{subs_ready}/{n_subs} subscribers joined, {pubs_ready}/{} publishers ready in {:.1} s; publishing {rate:.1}/s ({:.0} deliveries/s offered) for {} s",
+            "{subs_ready}/{n_subs} subscribers joined, {pubs_ready}/{} publishers ready in {:.1} s; publishing {offer} for {} s",
             args.publishers,
             setup_start.elapsed().as_secs_f64(),
-            rate * args.room_size as f64,
             args.duration
         ),
     );
@@ -587,8 +715,10 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     let ack_errors: u64 = pub_results.iter().map(|r| r.ack_errors).sum();
     let unacked: u64 = pub_results.iter().map(|r| r.unacked).sum();
     let pub_disconnected = pub_results.iter().filter(|r| r.disconnected).count();
-    let offered = rate * args.room_size as f64;
+    let stalls: u64 = pub_results.iter().map(|r| r.stalls).sum();
+    let offered = (!args.saturate).then_some(rate * args.room_size as f64);
     let generator_us = (measured > 0).then(|| usage.own_cpu_s * 1e6 / measured as f64);
+    let server_share = usage.server_cpu_s.map(|s| s / usage.wall_s.max(1e-9));
 
     let results = json!({
         "placement": placement.name(),
@@ -608,12 +738,15 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         "malformed": malformed,
         "subscribers_disconnected": disconnected,
         "publishers_disconnected": pub_disconnected,
-        "offered_deliveries_per_s": round2(offered),
+        "offered_deliveries_per_s": offered.map(round2),
+        "saturate": args.saturate,
+        "publisher_stalls": stalls,
         "deliveries_per_s": round2(deliveries_per_s),
         "measured_deliveries": measured,
         "latency": stats::latency_json(&latency),
         "publish_ack_latency": stats::latency_json(&ack_latency),
         "server_cpu_us_per_delivery": server_us,
+        "server_core_share": server_share.map(round2),
         "generator_cpu_us_per_delivery": generator_us.map(|us| (us * 1000.0).round() / 1000.0),
         "deliveries_per_read": (reads > 0).then(|| round2(messages as f64 / reads as f64)),
         "drain_s": round2(drained_in.as_secs_f64()),
@@ -631,9 +764,17 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         ),
     );
     ctx.failures.rows(&mut table);
+    let how = if args.saturate {
+        format!(
+            "closed loop, {} in flight per publisher ({stalls} stalls)",
+            args.window
+        )
+    } else {
+        format!("at {rate:.1}/s offered ({skipped} skipped at the in-flight limit)")
+    };
     table.row(
         "published",
-        format!("{published_total} at {rate:.1}/s offered ({skipped} skipped at the in-flight limit, {ack_errors} ack errors, {unacked} unacked)"),
+        format!("{published_total} {how}, {ack_errors} ack errors, {unacked} unacked"),
     );
     table.row(
         "deliveries",
@@ -641,7 +782,14 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     );
     table.row(
         "rate",
-        format!("{deliveries_per_s:.0} deliveries/s measured over {window:.1} s ({offered:.0}/s offered)"),
+        match offered {
+            Some(o) => format!(
+                "{deliveries_per_s:.0} deliveries/s measured over {window:.1} s ({o:.0}/s offered)"
+            ),
+            None => format!(
+                "{deliveries_per_s:.0} deliveries/s sustained over {window:.1} s (saturation)"
+            ),
+        },
     );
     table.latency("end-to-end latency", &latency);
     table.latency("publish ack latency", &ack_latency);
@@ -690,6 +838,8 @@ struct Sink {
     /// Reads that brought messages, and the messages they brought.
     reads: u64,
     messages: u64,
+    /// Closed loop: messages in this read, by publisher.
+    by_publisher: Vec<u64>,
     malformed: u64,
     /// An Engine.IO ping to answer.
     ping: bool,
@@ -736,6 +886,9 @@ impl Sink {
             return;
         };
         track.see(stamp.seq);
+        if let Some(c) = self.by_publisher.get_mut(stamp.publisher as usize) {
+            *c += 1;
+        }
         if stamp.measured {
             if self.now == 0 {
                 self.now = now_ns();
@@ -756,6 +909,14 @@ impl Sink {
         self.reads += 1;
         self.messages += self.n;
         self.n = 0;
+        if let Some(credits) = &ctx.credits {
+            for (c, n) in credits.iter().zip(&mut self.by_publisher) {
+                if *n > 0 {
+                    c.add(*n);
+                    *n = 0;
+                }
+            }
+        }
     }
 }
 
@@ -800,6 +961,11 @@ async fn subscriber(
         n: 0,
         reads: 0,
         messages: 0,
+        by_publisher: if ctx.credits.is_some() {
+            vec![0; ctx.publishers]
+        } else {
+            Vec::new()
+        },
         malformed: 0,
         ping: false,
         closing: false,
@@ -855,6 +1021,8 @@ struct Publish<'a> {
     /// Publishes sent to each room.
     sent: Vec<u64>,
     ack_errors: u64,
+    /// Closed loop only.
+    gate: Option<Gate<'a>>,
 }
 
 impl Calls for Publish<'_> {
@@ -866,6 +1034,9 @@ impl Calls for Publish<'_> {
         let seq = self.sent[k];
         ctx.sent[j * self.rooms.len() + k].fetch_add(1, Ordering::Relaxed);
         ctx.published.add(j, 1);
+        if let Some(g) = &mut self.gate {
+            g.expected += ctx.members[k].load(Ordering::Relaxed);
+        }
         let _ = write!(
             out,
             r#"42{id}["publish",{{"room":"{}","data":[{j},{seq},{now_ns},{}{}]}}]"#,
@@ -890,6 +1061,20 @@ impl Calls for Publish<'_> {
     fn done(&mut self) {
         self.ctx.pubs_done.fetch_add(1, Ordering::Relaxed);
     }
+
+    fn ready(&mut self) -> bool {
+        self.gate.as_mut().is_none_or(Gate::open)
+    }
+
+    async fn wait(&self) {
+        match &self.gate {
+            // Woken by the deliveries, or after a while to look for a stall.
+            Some(g) => {
+                let _ = tokio::time::timeout(STALL / 4, g.credit.notify.notified()).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -901,7 +1086,8 @@ async fn publisher(
     timeout: Duration,
     rooms: Arc<Vec<String>>,
     ctx: Arc<Ctx>,
-    period: Duration,
+    pacing: Option<Duration>,
+    window: u64,
     max_inflight: u64,
     pad: Arc<str>,
     mut rec: Recorder,
@@ -931,15 +1117,21 @@ async fn publisher(
         return result;
     };
     let plan = Plan {
-        // Publishers staggered over one period.
-        pacing: Pacing::Rate {
-            first: t0 + period.mul_f64(j as f64 / ctx.publishers as f64),
-            period,
+        pacing: match pacing {
+            // Publishers staggered over one period.
+            Some(period) => Pacing::Rate {
+                first: t0 + period.mul_f64(j as f64 / ctx.publishers as f64),
+                period,
+            },
+            None => Pacing::Closed,
         },
         warm_end,
         end,
         max_inflight,
     };
+    // The window in deliveries: `window` publishes to an average room.
+    let members: u64 = ctx.members.iter().map(|m| m.load(Ordering::Relaxed)).sum();
+    let per_publish = members.div_ceil(rooms.len() as u64).max(1);
     let mut calls = Publish {
         j,
         rooms: &rooms,
@@ -948,10 +1140,20 @@ async fn publisher(
         n: 0,
         sent: vec![0; rooms.len()],
         ack_errors: 0,
+        gate: ctx.credits.as_ref().map(|c| Gate {
+            credit: &c[j],
+            window: window.max(1) * per_publish,
+            expected: 0,
+            forgiven: 0,
+            last_seen: 0,
+            last_progress: Instant::now(),
+            stalls: 0,
+        }),
     };
     let tally = caller::run(&mut ws, &mut calls, &plan, &mut rec, stopped).await;
     result.sent = calls.sent;
     result.ack_errors = calls.ack_errors;
+    result.stalls = calls.gate.map_or(0, |g| g.stalls);
     result.skipped = tally.skipped;
     result.unacked = tally.unanswered;
     result.disconnected = tally.disconnected;
@@ -997,6 +1199,50 @@ mod tests {
         t.see(135);
         t.see(3); // 137 back: still remembered
         assert_eq!((t.duplicates, t.reordered), (1, 1));
+    }
+
+    #[test]
+    fn gate_keeps_a_window_of_deliveries_in_flight() {
+        let credit = Credit::new();
+        let mut gate = Gate {
+            credit: &credit,
+            window: 100,
+            expected: 0,
+            forgiven: 0,
+            last_seen: 0,
+            last_progress: Instant::now(),
+            stalls: 0,
+        };
+        assert!(gate.open());
+        gate.expected = 150; // three publishes to rooms of 50
+        assert!(!gate.open());
+        // It asked to be woken once the backlog is below the window again.
+        assert_eq!(credit.wake_at.load(Ordering::SeqCst), 51);
+        credit.add(50);
+        assert_eq!(credit.wake_at.load(Ordering::SeqCst), 51);
+        credit.add(1);
+        assert_eq!(credit.wake_at.load(Ordering::SeqCst), u64::MAX);
+        // The wake-up is stored for the next waiter.
+        let notified = credit.notify.notified();
+        let waker = futures_util::task::noop_waker();
+        let mut notified = std::pin::pin!(notified);
+        assert!(
+            notified
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+                .is_ready()
+        );
+        assert!(gate.open());
+        // A stall: nothing arrives for STALL, the backlog is written off, and taken back
+        // when it arrives after all.
+        gate.expected = 251;
+        assert!(!gate.open());
+        gate.last_progress = Instant::now() - STALL;
+        assert!(gate.open());
+        assert_eq!((gate.stalls, gate.forgiven), (1, 200));
+        credit.add(200);
+        assert!(gate.open());
+        assert_eq!(gate.forgiven, 0);
     }
 
     #[test]

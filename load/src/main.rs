@@ -90,9 +90,10 @@ pub(crate) struct Common {
     /// Microseconds a generator thread sleeps each time it runs out of work, before it waits
     /// for the sockets: one wake-up then serves every socket that became readable meanwhile
     /// instead of one or two (a wake-up costs several µs on a VM). Adds up to this much to the
-    /// measured latencies; 0 (default) never sleeps.
-    #[arg(long, default_value_t = 0)]
-    pub(crate) nap_us: u64,
+    /// measured latencies. Default: 500 for `fanout --saturate` (whose latencies are queueing
+    /// anyway), 0 (never sleeps) otherwise.
+    #[arg(long)]
+    pub(crate) nap_us: Option<u64>,
 }
 
 impl Common {
@@ -214,17 +215,17 @@ pub(crate) async fn pace(start: tokio::time::Instant, i: usize, rate: f64) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let common = match &cli.command {
-        Command::Connect(a) => &a.common,
-        Command::Fanout(a) | Command::CrossNode(a) => &a.common,
-        Command::Echo(a) => &a.common,
+    let (common, saturate) = match &cli.command {
+        Command::Connect(a) => (&a.common, false),
+        Command::Fanout(a) | Command::CrossNode(a) => (&a.common, a.saturate),
+        Command::Echo(a) => (&a.common, false),
         Command::Summarize(a) => return summarize::run(a),
     };
     // Start the clock of message timestamps before anything is sent.
     let _ = stats::now_ns();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(common.worker_threads()).enable_all();
-    let nap_us = common.nap_us;
+    let nap_us = common.nap_us.unwrap_or(if saturate { 500 } else { 0 });
     if nap_us > 0 {
         let nap = Duration::from_micros(nap_us);
         builder.on_thread_park(move || std::thread::sleep(nap));
