@@ -719,6 +719,10 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     let offered = (!args.saturate).then_some(rate * args.room_size as f64);
     let generator_us = (measured > 0).then(|| usage.own_cpu_s * 1e6 / measured as f64);
     let server_share = usage.server_cpu_s.map(|s| s / usage.wall_s.max(1e-9));
+    let per_core = usage
+        .server_cpu_s
+        .filter(|cpu| *cpu > 0.0 && measured > 0)
+        .map(|cpu| (measured as f64 / cpu).round());
 
     let results = json!({
         "placement": placement.name(),
@@ -747,6 +751,9 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         "publish_ack_latency": stats::latency_json(&ack_latency),
         "server_cpu_us_per_delivery": server_us,
         "server_core_share": server_share.map(round2),
+        // What one full core would sustain at this CPU cost (the share varies with what else
+        // runs on the server's core).
+        "deliveries_per_s_per_server_core": per_core,
         "generator_cpu_us_per_delivery": generator_us.map(|us| (us * 1000.0).round() / 1000.0),
         "deliveries_per_read": (reads > 0).then(|| round2(messages as f64 / reads as f64)),
         "drain_s": round2(drained_in.as_secs_f64()),
@@ -787,7 +794,10 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
                 "{deliveries_per_s:.0} deliveries/s measured over {window:.1} s ({o:.0}/s offered)"
             ),
             None => format!(
-                "{deliveries_per_s:.0} deliveries/s sustained over {window:.1} s (saturation)"
+                "{deliveries_per_s:.0} deliveries/s sustained over {window:.1} s (saturation){}",
+                per_core.map_or(String::new(), |c| format!(
+                    "; {c:.0}/s per full server core at this CPU cost"
+                ))
             ),
         },
     );

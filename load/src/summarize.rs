@@ -182,10 +182,11 @@ fn spec(scenario: &str) -> Vec<Column> {
         ],
         "saturate" => vec![
             col!("server", |r| r["label"].as_str().unwrap_or("").to_owned()),
+            col!("deliveries/s", |r| num(&r["results"]["deliveries_per_s"])),
             col!(
-                "deliveries/s",
-                |r| num(&r["results"]["deliveries_per_s"]),
-                |r| r["results"]["deliveries_per_s"].as_f64()
+                "deliveries/s per server core",
+                |r| num(&r["results"]["deliveries_per_s_per_server_core"]),
+                |r| r["results"]["deliveries_per_s_per_server_core"].as_f64()
             ),
             col!("lost", |r| num(&r["results"]["lost"])),
             col!("dup", |r| num(&r["results"]["duplicates"])),
