@@ -11,12 +11,14 @@
 # load/results/summary.md (one table per scenario, with ratios to the floor and to sio-node:
 # compare the ratios and the server CPU-µs per delivery / per call, not absolute rates).
 #
-#   load/compare.sh                       # everything (~10 min on 2 cores)
+#   load/compare.sh                       # everything (~12 min on 2 cores)
 #   SERVERS="sio-node floor" SCENARIOS="fanout echo" load/compare.sh
+#   SERVERS="sio-node floor socketioxide node" SCENARIOS=saturate DURATION=5 load/compare.sh
 #
-# Environment: SERVERS, SCENARIOS (connect fanout echo cross-node), DURATION (seconds per
-# fan-out/echo run, default 10), CONNECTIONS (connect scenario, default 5000), DELIVERY_RATE
-# (fan-out, default 50000), ECHO_RATE (default 5000), ECHO_CONNS (default 50), SERVER_CPU (0),
+# Environment: SERVERS, SCENARIOS (connect fanout echo saturate cross-node), DURATION (seconds
+# per fan-out/echo/saturate run, default 10), CONNECTIONS (connect scenario, default 5000),
+# DELIVERY_RATE (fan-out, default 50000), ECHO_RATE (default 5000), ECHO_CONNS (default 50),
+# WINDOW (saturate: publishes in flight per publisher, default 16), SERVER_CPU (0),
 # GEN_CPU (1), RESULTS (output directory), CARGO_TARGET_DIR (where sio-node and sio-load are
 # built; the peers go to $CARGO_TARGET_DIR/peers).
 set -Eeuo pipefail
@@ -24,12 +26,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 results="${RESULTS:-$here/results}"
 SERVERS="${SERVERS:-sio-node sio-node-redis node node-redis socketioxide floor}"
-SCENARIOS="${SCENARIOS:-connect fanout echo cross-node}"
+SCENARIOS="${SCENARIOS:-connect fanout echo saturate cross-node}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-5000}"
 DELIVERY_RATE="${DELIVERY_RATE:-50000}"
 ECHO_RATE="${ECHO_RATE:-5000}"
 ECHO_CONNS="${ECHO_CONNS:-50}"
+WINDOW="${WINDOW:-16}"
 SERVER_CPU="${SERVER_CPU:-0}"
 GEN_CPU="${GEN_CPU:-1}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
@@ -161,11 +164,11 @@ up() {
   server_pids="$(IFS=,; echo "${ids[*]}")"
 }
 
-run() { # kind scenario args...
-  local kind="$1" scenario="$2"
-  shift 2
+run() { # kind scenario subcommand args...
+  local kind="$1" scenario="$2" subcommand="$3"
+  shift 3
   log "$kind / $scenario"
-  if ! taskset -c "$GEN_CPU" timeout 300 "$load" "$scenario" --threads 1 --label "$kind" \
+  if ! taskset -c "$GEN_CPU" timeout 300 "$load" "$subcommand" --threads 1 --label "$kind" \
     --target "$targets" --server-pid "$server_pids" \
     --json "$results/$kind-$scenario.json" --svg "$results/$kind-$scenario.svg" "$@" \
     >"$results/$kind-$scenario.txt" 2>"$results/.$kind-$scenario.err"; then
@@ -186,20 +189,28 @@ for kind in $SERVERS; do
   fi
   for scenario in $SCENARIOS; do
     if [ "$scenario" = cross-node ] && ! $clustered; then continue; fi
+    # Saturation measures one server on one core: not the clustered setups.
+    if [ "$scenario" = saturate ] && $clustered; then continue; fi
     up "$kind"
     case "$scenario" in
       connect)
-        run "$kind" connect -n "$CONNECTIONS" --rate 2000 --hold 10 --source-ips 127.0.0.1,127.0.0.2
+        run "$kind" connect connect -n "$CONNECTIONS" --rate 2000 --hold 10 --source-ips 127.0.0.1,127.0.0.2
         ;;
       fanout)
-        run "$kind" fanout --rooms 10 --room-size 500 --publishers 10 \
+        run "$kind" fanout fanout --rooms 10 --room-size 500 --publishers 10 \
           --delivery-rate "$DELIVERY_RATE" --duration "$DURATION"
         ;;
       echo)
-        run "$kind" echo -c "$ECHO_CONNS" --rate "$ECHO_RATE" --duration "$DURATION"
+        run "$kind" echo echo -c "$ECHO_CONNS" --rate "$ECHO_RATE" --duration "$DURATION"
+        ;;
+      saturate)
+        # Closed loop: each publisher keeps WINDOW publishes in flight; the generator naps
+        # 500 µs when idle (the default with --saturate).
+        run "$kind" saturate fanout --saturate --window "$WINDOW" --rooms 10 --room-size 500 \
+          --publishers 10 --duration "$DURATION"
         ;;
       cross-node)
-        run "$kind" cross-node --rooms 10 --room-size 500 --publishers 10 \
+        run "$kind" cross-node cross-node --rooms 10 --room-size 500 --publishers 10 \
           --delivery-rate "$DELIVERY_RATE" --duration "$DURATION"
         ;;
     esac

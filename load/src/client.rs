@@ -106,7 +106,8 @@ pub(crate) struct OpenError {
     pub(crate) reason: String,
 }
 
-fn fail(stage: Stage, err: impl std::fmt::Display) -> OpenError {
+/// A failure at `stage`, its reason shortened.
+pub(crate) fn fail(stage: Stage, err: impl std::fmt::Display) -> OpenError {
     let mut reason = err.to_string();
     // Group "Connection refused (os error 111)" and the like, not per-attempt details.
     reason.truncate(80);
@@ -136,7 +137,11 @@ pub(crate) async fn open(
     }
 }
 
-async fn open_inner(target: &Target, source: Option<IpAddr>) -> Result<Ws, OpenError> {
+/// Opens the TCP connection (bound to `source` when given), without Nagle.
+pub(crate) async fn connect_tcp(
+    target: &Target,
+    source: Option<IpAddr>,
+) -> Result<TcpStream, OpenError> {
     let socket = if target.addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {
@@ -153,6 +158,11 @@ async fn open_inner(target: &Target, source: Option<IpAddr>) -> Result<Ws, OpenE
         .await
         .map_err(|e| fail(Stage::Tcp, e))?;
     let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+async fn open_inner(target: &Target, source: Option<IpAddr>) -> Result<Ws, OpenError> {
+    let stream = connect_tcp(target, source).await?;
     let (mut ws, _) =
         tokio_tungstenite::client_async_with_config(target.url.as_str(), stream, Some(ws_config()))
             .await
@@ -192,27 +202,6 @@ async fn open_inner(target: &Target, source: Option<IpAddr>) -> Result<Ws, OpenE
 /// A text frame from a static string (no allocation).
 pub(crate) fn text_static(s: &'static str) -> Message {
     Message::Text(Utf8Bytes::from_static(s))
-}
-
-/// Sends `join` for `room` and waits for its ack (answering pings meanwhile).
-pub(crate) async fn join(ws: &mut Ws, room: &str, timeout: Duration) -> anyhow::Result<()> {
-    let frame = format!(r#"420["join",{}]"#, serde_json::to_string(room)?);
-    ws.send(Message::Text(frame.into())).await?;
-    let wait = async {
-        loop {
-            let msg = ws.next().await.context("closed while joining")??;
-            let Message::Text(t) = msg else { continue };
-            match parse(&t) {
-                Packet::Ack { id: 0, .. } => return Ok(()),
-                Packet::Ping => ws.send(text_static("3")).await?,
-                Packet::Close | Packet::Disconnect => bail!("disconnected while joining"),
-                _ => {}
-            }
-        }
-    };
-    tokio::time::timeout(timeout, wait)
-        .await
-        .context("join timed out")?
 }
 
 /// A packet from the server, borrowed from the frame's text.
@@ -310,6 +299,37 @@ pub(crate) fn parse_stamp(args: &str) -> Option<Stamp> {
     })
 }
 
+/// The stamp of a `message` event frame in the shape every server tested sends,
+/// `42["message",[p,s,t,m]]` (or with padding after `m`), read straight from the bytes: no
+/// UTF-8 check, no JSON parser. `None` for anything else (then [`parse`] and [`parse_stamp`]
+/// decide).
+pub(crate) fn fast_stamp(frame: &[u8]) -> Option<Stamp> {
+    let mut rest = frame.strip_prefix(br#"42["message",["#)?;
+    let mut fields = [0u64; 4];
+    for (f, field) in fields.iter_mut().enumerate() {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        // At most 19 digits: no overflow.
+        if digits == 0 || digits > 19 {
+            return None;
+        }
+        *field = rest[..digits]
+            .iter()
+            .fold(0, |v, d| v * 10 + u64::from(d - b'0'));
+        let sep = *rest.get(digits)?;
+        match (f, sep) {
+            (0..3, b',') | (3, b',' | b']') => {}
+            _ => return None,
+        }
+        rest = &rest[digits + 1..];
+    }
+    Some(Stamp {
+        publisher: fields[0],
+        seq: fields[1],
+        sent_ns: fields[2],
+        measured: fields[3] != 0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +387,23 @@ mod tests {
             Some((7, false))
         );
         assert_eq!(parse_stamp(r#"["message",[1,2,3]]"#), None);
+        for frame in [
+            r#"42["message",[3,42,123456789,1]]"#,
+            r#"42["message",[3,42,123456789,1,"xxxx"]]"#,
+        ] {
+            assert_eq!(fast_stamp(frame.as_bytes()), Some(stamp), "{frame}");
+        }
+        for frame in [
+            r#"42["message",[3,42,123456789]]"#,
+            r#"42["message",[3,42,123456789,1"#,
+            r#"42["message", [3,42,123456789,1]]"#,
+            r#"42["message",[3,,123456789,1]]"#,
+            r#"42["message",[3,-42,123456789,1]]"#,
+            r#"42["message",[3,99999999999999999999,1,1]]"#,
+            r#"42["other",[3,42,123456789,1]]"#,
+        ] {
+            assert_eq!(fast_stamp(frame.as_bytes()), None, "{frame}");
+        }
         assert_eq!(parse_stamp(r#"["other",[1,2,3,0]]"#), None);
     }
 

@@ -7,15 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Args;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Packet, Target};
+use crate::caller::{self, Calls, Pacing, Plan, Times};
+use crate::client::{self, Target};
 use crate::report::{self, Table};
-use crate::stats::{self, Counter, Recorder, Shards, Usage, now_ns, round2};
+use crate::stats::{self, Counter, Recorder, Shards, Usage, round2};
 use crate::{Common, Failures, pace};
 
 /// Flags of `echo`.
@@ -86,8 +85,8 @@ pub(crate) async fn run(args: EchoArgs) -> anyhow::Result<()> {
         completed: Counter::new(),
         failures: Failures::default(),
     });
-    let latency = Shards::new(32);
-    let (start_tx, start_rx) = watch::channel(None::<(Instant, Instant, Instant)>);
+    let latency = Shards::new(common.worker_threads() * 2);
+    let (start_tx, start_rx) = watch::channel(None::<Times>);
     let (stop_tx, stop_rx) = watch::channel(false);
     let payload: Arc<str> = Arc::from("x".repeat(args.payload_bytes));
     let period = Duration::from_secs_f64(args.connections as f64 / args.rate);
@@ -253,6 +252,30 @@ pub(crate) async fn run(args: EchoArgs) -> anyhow::Result<()> {
     common.write(&report, "echo round-trip latency", &[("echo ack", &hist)])
 }
 
+/// The `echo` calls: a fixed payload, the reply must repeat it.
+struct Echo<'a> {
+    i: usize,
+    ctx: &'a Ctx,
+    payload: &'a str,
+    expected: String,
+    mismatched: u64,
+}
+
+impl Calls for Echo<'_> {
+    fn write(&mut self, id: u64, _now_ns: u64, _measured: bool, out: &mut String) {
+        let _ = write!(out, r#"42{id}["echo","{}"]"#, self.payload);
+    }
+
+    fn answered(&mut self, args: &str, matched: bool) {
+        if matched {
+            self.ctx.completed.add(self.i, 1);
+        }
+        if args != self.expected {
+            self.mismatched += 1;
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn caller(
     i: usize,
@@ -266,7 +289,7 @@ async fn caller(
     max_inflight: u64,
     payload: Arc<str>,
     mut rec: Recorder,
-    mut start: watch::Receiver<Option<(Instant, Instant, Instant)>>,
+    mut start: watch::Receiver<Option<Times>>,
     mut stop: watch::Receiver<bool>,
 ) -> ConnResult {
     let mut r = ConnResult::default();
@@ -280,116 +303,37 @@ async fn caller(
     };
     ctx.ready.fetch_add(1, Ordering::Relaxed);
     ctx.settled.fetch_add(1, Ordering::Relaxed);
-    let (t0, warm_end, end) = loop {
-        if let Some(times) = *start.borrow_and_update() {
-            break times;
-        }
-        tokio::select! {
-            res = start.changed() => if res.is_err() { return r; },
-            msg = ws.next() => match msg {
-                Some(Ok(Message::Text(text))) => {
-                    if client::parse(&text) == Packet::Ping && ws.send(client::text_static("3")).await.is_err() {
-                        r.disconnected = true;
-                        return r;
-                    }
-                }
-                Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                    r.disconnected = true;
-                    return r;
-                }
-                Some(Ok(_)) => {}
-            },
-        }
-    };
-    // Stagger the connections over one period so the calls spread evenly in time.
-    let first = t0 + period.mul_f64(i as f64 / n as f64);
-    let mut ticker = tokio::time::interval_at(first, period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let slots = (max_inflight.max(1) * 2).next_power_of_two() as usize;
-    let mut sent_at = vec![0u64; slots];
-    let expected = format!("[\"{payload}\"]");
-    let mut frame = String::with_capacity(32 + payload.len());
-    let mut next_id = 0u64;
-    let mut inflight = 0u64;
-    let mut sending = true;
     let mut stopped = std::pin::pin!(async move {
         let _ = stop.changed().await;
     });
-    loop {
-        if !sending && inflight == 0 {
-            break;
-        }
-        tokio::select! {
-            biased;
-            () = &mut stopped => break,
-            msg = ws.next() => {
-                let text = match msg {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                        r.disconnected = true;
-                        break;
-                    }
-                    Some(Ok(_)) => continue,
-                };
-                match client::parse(&text) {
-                    Packet::Ack { id, args } => {
-                        let slot = &mut sent_at[(id as usize) & (slots - 1)];
-                        if *slot != 0 {
-                            // Bit 0: the call was scheduled in the measurement window.
-                            let sent = *slot;
-                            *slot = 0;
-                            inflight -= 1;
-                            r.completed += 1;
-                            ctx.completed.add(i, 1);
-                            if sent & 1 == 1 {
-                                rec.record(now_ns().saturating_sub(sent & !1));
-                            }
-                        }
-                        if args != expected {
-                            r.mismatched += 1;
-                        }
-                    }
-                    Packet::Ping => {
-                        let failed = ws.send(client::text_static("3")).await.is_err();
-                        if failed {
-                            r.disconnected = true;
-                            break;
-                        }
-                    }
-                    Packet::Close | Packet::Disconnect => {
-                        r.disconnected = true;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            at = ticker.tick(), if sending => {
-                if at >= end {
-                    sending = false;
-                    continue;
-                }
-                if inflight >= max_inflight || sent_at[(next_id as usize) & (slots - 1)] != 0 {
-                    r.skipped += 1;
-                    continue;
-                }
-                let id = next_id;
-                next_id += 1;
-                frame.clear();
-                let _ = write!(frame, r#"42{id}["echo","{payload}"]"#);
-                // Bit 0 marks a call scheduled after the warm-up (a late tick sent after it is
-                // not measured); the clock's lowest bit is noise anyway.
-                let measured = u64::from(at >= warm_end);
-                sent_at[(id as usize) & (slots - 1)] = ((now_ns() | 2) & !1) | measured;
-                inflight += 1;
-                r.sent += 1;
-                if ws.send(Message::Text(frame.as_str().into())).await.is_err() {
-                    r.disconnected = true;
-                    break;
-                }
-            }
-        }
-    }
-    r.unanswered = inflight;
-    rec.flush();
+    let Some((t0, warm_end, end)) = caller::wait_start(&mut ws, &mut start, stopped.as_mut()).await
+    else {
+        r.disconnected = true;
+        return r;
+    };
+    let plan = Plan {
+        // Stagger the connections over one period so the calls spread evenly in time.
+        pacing: Pacing::Rate {
+            first: t0 + period.mul_f64(i as f64 / n as f64),
+            period,
+        },
+        warm_end,
+        end,
+        max_inflight,
+    };
+    let mut echo = Echo {
+        i,
+        ctx: &ctx,
+        payload: &payload,
+        expected: format!("[\"{payload}\"]"),
+        mismatched: 0,
+    };
+    let tally = caller::run(&mut ws, &mut echo, &plan, &mut rec, stopped).await;
+    r.sent = tally.sent;
+    r.completed = tally.completed;
+    r.skipped = tally.skipped;
+    r.unanswered = tally.unanswered;
+    r.disconnected = tally.disconnected;
+    r.mismatched = echo.mismatched;
     r
 }

@@ -12,14 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Args;
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
+use crate::caller::{self, Calls, Pacing, Plan, Times};
 use crate::client::{self, Packet, Target, Ws};
+use crate::raw::RawWs;
 use crate::report::{self, Table};
 use crate::stats::{self, Counter, Recorder, Shards, Usage, now_ns, round2};
 use crate::{Common, Failures, pace};
@@ -63,6 +63,17 @@ pub(crate) struct FanoutArgs {
     /// (and counted), so an overloaded server slows the offered rate instead of queueing.
     #[arg(long, default_value_t = 1000)]
     max_inflight: u64,
+    /// Saturation: instead of a fixed rate, each publisher publishes closed-loop, keeping
+    /// `--window` publishes in flight (not yet delivered to every member of their room), so the
+    /// server runs flat out; --rate and --delivery-rate are ignored.
+    #[arg(long)]
+    pub(crate) saturate: bool,
+    /// With --saturate: publishes per publisher whose deliveries have not all arrived yet. Each
+    /// subscriber then has up to window × publishers / rooms messages queued or in flight: the
+    /// deeper, the more frames a server writes (and the generator reads) per syscall, so the
+    /// saturated rate depends on it; report it with the rate.
+    #[arg(long, default_value_t = 16, requires = "saturate")]
+    window: u64,
 }
 
 /// Where subscribers and publishers connect.
@@ -120,6 +131,88 @@ struct Ctx {
     sent: Vec<AtomicU64>,
     /// Publishers that stopped sending (end of the run, or their connection failed).
     pubs_done: AtomicU64,
+    /// With --saturate: deliveries of each publisher's messages (the closed loop's feedback).
+    credits: Option<Vec<Credit>>,
+}
+
+/// The closed loop's feedback for one publisher: subscribers count the deliveries of its
+/// messages (once per read, not per message) and wake it when enough arrived.
+#[derive(Debug)]
+#[repr(align(64))]
+struct Credit {
+    delivered: AtomicU64,
+    /// Wake the publisher once `delivered` reaches this (`u64::MAX`: nobody waits).
+    wake_at: AtomicU64,
+    notify: Notify,
+}
+
+impl Credit {
+    fn new() -> Credit {
+        Credit {
+            delivered: AtomicU64::new(0),
+            wake_at: AtomicU64::new(u64::MAX),
+            notify: Notify::new(),
+        }
+    }
+
+    /// `n` more deliveries arrived.
+    fn add(&self, n: u64) {
+        // SeqCst here and in `Gate::open`: the store of `wake_at` then load of `delivered`
+        // there, and the add then load here, must not both miss each other.
+        let d = self.delivered.fetch_add(n, Ordering::SeqCst) + n;
+        if d >= self.wake_at.load(Ordering::SeqCst)
+            && self.wake_at.swap(u64::MAX, Ordering::SeqCst) != u64::MAX
+        {
+            self.notify.notify_one();
+        }
+    }
+}
+
+/// How long a closed-loop publisher waits for deliveries that do not come (lost, or a
+/// subscriber gone) before it writes them off and publishes again.
+const STALL: Duration = Duration::from_secs(1);
+
+/// A closed-loop publisher's side of its [`Credit`].
+#[derive(Debug)]
+struct Gate<'a> {
+    credit: &'a Credit,
+    /// Deliveries allowed in flight.
+    window: u64,
+    /// Deliveries expected for what it published.
+    expected: u64,
+    /// Deliveries written off after a stall.
+    forgiven: u64,
+    last_seen: u64,
+    last_progress: Instant,
+    stalls: u64,
+}
+
+impl Gate<'_> {
+    /// Whether one more publish may go.
+    fn open(&mut self) -> bool {
+        let d = self.credit.delivered.load(Ordering::SeqCst);
+        if d != self.last_seen {
+            self.last_seen = d;
+            self.last_progress = Instant::now();
+        }
+        // Written off but arrived after all: take back what was forgiven too early.
+        self.forgiven = self.forgiven.min(self.expected.saturating_sub(d));
+        let owed = self.expected - self.forgiven;
+        let backlog = owed.saturating_sub(d);
+        if backlog < self.window {
+            return true;
+        }
+        if self.last_progress.elapsed() >= STALL {
+            self.forgiven += backlog;
+            self.stalls += 1;
+            self.last_progress = Instant::now();
+            return true;
+        }
+        // Open again once backlog < window.
+        let at = owed + 1 - self.window;
+        self.credit.wake_at.store(at, Ordering::SeqCst);
+        self.credit.delivered.load(Ordering::SeqCst) >= at
+    }
 }
 
 impl Ctx {
@@ -140,22 +233,25 @@ impl Ctx {
 /// How far back (in sequence numbers) a subscriber remembers which messages arrived.
 const WINDOW: u64 = 256;
 
-/// Per-publisher sequence tracking in one subscriber.
+/// Per-publisher sequence tracking in one subscriber: one cache line (a subscriber touches one
+/// per message, and 5 000 subscribers × 10 publishers of them do not stay in cache). The
+/// counters are per subscriber and publisher: 32 bits are plenty.
 #[derive(Debug, Default, Clone, Copy)]
+#[repr(align(64))]
 struct Track {
     /// The next sequence number expected (sequences start at 1).
     next: u64,
     /// Bit `i` (word `i / 64`, bit `i % 64`): sequence `next - 1 - i` arrived.
     window: [u64; (WINDOW / 64) as usize],
     /// Distinct messages (late ones beyond the window included).
-    unique: u64,
+    unique: u32,
     /// Messages seen twice (within the window).
-    duplicates: u64,
+    duplicates: u32,
     /// Messages that arrived after a later one of the same publisher (within the window).
-    reordered: u64,
+    reordered: u32,
     /// Messages that arrived more than `WINDOW` sequence numbers late: counted as delivered
     /// (they cannot be told from duplicates any more).
-    late: u64,
+    late: u32,
 }
 
 impl Track {
@@ -213,6 +309,9 @@ struct SubResult {
     tracks: Vec<Track>,
     disconnected: bool,
     malformed: u64,
+    /// Reads that brought messages, and the messages they brought.
+    reads: u64,
+    messages: u64,
 }
 
 /// What a publisher reports at the end.
@@ -220,6 +319,8 @@ struct SubResult {
 struct PubResult {
     /// Publishes sent to each room.
     sent: Vec<u64>,
+    /// Closed loop: times it wrote off deliveries that did not come.
+    stalls: u64,
     skipped: u64,
     ack_errors: u64,
     unacked: u64,
@@ -251,7 +352,10 @@ pub(crate) async fn run(args: FanoutArgs) -> anyhow::Result<()> {
             &common.label
         }
     ));
-    let mut report = common.json("fanout", config_json(&args));
+    let mut report = common.json(
+        if args.saturate { "saturate" } else { "fanout" },
+        config_json(&args),
+    );
     report["results"] = out.results;
     report["usage"] = out.usage;
     common.write(
@@ -329,6 +433,20 @@ pub(crate) async fn run_cross_node(args: FanoutArgs) -> anyhow::Result<()> {
 }
 
 fn config_json(args: &FanoutArgs) -> Value {
+    if args.saturate {
+        return json!({
+            "rooms": args.rooms,
+            "room_size": args.room_size,
+            "publishers": args.publishers,
+            "saturate": true,
+            "window": args.window,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "drain_s": args.drain,
+            "payload_bytes": args.payload_bytes,
+            "max_inflight": args.max_inflight,
+        });
+    }
     json!({
         "rooms": args.rooms,
         "room_size": args.room_size,
@@ -362,7 +480,10 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         "--duration must exceed --warmup"
     );
     let rate = publish_rate(args);
-    anyhow::ensure!(rate > 0.0, "the publish rate must be positive");
+    anyhow::ensure!(
+        args.saturate || rate > 0.0,
+        "the publish rate must be positive"
+    );
     let n_subs = args.rooms * args.room_size;
     let run_id = format!("{:x}{run_no}", std::process::id() ^ (now_ns() as u32));
     let rooms: Arc<Vec<String>> = Arc::new(
@@ -385,9 +506,14 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
             .map(|_| AtomicU64::new(0))
             .collect(),
         pubs_done: AtomicU64::new(0),
+        credits: args
+            .saturate
+            .then(|| (0..args.publishers).map(|_| Credit::new()).collect()),
     });
-    let latency = Shards::new(64);
-    let ack_latency = Shards::new(8);
+    // A shard per generator thread or two: each is ~240 KiB of counters, and samples spread
+    // over many shards would miss the cache (the shards are only there against lock contention).
+    let latency = Shards::new(common.worker_threads() * 2);
+    let ack_latency = Shards::new(common.worker_threads());
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // Subscribers.
@@ -436,9 +562,9 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     let subs_ready = ctx.subs_ready.load(Ordering::Relaxed);
 
     // Publishers.
-    let start_at = Arc::new(watch::channel(None::<(Instant, Instant, Instant)>));
+    let start_at = Arc::new(watch::channel(None::<Times>));
     let mut pubs = Vec::with_capacity(args.publishers);
-    let period = Duration::from_secs_f64(args.publishers as f64 / rate);
+    let pacing = (!args.saturate).then(|| Duration::from_secs_f64(args.publishers as f64 / rate));
     for j in 0..args.publishers {
         let t = placement.publisher(j, targets.len());
         pubs.push(tokio::spawn(publisher(
@@ -449,7 +575,8 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
             common.connect_timeout(),
             rooms.clone(),
             ctx.clone(),
-            period,
+            pacing,
+            args.window,
             args.max_inflight,
             padding(args.payload_bytes),
             ack_latency.recorder(j),
@@ -464,13 +591,23 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let pubs_ready = ctx.pubs_ready.load(Ordering::Relaxed);
+    let offer = if args.saturate {
+        format!(
+            "closed loop, {} publishes in flight per publisher",
+            args.window
+        )
+    } else {
+        format!(
+            "{rate:.1}/s ({:.0} deliveries/s offered)",
+            rate * args.room_size as f64
+        )
+    };
     report::phase(
         quiet,
         &format!(
-            "{subs_ready}/{n_subs} subscribers joined, {pubs_ready}/{} publishers ready in {:.1} s; publishing {rate:.1}/s ({:.0} deliveries/s offered) for {} s",
+            "{subs_ready}/{n_subs} subscribers joined, {pubs_ready}/{} publishers ready in {:.1} s; publishing {offer} for {} s",
             args.publishers,
             setup_start.elapsed().as_secs_f64(),
-            rate * args.room_size as f64,
             args.duration
         ),
     );
@@ -547,19 +684,22 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     let mut late = 0u64;
     let mut disconnected = 0u64;
     let mut malformed = 0u64;
+    let (mut reads, mut messages) = (0u64, 0u64);
     for s in subs {
         let Ok(Ok(Some(r))) = tokio::time::timeout(Duration::from_secs(5), s).await else {
             continue;
         };
         disconnected += u64::from(r.disconnected);
         malformed += r.malformed;
+        reads += r.reads;
+        messages += r.messages;
         for (j, tr) in r.tracks.iter().enumerate() {
             let should = ctx.sent(j, r.room);
-            lost += should.saturating_sub(tr.unique);
-            unique += tr.unique;
-            duplicates += tr.duplicates;
-            reordered += tr.reordered;
-            late += tr.late;
+            lost += should.saturating_sub(u64::from(tr.unique));
+            unique += u64::from(tr.unique);
+            duplicates += u64::from(tr.duplicates);
+            reordered += u64::from(tr.reordered);
+            late += u64::from(tr.late);
         }
     }
     let latency = latency.merged();
@@ -575,7 +715,14 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     let ack_errors: u64 = pub_results.iter().map(|r| r.ack_errors).sum();
     let unacked: u64 = pub_results.iter().map(|r| r.unacked).sum();
     let pub_disconnected = pub_results.iter().filter(|r| r.disconnected).count();
-    let offered = rate * args.room_size as f64;
+    let stalls: u64 = pub_results.iter().map(|r| r.stalls).sum();
+    let offered = (!args.saturate).then_some(rate * args.room_size as f64);
+    let generator_us = (measured > 0).then(|| usage.own_cpu_s * 1e6 / measured as f64);
+    let server_share = usage.server_cpu_s.map(|s| s / usage.wall_s.max(1e-9));
+    let per_core = usage
+        .server_cpu_s
+        .filter(|cpu| *cpu > 0.0 && measured > 0)
+        .map(|cpu| (measured as f64 / cpu).round());
 
     let results = json!({
         "placement": placement.name(),
@@ -595,12 +742,20 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         "malformed": malformed,
         "subscribers_disconnected": disconnected,
         "publishers_disconnected": pub_disconnected,
-        "offered_deliveries_per_s": round2(offered),
+        "offered_deliveries_per_s": offered.map(round2),
+        "saturate": args.saturate,
+        "publisher_stalls": stalls,
         "deliveries_per_s": round2(deliveries_per_s),
         "measured_deliveries": measured,
         "latency": stats::latency_json(&latency),
         "publish_ack_latency": stats::latency_json(&ack_latency),
         "server_cpu_us_per_delivery": server_us,
+        "server_core_share": server_share.map(round2),
+        // What one full core would sustain at this CPU cost (the share varies with what else
+        // runs on the server's core).
+        "deliveries_per_s_per_server_core": per_core,
+        "generator_cpu_us_per_delivery": generator_us.map(|us| (us * 1000.0).round() / 1000.0),
+        "deliveries_per_read": (reads > 0).then(|| round2(messages as f64 / reads as f64)),
         "drain_s": round2(drained_in.as_secs_f64()),
         "failures": ctx.failures.json(),
     });
@@ -616,9 +771,17 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         ),
     );
     ctx.failures.rows(&mut table);
+    let how = if args.saturate {
+        format!(
+            "closed loop, {} in flight per publisher ({stalls} stalls)",
+            args.window
+        )
+    } else {
+        format!("at {rate:.1}/s offered ({skipped} skipped at the in-flight limit)")
+    };
     table.row(
         "published",
-        format!("{published_total} at {rate:.1}/s offered ({skipped} skipped at the in-flight limit, {ack_errors} ack errors, {unacked} unacked)"),
+        format!("{published_total} {how}, {ack_errors} ack errors, {unacked} unacked"),
     );
     table.row(
         "deliveries",
@@ -626,7 +789,17 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     );
     table.row(
         "rate",
-        format!("{deliveries_per_s:.0} deliveries/s measured over {window:.1} s ({offered:.0}/s offered)"),
+        match offered {
+            Some(o) => format!(
+                "{deliveries_per_s:.0} deliveries/s measured over {window:.1} s ({o:.0}/s offered)"
+            ),
+            None => format!(
+                "{deliveries_per_s:.0} deliveries/s sustained over {window:.1} s (saturation){}",
+                per_core.map_or(String::new(), |c| format!(
+                    "; {c:.0}/s per full server core at this CPU cost"
+                ))
+            ),
+        },
     );
     table.latency("end-to-end latency", &latency);
     table.latency("publish ack latency", &ack_latency);
@@ -635,6 +808,15 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         server_us.map(|us| format!("{us:.3} µs per delivery")),
         threads,
     );
+    if let Some(us) = generator_us {
+        table.row(
+            "generator CPU",
+            format!(
+                "{us:.3} µs per delivery ({:.1} deliveries per read)",
+                messages as f64 / reads.max(1) as f64
+            ),
+        );
+    }
     Ok(Outcome {
         results,
         usage: usage.json(threads),
@@ -654,6 +836,100 @@ fn padding(bytes: usize) -> Arc<str> {
     }
 }
 
+/// A subscriber's bookkeeping, fed one frame at a time by [`RawWs::read`] and settled once per
+/// read.
+struct Sink {
+    tracks: Vec<Track>,
+    rec: Recorder,
+    /// The read's arrival time, taken at its first message (0: not yet).
+    now: u64,
+    /// Messages in this read.
+    n: u64,
+    /// Reads that brought messages, and the messages they brought.
+    reads: u64,
+    messages: u64,
+    /// Closed loop: messages in this read, by publisher.
+    by_publisher: Vec<u64>,
+    malformed: u64,
+    /// An Engine.IO ping to answer.
+    ping: bool,
+    /// The server disconnected us.
+    closing: bool,
+}
+
+impl Sink {
+    fn frame(&mut self, frame: Option<&[u8]>) {
+        let Some(payload) = frame else {
+            self.malformed += 1;
+            return;
+        };
+        let stamp = match client::fast_stamp(payload) {
+            Some(s) => s,
+            None => {
+                // Not the usual shape: the general parser (pings, spaces, namespaces, ...).
+                let Ok(text) = std::str::from_utf8(payload) else {
+                    self.malformed += 1;
+                    return;
+                };
+                match client::parse(text) {
+                    Packet::Event { args, .. } => match client::parse_stamp(args) {
+                        Some(s) => s,
+                        None => {
+                            self.malformed += 1;
+                            return;
+                        }
+                    },
+                    Packet::Ping => {
+                        self.ping = true;
+                        return;
+                    }
+                    Packet::Close | Packet::Disconnect => {
+                        self.closing = true;
+                        return;
+                    }
+                    _ => return,
+                }
+            }
+        };
+        let Some(track) = self.tracks.get_mut(stamp.publisher as usize) else {
+            self.malformed += 1;
+            return;
+        };
+        track.see(stamp.seq);
+        if let Some(c) = self.by_publisher.get_mut(stamp.publisher as usize) {
+            *c += 1;
+        }
+        if stamp.measured {
+            if self.now == 0 {
+                self.now = now_ns();
+            }
+            self.rec.record(self.now.saturating_sub(stamp.sent_ns));
+        }
+        self.n += 1;
+    }
+
+    /// Publishes this read's counts.
+    fn settle(&mut self, ctx: &Ctx, i: usize) {
+        self.now = 0;
+        if self.n == 0 {
+            return;
+        }
+        // Live count (sharded: no shared cache line between threads in the common case).
+        ctx.delivered.add(i, self.n);
+        self.reads += 1;
+        self.messages += self.n;
+        self.n = 0;
+        if let Some(credits) = &ctx.credits {
+            for (c, n) in credits.iter().zip(&mut self.by_publisher) {
+                if *n > 0 {
+                    c.add(*n);
+                    *n = 0;
+                }
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn subscriber(
     i: usize,
@@ -664,7 +940,7 @@ async fn subscriber(
     rooms: Arc<Vec<String>>,
     room: usize,
     ctx: Arc<Ctx>,
-    mut rec: Recorder,
+    rec: Recorder,
     mut stop: watch::Receiver<bool>,
 ) -> Option<SubResult> {
     let settle = |ready: bool| {
@@ -673,7 +949,7 @@ async fn subscriber(
         }
         ctx.subs_settled.fetch_add(1, Ordering::Relaxed);
     };
-    let mut ws = match client::open(&targets[t], source, timeout).await {
+    let mut ws = match RawWs::open(&targets[t], source, timeout).await {
         Ok(ws) => ws,
         Err(err) => {
             ctx.failures.open(&err);
@@ -681,71 +957,134 @@ async fn subscriber(
             return None;
         }
     };
-    if let Err(err) = client::join(&mut ws, &rooms[room], timeout).await {
+    if let Err(err) = ws.join(&rooms[room], timeout).await {
         ctx.failures.add(format!("join: {err}"));
         settle(false);
         return None;
     }
     ctx.members[room].fetch_add(1, Ordering::Relaxed);
     settle(true);
-    let mut result = SubResult {
-        room,
+    let mut sink = Sink {
         tracks: vec![Track::default(); ctx.publishers],
-        disconnected: false,
+        rec,
+        now: 0,
+        n: 0,
+        reads: 0,
+        messages: 0,
+        by_publisher: if ctx.credits.is_some() {
+            vec![0; ctx.publishers]
+        } else {
+            Vec::new()
+        },
         malformed: 0,
+        ping: false,
+        closing: false,
     };
-    // One stop future for the whole loop: a fresh `changed()` per message would register a
-    // waiter on the shared channel each time.
+    for text in ws.take_pending() {
+        sink.frame(Some(&text));
+    }
+    sink.settle(&ctx, i);
+    let mut disconnected = false;
+    // One stop future for the whole loop: a fresh `changed()` per read would register a waiter
+    // on the shared channel each time.
     let mut stopped = std::pin::pin!(async move {
         let _ = stop.changed().await;
     });
     loop {
-        tokio::select! {
+        let open = tokio::select! {
             biased;
-            msg = ws.next() => {
-                let text = match msg {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                        result.disconnected = true;
-                        break;
-                    }
-                    Some(Ok(_)) => continue,
-                };
-                match client::parse(&text) {
-                    Packet::Event { args, .. } => {
-                        let now = now_ns();
-                        match client::parse_stamp(args) {
-                            Some(s) if (s.publisher as usize) < result.tracks.len() => {
-                                result.tracks[s.publisher as usize].see(s.seq);
-                                if s.measured {
-                                    rec.record(now.saturating_sub(s.sent_ns));
-                                }
-                                // Live count (sharded: no shared cache line between
-                                // threads in the common case).
-                                ctx.delivered.add(i, 1);
-                            }
-                            _ => result.malformed += 1,
-                        }
-                    }
-                    Packet::Ping => {
-                        let failed = ws.send(client::text_static("3")).await.is_err();
-                        if failed {
-                            result.disconnected = true;
-                            break;
-                        }
-                    }
-                    Packet::Close | Packet::Disconnect => {
-                        result.disconnected = true;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
+            r = ws.read(|f| sink.frame(f)) => r.unwrap_or(false),
             () = &mut stopped => break,
+        };
+        sink.settle(&ctx, i);
+        if sink.ping {
+            sink.ping = false;
+            if ws.send_text("3").await.is_err() {
+                disconnected = true;
+                break;
+            }
+        }
+        if !open || sink.closing {
+            disconnected = true;
+            break;
         }
     }
-    rec.flush();
-    Some(result)
+    sink.rec.flush();
+    Some(SubResult {
+        room,
+        tracks: sink.tracks,
+        disconnected,
+        malformed: sink.malformed,
+        reads: sink.reads,
+        messages: sink.messages,
+    })
+}
+
+/// A publisher's calls: `publish` to its rooms in turn, `[publisher, seq, sent_ns, measured]`
+/// as data; the ack must be `[true]`.
+struct Publish<'a> {
+    j: usize,
+    rooms: &'a [String],
+    ctx: &'a Ctx,
+    pad: &'a str,
+    n: usize,
+    /// Publishes sent to each room.
+    sent: Vec<u64>,
+    ack_errors: u64,
+    /// Closed loop only.
+    gate: Option<Gate<'a>>,
+}
+
+impl Calls for Publish<'_> {
+    fn write(&mut self, id: u64, now_ns: u64, measured: bool, out: &mut String) {
+        let (j, ctx) = (self.j, self.ctx);
+        let k = (j + self.n) % self.rooms.len();
+        self.n += 1;
+        self.sent[k] += 1;
+        let seq = self.sent[k];
+        ctx.sent[j * self.rooms.len() + k].fetch_add(1, Ordering::Relaxed);
+        ctx.published.add(j, 1);
+        if let Some(g) = &mut self.gate {
+            g.expected += ctx.members[k].load(Ordering::Relaxed);
+        }
+        let _ = write!(
+            out,
+            r#"42{id}["publish",{{"room":"{}","data":[{j},{seq},{now_ns},{}{}]}}]"#,
+            self.rooms[k],
+            u8::from(measured),
+            self.pad
+        );
+    }
+
+    fn answered(&mut self, args: &str, matched: bool) {
+        if matched {
+            self.ctx.acked.add(self.j, 1);
+        }
+        if args != "[true]" {
+            self.ack_errors += 1;
+            if self.ack_errors <= 3 {
+                self.ctx.failures.add(format!("publish ack: {args:.80}"));
+            }
+        }
+    }
+
+    fn done(&mut self) {
+        self.ctx.pubs_done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn ready(&mut self) -> bool {
+        self.gate.as_mut().is_none_or(Gate::open)
+    }
+
+    async fn wait(&self) {
+        match &self.gate {
+            // Woken by the deliveries, or after a while to look for a stall.
+            Some(g) => {
+                let _ = tokio::time::timeout(STALL / 4, g.credit.notify.notified()).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -757,11 +1096,12 @@ async fn publisher(
     timeout: Duration,
     rooms: Arc<Vec<String>>,
     ctx: Arc<Ctx>,
-    period: Duration,
+    pacing: Option<Duration>,
+    window: u64,
     max_inflight: u64,
     pad: Arc<str>,
     mut rec: Recorder,
-    mut start: watch::Receiver<Option<(Instant, Instant, Instant)>>,
+    mut start: watch::Receiver<Option<Times>>,
     mut stop: watch::Receiver<bool>,
 ) -> PubResult {
     let mut result = PubResult {
@@ -781,142 +1121,58 @@ async fn publisher(
     let mut stopped = std::pin::pin!(async move {
         let _ = stop.changed().await;
     });
-    // Wait for the start, answering pings.
-    let (t0, warm_end, end) = loop {
-        if let Some(times) = *start.borrow_and_update() {
-            break times;
-        }
-        tokio::select! {
-            r = start.changed() => if r.is_err() { return result; },
-            msg = ws.next() => if !idle_message(&mut ws, msg).await {
-                result.disconnected = true;
-                return result;
-            },
-            () = &mut stopped => return result,
-        }
+    let Some((t0, warm_end, end)) = caller::wait_start(&mut ws, &mut start, stopped.as_mut()).await
+    else {
+        result.disconnected = true;
+        return result;
     };
-    let publishers = ctx.publishers;
-    let first = t0 + period.mul_f64(j as f64 / publishers as f64);
-    let mut ticker = tokio::time::interval_at(first, period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    // Send times by ack id, to time the acks.
-    let slots = (max_inflight.max(1) * 2).next_power_of_two() as usize;
-    let mut sent_at = vec![0u64; slots];
-    let mut next_id = 0u64;
-    let mut inflight = 0u64;
-    let mut n = 0usize;
-    let mut frame = String::with_capacity(128 + pad.len());
-    let mut sending = true;
-    loop {
-        if !sending && inflight == 0 {
-            break;
-        }
-        tokio::select! {
-            biased;
-            () = &mut stopped => break,
-            msg = ws.next() => {
-                let text = match msg {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                        result.disconnected = true;
-                        break;
-                    }
-                    Some(Ok(_)) => continue,
-                };
-                match client::parse(&text) {
-                    Packet::Ack { id, args } => {
-                        let slot = &mut sent_at[(id as usize) & (slots - 1)];
-                        if *slot != 0 {
-                            rec.record(now_ns().saturating_sub(*slot));
-                            *slot = 0;
-                            inflight -= 1;
-                            ctx.acked.add(j, 1);
-                        }
-                        if args != "[true]" {
-                            result.ack_errors += 1;
-                            if result.ack_errors <= 3 {
-                                ctx.failures.add(format!("publish ack: {args:.80}"));
-                            }
-                        }
-                    }
-                    Packet::Ping => {
-                        let failed = ws.send(client::text_static("3")).await.is_err();
-                        if failed {
-                            result.disconnected = true;
-                            break;
-                        }
-                    }
-                    Packet::Close | Packet::Disconnect => {
-                        result.disconnected = true;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            at = ticker.tick(), if sending => {
-                if at >= end {
-                    sending = false;
-                    ctx.pubs_done.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                if inflight >= max_inflight || sent_at[(next_id as usize) & (slots - 1)] != 0 {
-                    result.skipped += 1;
-                    continue;
-                }
-                let k = (j + n) % rooms.len();
-                n += 1;
-                result.sent[k] += 1;
-                let seq = result.sent[k];
-                ctx.sent[j * rooms.len() + k].fetch_add(1, Ordering::Relaxed);
-                let id = next_id;
-                next_id += 1;
-                frame.clear();
-                let now = now_ns();
-                // Measured when scheduled after the warm-up (a late tick sent after it is not).
-                let measured = u8::from(at >= warm_end);
-                let _ = write!(
-                    frame,
-                    r#"42{id}["publish",{{"room":"{}","data":[{j},{seq},{now},{measured}{pad}]}}]"#,
-                    rooms[k]
-                );
-                sent_at[(id as usize) & (slots - 1)] = now;
-                inflight += 1;
-                ctx.published.add(j, 1);
-                if ws.send(Message::Text(frame.as_str().into())).await.is_err() {
-                    result.disconnected = true;
-                    break;
-                }
-            }
-        }
-    }
-    if sending {
-        // Ended early (stopped or disconnected): it sends no more.
-        ctx.pubs_done.fetch_add(1, Ordering::Relaxed);
-    }
-    result.unacked = inflight;
+    let plan = Plan {
+        pacing: match pacing {
+            // Publishers staggered over one period.
+            Some(period) => Pacing::Rate {
+                first: t0 + period.mul_f64(j as f64 / ctx.publishers as f64),
+                period,
+            },
+            None => Pacing::Closed,
+        },
+        warm_end,
+        end,
+        max_inflight,
+    };
+    // The window in deliveries: `window` publishes to an average room.
+    let members: u64 = ctx.members.iter().map(|m| m.load(Ordering::Relaxed)).sum();
+    let per_publish = members.div_ceil(rooms.len() as u64).max(1);
+    let mut calls = Publish {
+        j,
+        rooms: &rooms,
+        ctx: &ctx,
+        pad: &pad,
+        n: 0,
+        sent: vec![0; rooms.len()],
+        ack_errors: 0,
+        gate: ctx.credits.as_ref().map(|c| Gate {
+            credit: &c[j],
+            window: window.max(1) * per_publish,
+            expected: 0,
+            forgiven: 0,
+            last_seen: 0,
+            last_progress: Instant::now(),
+            stalls: 0,
+        }),
+    };
+    let tally = caller::run(&mut ws, &mut calls, &plan, &mut rec, stopped).await;
+    result.sent = calls.sent;
+    result.ack_errors = calls.ack_errors;
+    result.stalls = calls.gate.map_or(0, |g| g.stalls);
+    result.skipped = tally.skipped;
+    result.unacked = tally.unanswered;
+    result.disconnected = tally.disconnected;
     rec.flush();
     // Kept open until the run ends (the caller drops it), so no disconnect disturbs the drain.
     if !result.disconnected {
         result.connection = Some(ws);
     }
     result
-}
-
-/// Handles a message on a connection that only needs to stay alive; `false` when it closed.
-async fn idle_message(
-    ws: &mut Ws,
-    msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-) -> bool {
-    match msg {
-        Some(Ok(Message::Text(text))) => {
-            if client::parse(&text) == Packet::Ping {
-                return ws.send(client::text_static("3")).await.is_ok();
-            }
-            true
-        }
-        Some(Ok(Message::Close(_)) | Err(_)) | None => false,
-        Some(Ok(_)) => true,
-    }
 }
 
 #[cfg(test)]
@@ -953,6 +1209,50 @@ mod tests {
         t.see(135);
         t.see(3); // 137 back: still remembered
         assert_eq!((t.duplicates, t.reordered), (1, 1));
+    }
+
+    #[test]
+    fn gate_keeps_a_window_of_deliveries_in_flight() {
+        let credit = Credit::new();
+        let mut gate = Gate {
+            credit: &credit,
+            window: 100,
+            expected: 0,
+            forgiven: 0,
+            last_seen: 0,
+            last_progress: Instant::now(),
+            stalls: 0,
+        };
+        assert!(gate.open());
+        gate.expected = 150; // three publishes to rooms of 50
+        assert!(!gate.open());
+        // It asked to be woken once the backlog is below the window again.
+        assert_eq!(credit.wake_at.load(Ordering::SeqCst), 51);
+        credit.add(50);
+        assert_eq!(credit.wake_at.load(Ordering::SeqCst), 51);
+        credit.add(1);
+        assert_eq!(credit.wake_at.load(Ordering::SeqCst), u64::MAX);
+        // The wake-up is stored for the next waiter.
+        let notified = credit.notify.notified();
+        let waker = futures_util::task::noop_waker();
+        let mut notified = std::pin::pin!(notified);
+        assert!(
+            notified
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+                .is_ready()
+        );
+        assert!(gate.open());
+        // A stall: nothing arrives for STALL, the backlog is written off, and taken back
+        // when it arrives after all.
+        gate.expected = 251;
+        assert!(!gate.open());
+        gate.last_progress = Instant::now() - STALL;
+        assert!(gate.open());
+        assert_eq!((gate.stalls, gate.forgiven), (1, 200));
+        credit.add(200);
+        assert!(gate.open());
+        assert_eq!(gate.forgiven, 0);
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! reports the generator's own CPU time and the CPU time and RSS of the `--server-pid`s.
 //! `summarize` turns the JSON reports of several runs into one markdown table.
 
+mod caller;
 mod client;
 mod connect;
 mod echo;
 mod fanout;
+mod raw;
 mod report;
 mod stats;
 mod summarize;
@@ -85,6 +87,13 @@ pub(crate) struct Common {
     /// Longest time one connection's handshake may take, in seconds.
     #[arg(long, default_value_t = 10.0)]
     pub(crate) connect_timeout: f64,
+    /// Microseconds a generator thread sleeps each time it runs out of work, before it waits
+    /// for the sockets: one wake-up then serves every socket that became readable meanwhile
+    /// instead of one or two (a wake-up costs several µs on a VM). Adds up to this much to the
+    /// measured latencies. Default: 500 for `fanout --saturate` (whose latencies are queueing
+    /// anyway), 0 (never sleeps) otherwise.
+    #[arg(long)]
+    pub(crate) nap_us: Option<u64>,
 }
 
 impl Common {
@@ -206,18 +215,22 @@ pub(crate) async fn pace(start: tokio::time::Instant, i: usize, rate: f64) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let threads = match &cli.command {
-        Command::Connect(a) => a.common.worker_threads(),
-        Command::Fanout(a) | Command::CrossNode(a) => a.common.worker_threads(),
-        Command::Echo(a) => a.common.worker_threads(),
+    let (common, saturate) = match &cli.command {
+        Command::Connect(a) => (&a.common, false),
+        Command::Fanout(a) | Command::CrossNode(a) => (&a.common, a.saturate),
+        Command::Echo(a) => (&a.common, false),
         Command::Summarize(a) => return summarize::run(a),
     };
     // Start the clock of message timestamps before anything is sent.
     let _ = stats::now_ns();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(common.worker_threads()).enable_all();
+    let nap_us = common.nap_us.unwrap_or(if saturate { 500 } else { 0 });
+    if nap_us > 0 {
+        let nap = Duration::from_micros(nap_us);
+        builder.on_thread_park(move || std::thread::sleep(nap));
+    }
+    let runtime = builder.build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Connect(args) => connect::run(args).await,

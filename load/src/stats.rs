@@ -64,7 +64,7 @@ impl Shards {
     }
 }
 
-const RECORD_BATCH: usize = 64;
+const RECORD_BATCH: usize = 256;
 
 /// A connection task's handle on [`Shards`].
 #[derive(Debug)]

@@ -171,11 +171,38 @@ fn spec(scenario: &str) -> Vec<Column> {
             )),
             col!("max ms", |r| us_as_ms(&r["results"]["latency"]["max_us"])),
             col!("generator load", |r| num(&r["usage"]["generator_load"])),
+            col!("generator µs/delivery", |r| num(
+                &r["results"]["generator_cpu_us_per_delivery"]
+            )),
             col!(
                 "server CPU µs/delivery",
                 |r| num(&r["results"]["server_cpu_us_per_delivery"]),
                 |r| r["results"]["server_cpu_us_per_delivery"].as_f64()
             ),
+        ],
+        "saturate" => vec![
+            col!("server", |r| r["label"].as_str().unwrap_or("").to_owned()),
+            col!("deliveries/s", |r| num(&r["results"]["deliveries_per_s"])),
+            col!(
+                "deliveries/s per server core",
+                |r| num(&r["results"]["deliveries_per_s_per_server_core"]),
+                |r| r["results"]["deliveries_per_s_per_server_core"].as_f64()
+            ),
+            col!("lost", |r| num(&r["results"]["lost"])),
+            col!("dup", |r| num(&r["results"]["duplicates"])),
+            col!("reordered", |r| num(&r["results"]["reordered"])),
+            col!("server CPU µs/delivery", |r| num(
+                &r["results"]["server_cpu_us_per_delivery"]
+            )),
+            col!("server core share", |r| num(
+                &r["results"]["server_core_share"]
+            )),
+            col!("p50 ms", |r| us_as_ms(&r["results"]["latency"]["p50_us"])),
+            col!("p99 ms", |r| us_as_ms(&r["results"]["latency"]["p99_us"])),
+            col!("generator µs/delivery", |r| num(
+                &r["results"]["generator_cpu_us_per_delivery"]
+            )),
+            col!("generator load", |r| num(&r["usage"]["generator_load"])),
         ],
         "echo" => vec![
             col!("server", |r| r["label"].as_str().unwrap_or("").to_owned()),
@@ -243,6 +270,15 @@ fn describe(scenario: &str, c: &Value) -> String {
             num(&c["room_size"]),
             num(&c["publishers"]),
             num(&c["offered_deliveries_per_s"]),
+            num(&c["duration_s"]),
+            num(&c["warmup_s"])
+        ),
+        "saturate" => format!(
+            "{} rooms × {} subscribers, {} publishers closed-loop with {} publishes in flight each, {} s ({} s warm-up)",
+            num(&c["rooms"]),
+            num(&c["room_size"]),
+            num(&c["publishers"]),
+            num(&c["window"]),
             num(&c["duration_s"]),
             num(&c["warmup_s"])
         ),

@@ -43,14 +43,18 @@ struct Publish<'a> {
 fn main() -> std::io::Result<()> {
     let mut port = 3000u16;
     let mut seconds = 0u64;
-    let mut write_buffer = 0usize;
+    // As sio-server since 8d28b6e: the frames of a batch go out in one write.
+    let mut write_buffer = 16 * 1024;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--port" => port = args.next().and_then(|v| v.parse().ok()).unwrap_or(port),
             "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--write-buffer" => {
-                write_buffer = args.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                write_buffer = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(write_buffer);
             }
             _ => {
                 eprintln!("usage: sio-peer-floor --port PORT [--seconds N] [--write-buffer BYTES]");
@@ -108,8 +112,9 @@ async fn connection(stream: TcpStream, id: u64, rooms: Arc<Rooms>, write_buffer:
     // every read attempt, so its 128 KiB default costs a 128 KiB memset per wakeup (and RSS).
     let mut config = WebSocketConfig::default();
     config.read_buffer_size = 4096;
-    // 0 (as sio-server): every frame is its own write(2), even within a batch. With
-    // `--write-buffer N` the frames of a batch accumulate and the flush writes them at once.
+    // 16 KiB by default (as sio-server): the frames of a batch accumulate and the flush writes
+    // them at once. `--write-buffer 0` writes every frame with its own write(2), as sio-server
+    // did before 8d28b6e (and as the first BENCHMARKS.md tables were measured).
     config.write_buffer_size = write_buffer;
     let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else {
         return;
