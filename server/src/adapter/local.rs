@@ -46,18 +46,24 @@ struct Entry {
 }
 
 struct Index {
-    rooms: HashMap<Room, HashSet<Sid>>,
+    /// Each room's members, with their sockets: a broadcast reaches them without a lookup
+    /// per member.
+    rooms: HashMap<Room, HashMap<Sid, Arc<dyn LocalSocket>>>,
     sockets: HashMap<Sid, Entry>,
     max_rooms_per_socket: usize,
 }
 
 impl Index {
     /// Calls `f` for every socket selected by `opts`, each once.
-    fn for_each_match(&self, opts: &BroadcastOptions, mut f: impl FnMut(Sid, &Entry)) {
+    fn for_each_match(
+        &self,
+        opts: &BroadcastOptions,
+        mut f: impl FnMut(Sid, &Arc<dyn LocalSocket>),
+    ) {
         let mut excluded: HashSet<Sid> = HashSet::new();
         for room in &opts.except {
             if let Some(members) = self.rooms.get(room) {
-                excluded.extend(members.iter().copied());
+                excluded.extend(members.keys().copied());
             }
             if let Ok(sid) = room.parse::<Sid>() {
                 excluded.insert(sid);
@@ -66,27 +72,29 @@ impl Index {
         if opts.rooms.is_empty() {
             for (sid, entry) in &self.sockets {
                 if !excluded.contains(sid) {
-                    f(*sid, entry);
+                    f(*sid, &entry.socket);
                 }
             }
             return;
         }
         let mut seen: HashSet<Sid> = HashSet::new();
         let single = opts.rooms.len() == 1;
-        let mut visit = |sid: &Sid| {
-            if excluded.contains(sid) || (!single && !seen.insert(*sid)) {
+        let mut visit = |sid: Sid, socket: &Arc<dyn LocalSocket>| {
+            if excluded.contains(&sid) || (!single && !seen.insert(sid)) {
                 return;
             }
-            if let Some(entry) = self.sockets.get(sid) {
-                f(*sid, entry);
-            }
+            f(sid, socket);
         };
         for room in &opts.rooms {
             if let Some(members) = self.rooms.get(room) {
-                members.iter().for_each(&mut visit);
+                for (sid, socket) in members {
+                    visit(*sid, socket);
+                }
             }
-            if let Ok(sid) = room.parse::<Sid>() {
-                visit(&sid);
+            if let Ok(sid) = room.parse::<Sid>()
+                && let Some(entry) = self.sockets.get(&sid)
+            {
+                visit(sid, &entry.socket);
             }
         }
     }
@@ -111,7 +119,11 @@ impl Index {
             return;
         }
         if entry.rooms.insert(room.to_owned()) {
-            self.rooms.entry(room.to_owned()).or_default().insert(sid);
+            let socket = entry.socket.clone();
+            self.rooms
+                .entry(room.to_owned())
+                .or_default()
+                .insert(sid, socket);
         }
     }
 
@@ -293,7 +305,7 @@ impl LocalAdapter {
     fn matching(&self, opts: &BroadcastOptions) -> Vec<Arc<dyn LocalSocket>> {
         let mut out = Vec::new();
         self.read()
-            .for_each_match(opts, |_, entry| out.push(entry.socket.clone()));
+            .for_each_match(opts, |_, socket| out.push(socket.clone()));
         out
     }
 
@@ -302,8 +314,8 @@ impl LocalAdapter {
     pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) -> usize {
         let frame = self.inner.parser.encode(packet);
         let mut count = 0;
-        self.read().for_each_match(opts, |_, entry| {
-            entry.socket.deliver(&frame, opts.flags.volatile);
+        self.read().for_each_match(opts, |_, socket| {
+            socket.deliver(&frame, opts.flags.volatile);
             count += 1;
         });
         count
@@ -367,8 +379,8 @@ impl LocalAdapter {
     pub fn fetch_sockets_local(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
         let index = self.read();
         let mut out = Vec::new();
-        index.for_each_match(opts, |sid, entry| {
-            out.push(entry.socket.info(index.rooms_of(sid)));
+        index.for_each_match(opts, |sid, socket| {
+            out.push(socket.info(index.rooms_of(sid)));
         });
         out
     }
