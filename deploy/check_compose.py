@@ -6,6 +6,7 @@ load balancer's config (rendered from the one template, and accepted by `haproxy
 image (multi-stage, non-root). Usage: python check_compose.py <repo root>
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ for name in ("node1", "node2", "node3"):
     check(f"{name} has its id", env.get("NODE_ID") == name, env)
     check(f"{name} joins redis", env.get("REDIS_URL") == "redis://redis:6379", env)
     check(f"{name} waits for redis", node.get("depends_on", {}).get("redis", {}).get("condition") == "service_healthy")
+    check(f"{name} raises the open-files limit", node.get("ulimits", {}).get("nofile", {}).get("soft", 0) >= 100000)
     check(f"{name} has a readiness check", "/readyz" in " ".join(node.get("healthcheck", {}).get("test", [])))
 haproxy = services.get("haproxy", {})
 check("haproxy serves :8080", "8080:8080" in haproxy.get("ports", []))
@@ -47,6 +49,7 @@ rendered = subprocess.run(
     [str(root / "scripts/render-haproxy.sh"), "*:8080", "node1=node1:3000", "node2=node2:3000", "node3=node3:3000"],
     capture_output=True,
     text=True,
+    env={**os.environ, "HAPROXY_MAXCONN": "200000"},
 )
 check("haproxy config is rendered from the template", rendered.stdout == cfg.read_text(), "re-run scripts/render-haproxy.sh")
 valid = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
