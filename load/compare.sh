@@ -233,7 +233,7 @@ if ((${#files[@]})); then
     cat "$notes"
     echo
   } >"$results/summary.md"
-  "$load" summarize "${files[@]}" --baseline floor,sio-node >>"$results/summary.md"
+  "$load" summarize "${files[@]}" --baseline floor,sio-node --svg-dir "$results/plots" >>"$results/summary.md"
   log "wrote $results/summary.md"
   cat "$results/summary.md"
 fi

@@ -147,10 +147,67 @@ pub(crate) fn write_svg(
     title: &str,
     series: &[(&str, &Histogram<u64>)],
 ) -> anyhow::Result<()> {
+    let curves: Vec<(&str, Curve)> = series
+        .iter()
+        .map(|(name, h)| (*name, Curve::of(h, 200)))
+        .collect();
+    write_curves(path, title, &curves)
+}
+
+/// Writes latency curves (from histograms or from reports) as the SVG percentile plot.
+pub(crate) fn write_curves(
+    path: &Path,
+    title: &str,
+    series: &[(&str, Curve)],
+) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(path, svg(title, series)).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A latency distribution as points (decades of the percentile axis, milliseconds): at `d`
+/// decades the quantile is `1 − 10^−d` (0 → p0, 2 → p99, 3 → p99.9).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Curve {
+    pub(crate) points: Vec<(f64, f64)>,
+    pub(crate) max_ms: f64,
+}
+
+impl Curve {
+    /// `n + 1` points spread evenly over the axis.
+    pub(crate) fn of(h: &Histogram<u64>, n: u32) -> Curve {
+        if h.is_empty() {
+            return Curve::default();
+        }
+        let points = (0..=n)
+            .map(|i| {
+                let decades = DECADES * f64::from(i) / f64::from(n);
+                let q = 1.0 - 10f64.powf(-decades);
+                (decades, h.value_at_quantile(q) as f64 / 1e6)
+            })
+            .collect();
+        Curve {
+            points,
+            max_ms: h.max() as f64 / 1e6,
+        }
+    }
+
+    /// The latency at `decades` (linear between points).
+    fn at(&self, decades: f64) -> f64 {
+        let i = self.points.partition_point(|(d, _)| *d < decades);
+        match (i.checked_sub(1).map(|j| self.points[j]), self.points.get(i)) {
+            (Some((d0, v0)), Some(&(d1, v1))) if d1 > d0 => {
+                v0 + (v1 - v0) * (decades - d0) / (d1 - d0)
+            }
+            (_, Some(&(_, v))) | (Some((_, v)), None) => v,
+            (None, None) => 0.0,
+        }
+    }
+
+    fn min_ms(&self) -> f64 {
+        self.points.first().map_or(0.0, |p| p.1)
+    }
 }
 
 const W: f64 = 760.0;
@@ -172,16 +229,16 @@ fn escape(s: &str) -> String {
 }
 
 /// The SVG document.
-pub(crate) fn svg(title: &str, series: &[(&str, &Histogram<u64>)]) -> String {
+pub(crate) fn svg(title: &str, series: &[(&str, Curve)]) -> String {
     let max_ms = series
         .iter()
-        .filter(|(_, h)| !h.is_empty())
-        .map(|(_, h)| h.max() as f64 / 1e6)
+        .filter(|(_, c)| !c.points.is_empty())
+        .map(|(_, c)| c.max_ms)
         .fold(0.0f64, f64::max);
     let min_ms = series
         .iter()
-        .filter(|(_, h)| !h.is_empty())
-        .map(|(_, h)| h.min() as f64 / 1e6)
+        .filter(|(_, c)| !c.points.is_empty())
+        .map(|(_, c)| c.min_ms())
         .fold(f64::MAX, f64::min)
         .max(0.001);
     let y_max = nice_ceiling(max_ms.max(0.001));
@@ -261,16 +318,13 @@ pub(crate) fn svg(title: &str, series: &[(&str, &Histogram<u64>)]) -> String {
         if log { ", log scale" } else { "" }
     );
     // One line per series: 200 points spread evenly over the log axis.
-    for (n, (name, h)) in series.iter().enumerate() {
-        if h.is_empty() {
+    for (n, (name, curve)) in series.iter().enumerate() {
+        if curve.points.is_empty() {
             continue;
         }
         let color = COLORS[n % COLORS.len()];
         let mut points = String::new();
-        for i in 0..=200 {
-            let decades = DECADES * f64::from(i) / 200.0;
-            let q = 1.0 - 10f64.powf(-decades);
-            let ms = h.value_at_quantile(q) as f64 / 1e6;
+        for &(decades, ms) in &curve.points {
             let _ = write!(points, "{:.1},{:.1} ", x_of(decades), y_of(ms));
         }
         let _ = writeln!(
@@ -287,9 +341,9 @@ pub(crate) fn svg(title: &str, series: &[(&str, &Histogram<u64>)]) -> String {
             LEFT + 32.0,
             ly,
             escape(name),
-            fmt_ms(h.value_at_quantile(0.5) as f64 / 1e6),
-            fmt_ms(h.value_at_quantile(0.99) as f64 / 1e6),
-            fmt_ms(h.max() as f64 / 1e6),
+            fmt_ms(curve.at(std::f64::consts::LOG10_2)),
+            fmt_ms(curve.at(2.0)),
+            fmt_ms(curve.max_ms),
         );
     }
     out.push_str("</svg>\n");
@@ -328,9 +382,21 @@ mod tests {
             a.record(i * 1000).unwrap();
             b.record(i * 2000).unwrap();
         }
-        let doc = svg("t <x>", &[("a", &a), ("b", &b)]);
+        let doc = svg(
+            "t <x>",
+            &[("a", Curve::of(&a, 200)), ("b", Curve::of(&b, 200))],
+        );
         assert_eq!(doc.matches("<polyline").count(), 2);
         assert!(doc.contains("t &lt;x&gt;"));
+        let c = Curve::of(&a, 50);
+        assert_eq!(c.points.len(), 51);
+        // p50 of 1..999 µs is ~0.5 ms; p99 ~0.99 ms.
+        assert!(
+            (c.at(std::f64::consts::LOG10_2) - 0.5).abs() < 0.02,
+            "{}",
+            c.at(std::f64::consts::LOG10_2)
+        );
+        assert!((c.at(2.0) - 0.99).abs() < 0.02);
         assert_eq!(nice_ceiling(3.2), 5.0);
         assert_eq!(nice_ceiling(0.7), 1.0);
     }

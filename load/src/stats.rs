@@ -149,6 +149,12 @@ pub(crate) fn latency_json(h: &Histogram<u64>) -> Value {
         "p99_us": us(h.value_at_quantile(0.99)),
         "p999_us": us(h.value_at_quantile(0.999)),
         "max_us": us(h.max()),
+        // The percentile curve (decades of 1/(1-q), µs) that `summarize --svg-dir` plots.
+        "curve": crate::report::Curve::of(h, 50)
+            .points
+            .iter()
+            .map(|&(d, ms)| json!([(d * 100.0).round() / 100.0, (ms * 10_000.0).round() / 10.0]))
+            .collect::<Vec<_>>(),
     })
 }
 

@@ -21,6 +21,21 @@ pub(crate) struct SummarizeArgs {
     /// Writes the markdown here (default: stdout).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also draws, per scenario and configuration, every server's latency curve in one SVG
+    /// in this directory (`<scenario>-<n>.svg`), linked from the markdown.
+    #[arg(long)]
+    svg_dir: Option<PathBuf>,
+}
+
+/// The latency curve a report carries (`results.latency.curve`), if any.
+fn curve(latency: &Value) -> Option<crate::report::Curve> {
+    let points: Vec<(f64, f64)> = latency["curve"]
+        .as_array()?
+        .iter()
+        .filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()? / 1000.0)))
+        .collect();
+    let max_ms = latency["max_us"].as_f64()? / 1000.0;
+    (!points.is_empty()).then_some(crate::report::Curve { points, max_ms })
 }
 
 /// Runs `summarize`.
@@ -36,10 +51,24 @@ pub(crate) fn run(args: &SummarizeArgs) -> anyhow::Result<()> {
         groups.entry((scenario, config)).or_default().push(report);
     }
     let mut md = String::new();
+    let mut plots = 0;
     for ((scenario, _), reports) in &groups {
         let spec = spec(scenario);
         let config = &reports[0]["config"];
         let _ = writeln!(md, "### {scenario}: {}\n", describe(scenario, config));
+        if let Some(dir) = &args.svg_dir {
+            let curves: Vec<(&str, crate::report::Curve)> = reports
+                .iter()
+                .filter_map(|r| Some((r["label"].as_str()?, curve(&r["results"]["latency"])?)))
+                .collect();
+            if !curves.is_empty() {
+                plots += 1;
+                let path = dir.join(format!("{scenario}-{plots}.svg"));
+                let title = format!("{scenario}: latency by server");
+                crate::report::write_curves(&path, &title, &curves)?;
+                let _ = writeln!(md, "Latency plot: `{}`\n", path.display());
+            }
+        }
         let mut header: Vec<String> = spec.iter().map(|c| c.title.to_owned()).collect();
         let key = spec.iter().find(|c| c.ratio);
         // Ratio columns for the baselines that ran this configuration.
