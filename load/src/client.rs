@@ -1,19 +1,92 @@
-//! Just enough of a Socket.IO v5 client (Engine.IO v4 over WebSocket, JSON parser, namespace
-//! `/`) for the scenarios: open a connection from a chosen source address, parse what the server
-//! sends without allocating, and answer its pings.
+//! Just enough of a Socket.IO v5 client (Engine.IO v4 over WebSocket, or long-polling with
+//! `--transport polling`; JSON parser, namespace `/`) for the scenarios: open a connection from
+//! a chosen source address, parse what the server sends without allocating, and answer its
+//! pings.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
-/// A client's WebSocket.
-pub(crate) type Ws = WebSocketStream<TcpStream>;
+use crate::polling::Polling;
+
+/// A client's connection: a WebSocket, or a long-polling session, as one stream of messages
+/// and one sink.
+pub(crate) enum Ws {
+    /// Engine.IO over WebSocket.
+    Ws(Box<WebSocketStream<TcpStream>>),
+    /// Engine.IO over HTTP long-polling.
+    Polling(Box<Polling>),
+}
+
+impl std::fmt::Debug for Ws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ws::Ws(_) => "Ws::Ws",
+            Ws::Polling(_) => "Ws::Polling",
+        })
+    }
+}
+
+impl Stream for Ws {
+    type Item = Result<Message, WsError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        match self.get_mut() {
+            Ws::Ws(ws) => ws.poll_next_unpin(cx),
+            Ws::Polling(p) => p.poll_next_unpin(cx),
+        }
+    }
+}
+
+impl Sink<Message> for Ws {
+    type Error = WsError;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), WsError>> {
+        match self.get_mut() {
+            Ws::Ws(ws) => ws.poll_ready_unpin(cx),
+            Ws::Polling(p) => p.poll_ready_unpin(cx),
+        }
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), WsError> {
+        match self.get_mut() {
+            Ws::Ws(ws) => ws.start_send_unpin(item),
+            Ws::Polling(p) => p.start_send_unpin(item),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), WsError>> {
+        match self.get_mut() {
+            Ws::Ws(ws) => ws.poll_flush_unpin(cx),
+            Ws::Polling(p) => p.poll_flush_unpin(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), WsError>> {
+        match self.get_mut() {
+            Ws::Ws(ws) => ws.poll_close_unpin(cx),
+            Ws::Polling(p) => p.poll_close_unpin(cx),
+        }
+    }
+}
+
+/// The Engine.IO transport the generator's clients use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum Transport {
+    /// WebSocket from the first request.
+    #[default]
+    Websocket,
+    /// HTTP long-polling only (no upgrade).
+    Polling,
+}
 
 /// A server to load: its socket address and the WebSocket URL of its Socket.IO endpoint.
 #[derive(Debug, Clone)]
@@ -22,6 +95,10 @@ pub(crate) struct Target {
     pub(crate) addr: SocketAddr,
     /// `ws://host:port/socket.io/?EIO=4&transport=websocket`.
     pub(crate) url: String,
+    /// The endpoint's path (`/socket.io/`).
+    pub(crate) path: String,
+    /// How clients connect (`--transport`).
+    pub(crate) transport: Transport,
 }
 
 impl Target {
@@ -55,6 +132,8 @@ impl Target {
         Ok(Target {
             addr,
             url: format!("ws://{hostport}{path}?EIO=4&transport=websocket"),
+            path,
+            transport: Transport::Websocket,
         })
     }
 }
@@ -162,20 +241,33 @@ pub(crate) async fn connect_tcp(
 }
 
 async fn open_inner(target: &Target, source: Option<IpAddr>) -> Result<Ws, OpenError> {
-    let stream = connect_tcp(target, source).await?;
-    let (mut ws, _) =
-        tokio_tungstenite::client_async_with_config(target.url.as_str(), stream, Some(ws_config()))
+    let mut ws = match target.transport {
+        Transport::Websocket => {
+            let stream = connect_tcp(target, source).await?;
+            let (mut ws, _) = tokio_tungstenite::client_async_with_config(
+                target.url.as_str(),
+                stream,
+                Some(ws_config()),
+            )
             .await
             .map_err(|e| fail(Stage::Upgrade, e))?;
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.starts_with('0') => break,
-            Some(Ok(Message::Text(t))) => return Err(fail(Stage::Open, format!("got {t:.40}"))),
-            Some(Ok(Message::Close(_))) | None => return Err(fail(Stage::Open, "closed")),
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(fail(Stage::Open, e)),
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) if t.starts_with('0') => break,
+                    Some(Ok(Message::Text(t))) => {
+                        return Err(fail(Stage::Open, format!("got {t:.40}")));
+                    }
+                    Some(Ok(Message::Close(_))) | None => {
+                        return Err(fail(Stage::Open, "closed"));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(fail(Stage::Open, e)),
+                }
+            }
+            Ws::Ws(Box::new(ws))
         }
-    }
+        Transport::Polling => Ws::Polling(Box::new(Polling::open(target, source).await?.0)),
+    };
     ws.send(text_static("40"))
         .await
         .map_err(|e| fail(Stage::Connect, e))?;

@@ -13,6 +13,7 @@ mod client;
 mod connect;
 mod echo;
 mod fanout;
+mod polling;
 mod raw;
 mod report;
 mod stats;
@@ -94,6 +95,10 @@ pub(crate) struct Common {
     /// anyway), 0 (never sleeps) otherwise.
     #[arg(long)]
     pub(crate) nap_us: Option<u64>,
+    /// The Engine.IO transport of the clients: `websocket`, or `polling` (HTTP long-polling,
+    /// two keep-alive connections per client). The fan-out's subscribers always use WebSocket.
+    #[arg(long, value_enum, default_value_t = client::Transport::Websocket)]
+    pub(crate) transport: client::Transport,
 }
 
 impl Common {
@@ -103,7 +108,12 @@ impl Common {
         let targets: Vec<_> = self
             .targets
             .iter()
-            .map(|t| client::Target::parse(t))
+            .map(|t| {
+                client::Target::parse(t).map(|mut target| {
+                    target.transport = self.transport;
+                    target
+                })
+            })
             .collect::<anyhow::Result<_>>()?;
         anyhow::ensure!(!targets.is_empty(), "no --target");
         Ok(targets)
@@ -129,7 +139,11 @@ impl Common {
     }
 
     /// The part of every JSON report that describes the run.
-    pub(crate) fn json(&self, scenario: &str, config: Value) -> Value {
+    pub(crate) fn json(&self, scenario: &str, mut config: Value) -> Value {
+        // Recorded (and so grouped apart by `summarize`) only when not the default.
+        if self.transport == client::Transport::Polling {
+            config["transport"] = json!("polling");
+        }
         json!({
             "scenario": scenario,
             "label": self.label,

@@ -55,7 +55,15 @@ pub(crate) fn run(args: &SummarizeArgs) -> anyhow::Result<()> {
     for ((scenario, _), reports) in &groups {
         let spec = spec(scenario);
         let config = &reports[0]["config"];
-        let _ = writeln!(md, "### {scenario}: {}\n", describe(scenario, config));
+        let transport = match config["transport"].as_str() {
+            Some(t) => format!(", {t} clients"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            md,
+            "### {scenario}: {}{transport}\n",
+            describe(scenario, config)
+        );
         if let Some(dir) = &args.svg_dir {
             let curves: Vec<(&str, crate::report::Curve)> = reports
                 .iter()
