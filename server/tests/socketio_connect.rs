@@ -168,3 +168,30 @@ async fn connections_that_join_no_namespace_in_time_are_closed() {
     joined.send(r#"427["ping"]"#).await;
     assert_eq!(joined.next_text().await, r#"437["pong"]"#);
 }
+
+#[tokio::test]
+async fn namespace_handlers_serve_every_socket_and_a_socket_handler_takes_precedence() {
+    let io = Server::builder().build();
+    io.of("/")
+        .on("who", |_s: Socket, ev: sio_server::Event| async move {
+            let _ = ev.ack.send("namespace");
+        });
+    io.on_connection(|socket: Socket| async move {
+        if socket.handshake().query_param("own").is_some() {
+            socket.on("who", |_s: Socket, ev: sio_server::Event| async move {
+                let _ = ev.ack.send("socket");
+            });
+        }
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let (mut plain, _) = RawClient::connect(addr, "/").await;
+    plain.send(r#"421["who"]"#).await;
+    assert_eq!(plain.next_text().await, r#"431["namespace"]"#);
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&own=1");
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut own = RawClient { ws };
+    assert!(own.next_text().await.starts_with("0{"));
+    own.join_namespace("/", None).await;
+    own.send(r#"422["who"]"#).await;
+    assert_eq!(own.next_text().await, r#"432["socket"]"#);
+}
