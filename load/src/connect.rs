@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::client::{self, Packet, Target};
 use crate::report::{self, Table};
 use crate::stats::{self, Usage, round2};
-use crate::{Common, Failures, pace};
+use crate::{Common, Failures, pace, wait_settled};
 
 /// Flags of `connect`.
 #[derive(Debug, Clone, Args)]
@@ -85,13 +85,14 @@ pub(crate) async fn run(args: ConnectArgs) -> anyhow::Result<()> {
         )));
     }
     // Every attempt settles within the connect timeout.
-    let deadline = tokio::time::Instant::now() + common.connect_timeout() + Duration::from_secs(1);
-    while (shared.settled.load(Ordering::Relaxed) as usize) < n
-        && tokio::time::Instant::now() < deadline
-    {
-        update_bar(&bar, &shared);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_settled(
+        &shared.settled,
+        n,
+        common.connect_timeout() + Duration::from_secs(1),
+        Duration::from_millis(50),
+        || update_bar(&bar, &shared),
+    )
+    .await;
     update_bar(&bar, &shared);
     bar.finish_and_clear();
     let connect_wall = start.elapsed();

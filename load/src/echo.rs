@@ -15,7 +15,7 @@ use crate::caller::{self, Calls, Pacing, Plan, Times};
 use crate::client::{self, Target};
 use crate::report::{self, Table};
 use crate::stats::{self, Counter, Recorder, Shards, Usage, round2};
-use crate::{Common, Failures, pace};
+use crate::{Common, Failures, pace, wait_settled};
 
 /// Flags of `echo`.
 #[derive(Debug, Clone, Args)]
@@ -112,12 +112,14 @@ pub(crate) async fn run(args: EchoArgs) -> anyhow::Result<()> {
             stop_rx.clone(),
         )));
     }
-    let deadline = Instant::now() + common.connect_timeout() + Duration::from_secs(1);
-    while (ctx.settled.load(Ordering::Relaxed) as usize) < args.connections
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_settled(
+        &ctx.settled,
+        args.connections,
+        common.connect_timeout() + Duration::from_secs(1),
+        Duration::from_millis(20),
+        || {},
+    )
+    .await;
     let ready = ctx.ready.load(Ordering::Relaxed);
     anyhow::ensure!(ready > 0, "no connection opened: {}", ctx.failures.json());
     report::phase(

@@ -227,6 +227,24 @@ pub(crate) async fn pace(start: tokio::time::Instant, i: usize, rate: f64) {
     }
 }
 
+/// Waits until `settled` counts `n` connections (opened or failed) or `within` has passed,
+/// calling `progress` every `every` meanwhile.
+pub(crate) async fn wait_settled(
+    settled: &std::sync::atomic::AtomicU64,
+    n: usize,
+    within: Duration,
+    every: Duration,
+    mut progress: impl FnMut(),
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while (settled.load(std::sync::atomic::Ordering::Relaxed) as usize) < n
+        && tokio::time::Instant::now() < deadline
+    {
+        progress();
+        tokio::time::sleep(every).await;
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (common, saturate) = match &cli.command {

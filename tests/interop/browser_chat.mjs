@@ -2,17 +2,10 @@
 // playwright-core): both join one room and each sees the other's message.
 // Usage: node browser_chat.mjs <node-url-1> <node-url-2>
 import { chromium } from "playwright-core";
+import { check, finish, timeLimit } from "./check.mjs";
 
 const [urlA, urlB] = process.argv.slice(2);
-const failures = [];
-const check = (name, ok, why = "") => {
-  console.log(ok ? `ok ${name}` : `FAIL ${name}: ${why}`);
-  if (!ok) failures.push(name);
-};
-setTimeout(() => {
-  console.log("FAIL timeout");
-  process.exit(1);
-}, 60_000).unref();
+timeLimit(60_000);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
@@ -63,4 +56,4 @@ try {
 } finally {
   await browser.close();
 }
-process.exit(failures.length ? 1 : 0);
+finish();

@@ -6,21 +6,14 @@
 //   upgrade:   polling first, then the upgrade to websocket (the `upgrade` event must fire)
 // Prints "ok <check>" / "FAIL <check>: <why>" lines; exits 0 only when every check passed.
 import { Socket } from "engine.io-client";
+import { check, finish, timeLimit } from "./check.mjs";
 
 const [url, mode] = process.argv.slice(2);
 if (!url || !["polling", "websocket", "upgrade"].includes(mode)) {
   console.log("usage: node engine_echo.mjs <url> <polling|websocket|upgrade>");
   process.exit(2);
 }
-const failures = [];
-const check = (name, ok, why = "") => {
-  console.log(ok ? `ok ${name}` : `FAIL ${name}: ${why}`);
-  if (!ok) failures.push(name);
-};
-setTimeout(() => {
-  console.log("FAIL timeout: the scenario did not finish in 30 s");
-  process.exit(1);
-}, 30_000).unref();
+timeLimit(30_000, () => ": the scenario did not finish in 30 s");
 
 const transports = { polling: ["polling"], websocket: ["websocket"], upgrade: ["polling", "websocket"] }[mode];
 const socket = new Socket(url, { path: "/engine.io/", transports, upgrade: mode === "upgrade" });
@@ -135,4 +128,4 @@ if (closedBy === null) {
 }
 // Give a polling close packet time to leave before exiting.
 await new Promise((r) => setTimeout(r, 100));
-process.exit(failures.length ? 1 : 0);
+finish();

@@ -3,17 +3,10 @@
 // The control command is run as `<control...> kill <node-id>`.
 import { execFileSync } from "node:child_process";
 import { io } from "socket.io-client";
+import { check, finish, timeLimit } from "./check.mjs";
 
 const [entry, ...control] = process.argv.slice(2);
-const failures = [];
-const check = (name, ok, why = "") => {
-  console.log(ok ? `ok ${name}` : `FAIL ${name}: ${why}`);
-  if (!ok) failures.push(name);
-};
-setTimeout(() => {
-  console.log("FAIL timeout");
-  process.exit(1);
-}, 60_000).unref();
+timeLimit(60_000);
 
 const transports = [["websocket"], ["polling"], ["polling", "websocket"]];
 const clients = Array.from({ length: 9 }, (_, i) =>
@@ -41,4 +34,4 @@ await clients[1].timeout(5000).emitWithAck("publish", { room: "after", data: "st
 const received = await Promise.all(got);
 check("everyone gets messages again", received.every((d) => d === "still here"));
 for (const c of clients) c.close();
-process.exit(failures.length ? 1 : 0);
+finish();

@@ -5,18 +5,11 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { io } from "socket.io-client";
+import { check, finish, timeLimit } from "./check.mjs";
 
 const run = promisify(execFile);
 const [entry, nodeList, ...control] = process.argv.slice(2);
-const failures = [];
-const check = (name, ok, why = "") => {
-  console.log(ok ? `ok ${name}` : `FAIL ${name}: ${why}`);
-  if (!ok) failures.push(name);
-};
-setTimeout(() => {
-  console.log("FAIL timeout");
-  process.exit(1);
-}, 240_000).unref();
+timeLimit(240_000);
 const t0 = Date.now();
 
 const options = { transports: ["websocket"], forceNew: true, withCredentials: true, reconnectionDelay: 100, reconnectionDelayMax: 500 };
@@ -85,4 +78,4 @@ check(`${acked.length} publishes acked (${unacked} not acked during reconnects)`
 check(`every subscriber reconnected`, subscribers.every((s) => s.socket.connected));
 check(`${owed} deliveries owed to subscribers that stayed connected, ${lost} lost`, owed > 0 && lost === 0);
 for (const s of [...subscribers.map((s) => s.socket), ...publishers]) s.close();
-process.exit(failures.length ? 1 : 0);
+finish();

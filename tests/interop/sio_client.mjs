@@ -8,6 +8,7 @@
 // the connect_error message "unauthorized".
 // Prints "ok <check>" / "FAIL <check>: <why>"; exits 0 only when every check passed.
 import { io } from "socket.io-client";
+import { check, finish, timeLimit } from "./check.mjs";
 
 const args = process.argv.slice(2);
 const mode = args[1];
@@ -19,15 +20,7 @@ const urls = args[0].split(",");
 const tokenAt = args.indexOf("--token");
 const token = tokenAt >= 0 ? args[tokenAt + 1] : null;
 
-const failures = [];
-const check = (name, ok, why = "") => {
-  console.log(ok ? `ok ${name}` : `FAIL ${name}: ${why}`);
-  if (!ok) failures.push(name);
-};
-setTimeout(() => {
-  console.log(`FAIL timeout: the scenario did not finish in 30 s (at: ${step})`);
-  process.exit(1);
-}, 30_000).unref();
+timeLimit(30_000, () => `: the scenario did not finish in 30 s (at: ${step})`);
 let step = "start"; // named in the failure when the scenario stops early
 
 const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
@@ -294,4 +287,4 @@ try {
 }
 for (const s of sockets) s.disconnect();
 await sleep(100); // lets the close packets leave
-process.exit(failures.length ? 1 : 0);
+finish();

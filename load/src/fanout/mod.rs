@@ -22,7 +22,7 @@ use crate::client::{self, Packet, Target, Ws};
 use crate::raw::RawWs;
 use crate::report::{self, Table};
 use crate::stats::{self, Counter, Recorder, Shards, Usage, now_ns, round2};
-use crate::{Common, Failures, pace};
+use crate::{Common, Failures, pace, wait_settled};
 
 mod publisher;
 mod subscriber;
@@ -380,13 +380,18 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
             stop_rx.clone(),
         )));
     }
-    let deadline = Instant::now() + common.connect_timeout() * 2 + Duration::from_secs(1);
-    while (ctx.subs_settled.load(Ordering::Relaxed) as usize) < n_subs && Instant::now() < deadline
-    {
-        bar.set_position(ctx.subs_settled.load(Ordering::Relaxed));
-        bar.set_message(format!("{} joined", ctx.subs_ready.load(Ordering::Relaxed)));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Opening and then joining: two timeouts.
+    wait_settled(
+        &ctx.subs_settled,
+        n_subs,
+        common.connect_timeout() * 2 + Duration::from_secs(1),
+        Duration::from_millis(50),
+        || {
+            bar.set_position(ctx.subs_settled.load(Ordering::Relaxed));
+            bar.set_message(format!("{} joined", ctx.subs_ready.load(Ordering::Relaxed)));
+        },
+    )
+    .await;
     bar.finish_and_clear();
     let subs_ready = ctx.subs_ready.load(Ordering::Relaxed);
 
@@ -413,12 +418,14 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
             stop_rx.clone(),
         )));
     }
-    let deadline = Instant::now() + common.connect_timeout() + Duration::from_secs(1);
-    while (ctx.pubs_settled.load(Ordering::Relaxed) as usize) < args.publishers
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_settled(
+        &ctx.pubs_settled,
+        args.publishers,
+        common.connect_timeout() + Duration::from_secs(1),
+        Duration::from_millis(20),
+        || {},
+    )
+    .await;
     let pubs_ready = ctx.pubs_ready.load(Ordering::Relaxed);
     let offer = if args.saturate {
         format!(
