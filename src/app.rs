@@ -93,7 +93,8 @@ fn attach<A: Adapter>(ns: &Namespace<A>, node_id: String) {
     ns.on("join", |socket: Socket<A>, event: Event| async move {
         match parse::<String>(&event) {
             Some(room) => {
-                socket.join([room]);
+                // Acknowledged once the cluster delivers the room's messages here.
+                socket.join([room]).await;
                 let _ = event.ack.send(&true);
             }
             None => reply_error(event, "join expects a room name"),

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use sio_adapter_redis::{
     RedisAdapter, RedisAdapterConfig, RedisCluster, RedisDriver, RedisDriverConfig,
+    ShardedRedisAdapter, SubscriptionMode,
 };
 use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
 
@@ -49,10 +50,20 @@ struct Flags {
     /// intervals is considered dead.
     #[arg(long, env = "SIO_HEARTBEAT_MS", default_value_t = 5_000)]
     heartbeat_ms: u64,
-    /// Use Redis sharded pub/sub (SPUBLISH/SSUBSCRIBE; Redis 7+ and Redis Cluster). Every node
-    /// of the cluster must use it; it does not interoperate with Node's classic adapter.
+    /// Use Redis sharded pub/sub (SPUBLISH/SSUBSCRIBE; Redis 7+), speaking the wire format of
+    /// Node's `createShardedAdapter`. Every node of the cluster must use it.
     #[arg(long, env = "SIO_REDIS_SHARDED")]
     redis_sharded: bool,
+    /// With `--redis-sharded`: `static` (namespace channels only), `dynamic` (also the channel
+    /// of each public room with a local member) or `dynamic-private` (and of each local
+    /// socket). Every node of the cluster must use the same.
+    #[arg(
+        long,
+        env = "SIO_REDIS_SUBSCRIPTION_MODE",
+        default_value = "dynamic",
+        requires = "redis_sharded"
+    )]
+    redis_subscription_mode: SubscriptionMode,
     /// The socket.io-client browser bundle (`socket.io.min.js` from the npm package), served at
     /// `/socket.io/socket.io.min.js` for the chat page.
     #[arg(long, env = "SIO_CLIENT_BUNDLE")]
@@ -107,11 +118,16 @@ async fn main() -> anyhow::Result<()> {
                     prefix: flags.redis_prefix.clone(),
                     node_id: node_id.clone(),
                     heartbeat_interval: Duration::from_millis(flags.heartbeat_ms.max(100)),
+                    subscription_mode: flags.redis_subscription_mode,
                     ..RedisAdapterConfig::default()
                 },
             );
-            tracing::info!(node = %node_id, "joining the cluster through redis");
-            run(builder.adapter::<RedisAdapter>(cluster), &flags, app).await
+            tracing::info!(node = %node_id, sharded = flags.redis_sharded, "joining the cluster through redis");
+            if flags.redis_sharded {
+                run(builder.adapter::<ShardedRedisAdapter>(cluster), &flags, app).await
+            } else {
+                run(builder.adapter::<RedisAdapter>(cluster), &flags, app).await
+            }
         }
         None => run::<LocalAdapter>(builder, &flags, app).await,
     }

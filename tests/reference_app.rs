@@ -114,8 +114,7 @@ async fn on_three_nodes_over_redis() {
     on_three_nodes(&["--redis", &redis.url(), "--heartbeat-ms", "500"]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_three_nodes_over_sharded_redis_pubsub() {
+async fn on_three_sharded_nodes(mode: &str) {
     let redis = Redis::start();
     on_three_nodes(&[
         "--redis",
@@ -123,8 +122,25 @@ async fn on_three_nodes_over_sharded_redis_pubsub() {
         "--heartbeat-ms",
         "500",
         "--redis-sharded",
+        "--redis-subscription-mode",
+        mode,
     ])
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_three_nodes_over_sharded_pubsub_static() {
+    on_three_sharded_nodes("static").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_three_nodes_over_sharded_pubsub_dynamic() {
+    on_three_sharded_nodes("dynamic").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_three_nodes_over_sharded_pubsub_dynamic_private() {
+    on_three_sharded_nodes("dynamic-private").await;
 }
 
 async fn on_three_nodes(args: &[&str]) {

@@ -11,8 +11,47 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::adapter::NsState;
 use crate::driver::{Driver, Received};
+
+/// How a sharded node subscribes to room channels (Node's `subscriptionMode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SubscriptionMode {
+    /// Only the namespace channels: every broadcast goes on the namespace channel.
+    Static,
+    /// Also a public room's channel while this node holds a member of it; a broadcast to
+    /// exactly one public room goes on the room's channel. The default, as in Node.
+    #[default]
+    Dynamic,
+    /// As `Dynamic`, and the same for private rooms (socket ids): a message to one socket
+    /// reaches only the node that holds it.
+    DynamicPrivate,
+}
+
+impl std::str::FromStr for SubscriptionMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "static" => Ok(SubscriptionMode::Static),
+            "dynamic" => Ok(SubscriptionMode::Dynamic),
+            "dynamic-private" => Ok(SubscriptionMode::DynamicPrivate),
+            other => Err(format!(
+                "unknown subscription mode {other:?} (static, dynamic, dynamic-private)"
+            )),
+        }
+    }
+}
+
+/// A namespace's handler of the messages received on its channels.
+pub(crate) trait NsHandler: Send + Sync + 'static {
+    /// The namespace name.
+    fn nsp(&self) -> &str;
+    /// The channel every node of the namespace subscribes to (Node's nodes included): its
+    /// subscriber count, refreshed every heartbeat interval, tells how many nodes serve it.
+    fn census_channel(&self) -> &str;
+    /// Handles a message received on one of the namespace's channels.
+    fn on_message(self: Arc<Self>, cluster: &RedisCluster, message: &Received);
+}
 
 /// Settings of the Redis adapter, each with its default.
 #[derive(Debug, Clone)]
@@ -28,6 +67,9 @@ pub struct RedisAdapterConfig {
     /// Answer requests on the requester's own response channel. Default: `false` (Node's
     /// default; every node then sees every response).
     pub publish_on_specific_response_channel: bool,
+    /// How the sharded adapter subscribes to room channels (not used by the classic one).
+    /// Default: [`SubscriptionMode::Dynamic`].
+    pub subscription_mode: SubscriptionMode,
 }
 
 impl Default for RedisAdapterConfig {
@@ -37,6 +79,7 @@ impl Default for RedisAdapterConfig {
             node_id: uuid::Uuid::new_v4().to_string(),
             heartbeat_interval: Duration::from_secs(5),
             publish_on_specific_response_channel: false,
+            subscription_mode: SubscriptionMode::Dynamic,
         }
     }
 }
@@ -82,8 +125,10 @@ pub(crate) struct ClusterInner {
     pub(crate) latency: RequestLatency,
     pub(crate) driver: Arc<dyn Driver>,
     pub(crate) config: RedisAdapterConfig,
-    namespaces: Mutex<HashMap<String, Weak<NsState>>>,
+    namespaces: Mutex<HashMap<String, Weak<dyn NsHandler>>>,
     peers: Mutex<HashMap<String, Peer>>,
+    /// The subscribers of each namespace's census channel, as last counted.
+    subscribers: Mutex<HashMap<String, usize>>,
     pub(crate) peers_changed: watch::Sender<u64>,
     closed: AtomicBool,
 }
@@ -119,6 +164,7 @@ impl RedisCluster {
             config,
             namespaces: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
+            subscribers: Mutex::new(HashMap::new()),
             peers_changed,
             closed: AtomicBool::new(false),
         });
@@ -244,10 +290,28 @@ impl RedisCluster {
             .collect()
     }
 
-    pub(crate) fn register(&self, state: &Arc<NsState>) {
-        lock(&self.inner.namespaces).insert(state.nsp().to_owned(), Arc::downgrade(state));
-        // Tell the others at once that this node now serves the namespace.
+    pub(crate) fn register(&self, state: Arc<dyn NsHandler>) {
+        lock(&self.inner.namespaces).insert(state.nsp().to_owned(), Arc::downgrade(&state));
+        // Tell the others at once that this node now serves the namespace, and again once its
+        // subscriptions are in place (they answer a newcomer's heartbeat with theirs).
         send_heartbeat(&self.inner, "heartbeat");
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let Some(driver) = weak.upgrade().map(|inner| inner.driver.clone()) else {
+                return;
+            };
+            driver.subscriptions_settled(Duration::from_secs(10)).await;
+            if let Some(inner) = weak.upgrade() {
+                send_heartbeat(&inner, "heartbeat");
+                count_subscribers(&inner).await;
+            }
+        });
+    }
+
+    /// How many nodes serve `nsp`, Node's included, as last counted (at least this one).
+    #[must_use]
+    pub fn subscribers(&self, nsp: &str) -> usize {
+        lock(&self.inner.subscribers).get(nsp).copied().unwrap_or(1)
     }
 
     /// Announces this node's departure (once) and waits (up to 2 s) until everything queued
@@ -273,6 +337,23 @@ fn send_heartbeat(inner: &ClusterInner, kind: &str) {
     );
 }
 
+/// Counts the subscribers of every namespace's census channel.
+async fn count_subscribers(inner: &ClusterInner) {
+    let namespaces: Vec<(String, String)> = lock(&inner.namespaces)
+        .values()
+        .filter_map(Weak::upgrade)
+        .map(|ns| (ns.nsp().to_owned(), ns.census_channel().to_owned()))
+        .collect();
+    for (nsp, channel) in namespaces {
+        match inner.driver.numsub(&channel).await {
+            Ok(n) => {
+                lock(&inner.subscribers).insert(nsp, n);
+            }
+            Err(err) => tracing::debug!(error = %err, "cannot count the subscribers"),
+        }
+    }
+}
+
 /// Announces this node every interval and forgets nodes silent for two intervals.
 async fn heartbeat(weak: Weak<ClusterInner>) {
     loop {
@@ -282,6 +363,7 @@ async fn heartbeat(weak: Weak<ClusterInner>) {
         }
         let interval = inner.config.heartbeat_interval;
         send_heartbeat(&inner, "heartbeat");
+        count_subscribers(&inner).await;
         let horizon = interval * 2;
         let now = Instant::now();
         let mut departed = Vec::new();
@@ -360,6 +442,8 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
             drop(peers);
             if new {
                 tracing::info!(node = uid, "node joined the cluster");
+                // Let the newcomer know this node at once.
+                send_heartbeat(inner, "heartbeat");
             }
             if new || grew {
                 inner.peers_changed.send_modify(|v| *v += 1);
@@ -369,23 +453,61 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
     }
 }
 
-/// Routes every received message to the namespace it concerns.
+/// The namespace of a channel: `<prefix>#<nsp>#…`, `<prefix>-request#<nsp>#…` or
+/// `<prefix>-response#<nsp>#…`.
+pub(crate) fn channel_nsp<'a>(prefix: &str, channel: &'a str) -> Option<&'a str> {
+    let rest = channel.strip_prefix(prefix)?;
+    let rest = rest
+        .strip_prefix('#')
+        .or_else(|| rest.strip_prefix("-request#"))
+        .or_else(|| rest.strip_prefix("-response#"))?;
+    rest.find('#').map(|end| &rest[..end])
+}
+
+/// Routes every received message to the namespace it concerns (a map lookup by the name in
+/// the channel).
 async fn dispatch(weak: Weak<ClusterInner>, mut messages: tokio::sync::mpsc::Receiver<Received>) {
+    let Some(heartbeats) = weak
+        .upgrade()
+        .map(|inner| heartbeat_channel(&inner.config.prefix))
+    else {
+        return;
+    };
     while let Some(message) = messages.recv().await {
         let Some(inner) = weak.upgrade() else { return };
-        if message.channel == heartbeat_channel(&inner.config.prefix) {
+        if message.channel == heartbeats {
             on_heartbeat(&inner, &message.payload);
             continue;
         }
-        let states: Vec<Arc<NsState>> = lock(&inner.namespaces)
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect();
-        let cluster = RedisCluster {
-            inner: inner.clone(),
-        };
-        if let Some(state) = states.iter().find(|s| s.owns_channel(&message.channel)) {
+        let state = channel_nsp(&inner.config.prefix, &message.channel)
+            .and_then(|nsp| lock(&inner.namespaces).get(nsp).and_then(Weak::upgrade));
+        if let Some(state) = state {
+            let cluster = RedisCluster { inner };
             state.on_message(&cluster, &message);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel_nsp;
+
+    #[test]
+    fn the_namespace_is_read_from_the_channel() {
+        assert_eq!(channel_nsp("socket.io", "socket.io#/#"), Some("/"));
+        assert_eq!(
+            channel_nsp("socket.io", "socket.io#/chat#room#"),
+            Some("/chat")
+        );
+        assert_eq!(
+            channel_nsp("socket.io", "socket.io-request#/a#"),
+            Some("/a")
+        );
+        assert_eq!(
+            channel_nsp("socket.io", "socket.io-response#/#n1#"),
+            Some("/")
+        );
+        assert_eq!(channel_nsp("socket.io", "other#/#"), None);
+        assert_eq!(channel_nsp("socket.io", "socket.io#/"), None);
     }
 }

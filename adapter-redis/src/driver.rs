@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -56,6 +56,18 @@ pub trait Driver: Send + Sync + 'static {
 
     /// Subscribes to exact channels and glob patterns, now and after every reconnect.
     fn subscribe(&self, channels: &[String], patterns: &[String]);
+
+    /// Unsubscribes from exact channels. Default: nothing (subscriptions are kept).
+    fn unsubscribe(&self, channels: &[String]) {
+        let _ = channels;
+    }
+
+    /// Resolves to `true` once every subscription change asked for so far is confirmed by the
+    /// server, or to `false` after `deadline`. Default: `true` at once.
+    fn subscriptions_settled(&self, deadline: Duration) -> BoxFuture<bool> {
+        let _ = deadline;
+        Box::pin(async { true })
+    }
 
     /// The number of subscribers of `channel` (`PUBSUB NUMSUB`).
     fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>>;
@@ -113,7 +125,11 @@ struct RedisShared {
     client: redis::Client,
     config: RedisDriverConfig,
     subscriptions: Mutex<Subscriptions>,
-    sub_commands: mpsc::UnboundedSender<Subscriptions>,
+    sub_commands: mpsc::UnboundedSender<SubCommand>,
+    /// The sequence number of the last subscription change asked for (under `subscriptions`).
+    sub_requested: AtomicU64,
+    /// The sequence number of the last subscription change the server confirmed.
+    sub_confirmed: watch::Sender<u64>,
     outbox: Mutex<VecDeque<(String, Bytes)>>,
     outbox_ready: Notify,
     publisher: Mutex<Option<redis::aio::MultiplexedConnection>>,
@@ -131,6 +147,13 @@ struct RedisShared {
 struct Subscriptions {
     channels: BTreeSet<String>,
     patterns: BTreeSet<String>,
+}
+
+/// A subscription change for the subscriber task, with its sequence number.
+#[derive(Debug)]
+enum SubCommand {
+    Add(u64, Subscriptions),
+    Remove(u64, Vec<String>),
 }
 
 /// A [`Driver`] on Redis: one connection publishes (pipelined), one subscribes; both reconnect
@@ -169,6 +192,8 @@ impl RedisDriver {
             config,
             subscriptions: Mutex::new(Subscriptions::default()),
             sub_commands,
+            sub_requested: AtomicU64::new(0),
+            sub_confirmed: watch::Sender::new(0),
             outbox: Mutex::new(VecDeque::new()),
             outbox_ready: Notify::new(),
             publisher: Mutex::new(None),
@@ -204,6 +229,23 @@ impl RedisShared {
         }
         *was_connected = true;
         self.sub_connected.store(true, Ordering::Release);
+    }
+
+    /// The subscriptions to restore, and the sequence number of the last change they include.
+    fn snapshot(&self) -> (Subscriptions, u64) {
+        let subs = lock(&self.subscriptions);
+        (subs.clone(), self.sub_requested.load(Ordering::Acquire))
+    }
+
+    /// Records that the server confirmed every subscription change up to `seq`.
+    fn confirm(&self, seq: u64) {
+        self.sub_confirmed.send_if_modified(|confirmed| {
+            let newer = seq > *confirmed;
+            if newer {
+                *confirmed = seq;
+            }
+            newer
+        });
     }
 
     /// Hands a received message to the adapter.
@@ -306,7 +348,7 @@ async fn run_publisher(weak: Weak<RedisShared>) {
 /// Receives messages, restoring the subscriptions after every reconnect.
 async fn run_subscriber(
     weak: Weak<RedisShared>,
-    mut commands: mpsc::UnboundedReceiver<Subscriptions>,
+    mut commands: mpsc::UnboundedReceiver<SubCommand>,
 ) {
     let mut backoff = Duration::from_millis(25);
     let mut was_connected = false;
@@ -324,7 +366,7 @@ async fn run_subscriber(
                 continue;
             }
         };
-        let subs = lock(&shared.subscriptions).clone();
+        let (subs, seq) = shared.snapshot();
         let mut ok = true;
         for channel in &subs.channels {
             ok &= pubsub.subscribe(channel).await.is_ok();
@@ -338,6 +380,7 @@ async fn run_subscriber(
             continue;
         }
         shared.subscribed(&mut was_connected, "subscriber");
+        shared.confirm(seq);
         backoff = Duration::from_millis(25);
         let received_tx = shared.received_tx.clone();
         drop(shared);
@@ -345,16 +388,30 @@ async fn run_subscriber(
         loop {
             tokio::select! {
                 command = commands.recv() => {
-                    let Some(add) = command else { return };
+                    let Some(command) = command else { return };
                     let mut failed = false;
-                    for channel in &add.channels {
-                        failed |= sink.subscribe(channel).await.is_err();
-                    }
-                    for pattern in &add.patterns {
-                        failed |= sink.psubscribe(pattern).await.is_err();
-                    }
+                    let seq = match &command {
+                        SubCommand::Add(seq, add) => {
+                            for channel in &add.channels {
+                                failed |= sink.subscribe(channel).await.is_err();
+                            }
+                            for pattern in &add.patterns {
+                                failed |= sink.psubscribe(pattern).await.is_err();
+                            }
+                            *seq
+                        }
+                        SubCommand::Remove(seq, channels) => {
+                            for channel in channels {
+                                failed |= sink.unsubscribe(channel).await.is_err();
+                            }
+                            *seq
+                        }
+                    };
                     if failed {
                         break;
+                    }
+                    if let Some(shared) = weak.upgrade() {
+                        shared.confirm(seq);
                     }
                 }
                 msg = stream.next() => {
@@ -379,7 +436,7 @@ async fn run_subscriber(
 /// every reconnect.
 async fn run_sharded_subscriber(
     weak: Weak<RedisShared>,
-    mut commands: mpsc::UnboundedReceiver<Subscriptions>,
+    mut commands: mpsc::UnboundedReceiver<SubCommand>,
 ) {
     let mut backoff = Duration::from_millis(25);
     let mut was_connected = false;
@@ -413,11 +470,8 @@ async fn run_sharded_subscriber(
                 continue;
             }
         };
-        let channels: Vec<String> = lock(&shared.subscriptions)
-            .channels
-            .iter()
-            .cloned()
-            .collect();
+        let (subs, seq) = shared.snapshot();
+        let channels: Vec<String> = subs.channels.into_iter().collect();
         let mut ok = true;
         for channel in &channels {
             ok &= redis::cmd("SSUBSCRIBE")
@@ -432,19 +486,27 @@ async fn run_sharded_subscriber(
             continue;
         }
         shared.subscribed(&mut was_connected, "sharded subscriber");
+        shared.confirm(seq);
         backoff = Duration::from_millis(25);
         let received_tx = shared.received_tx.clone();
         drop(shared);
         loop {
             tokio::select! {
                 command = commands.recv() => {
-                    let Some(add) = command else { return };
+                    let Some(command) = command else { return };
+                    let (seq, verb, channels) = match command {
+                        SubCommand::Add(seq, add) => (seq, "SSUBSCRIBE", add.channels.into_iter().collect::<Vec<_>>()),
+                        SubCommand::Remove(seq, channels) => (seq, "SUNSUBSCRIBE", channels),
+                    };
                     let mut failed = false;
-                    for channel in &add.channels {
-                        failed |= redis::cmd("SSUBSCRIBE").arg(channel).exec_async(&mut conn).await.is_err();
+                    for channel in &channels {
+                        failed |= redis::cmd(verb).arg(channel).exec_async(&mut conn).await.is_err();
                     }
                     if failed {
                         break;
+                    }
+                    if let Some(shared) = weak.upgrade() {
+                        shared.confirm(seq);
                     }
                 }
                 push = pushes.recv() => {
@@ -512,22 +574,48 @@ impl Driver for RedisDriver {
 
     fn subscribe(&self, channels: &[String], patterns: &[String]) {
         let mut added = Subscriptions::default();
-        {
-            let mut subs = lock(&self.shared.subscriptions);
-            for c in channels {
-                if subs.channels.insert(c.clone()) {
-                    added.channels.insert(c.clone());
-                }
+        let mut subs = lock(&self.shared.subscriptions);
+        for c in channels {
+            if subs.channels.insert(c.clone()) {
+                added.channels.insert(c.clone());
             }
-            for p in patterns {
-                if subs.patterns.insert(p.clone()) {
-                    added.patterns.insert(p.clone());
-                }
+        }
+        for p in patterns {
+            if subs.patterns.insert(p.clone()) {
+                added.patterns.insert(p.clone());
             }
         }
         if !added.channels.is_empty() || !added.patterns.is_empty() {
-            let _ = self.shared.sub_commands.send(added);
+            // Numbered and sent under the lock: the task sees changes in the order made.
+            let seq = self.shared.sub_requested.fetch_add(1, Ordering::AcqRel) + 1;
+            let _ = self.shared.sub_commands.send(SubCommand::Add(seq, added));
         }
+    }
+
+    fn unsubscribe(&self, channels: &[String]) {
+        let mut subs = lock(&self.shared.subscriptions);
+        let removed: Vec<String> = channels
+            .iter()
+            .filter(|c| subs.channels.remove(*c))
+            .cloned()
+            .collect();
+        if !removed.is_empty() {
+            let seq = self.shared.sub_requested.fetch_add(1, Ordering::AcqRel) + 1;
+            let _ = self
+                .shared
+                .sub_commands
+                .send(SubCommand::Remove(seq, removed));
+        }
+    }
+
+    fn subscriptions_settled(&self, deadline: Duration) -> BoxFuture<bool> {
+        let wanted = self.shared.sub_requested.load(Ordering::Acquire);
+        let mut confirmed = self.shared.sub_confirmed.subscribe();
+        Box::pin(async move {
+            tokio::time::timeout(deadline, confirmed.wait_for(|seq| *seq >= wanted))
+                .await
+                .is_ok_and(|r| r.is_ok())
+        })
     }
 
     fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>> {
@@ -693,6 +781,14 @@ impl Driver for MemoryDriver {
                 .subscriptions
                 .patterns
                 .extend(patterns.iter().cloned());
+        }
+    }
+
+    fn unsubscribe(&self, channels: &[String]) {
+        if let Some(member) = lock(&self.hub.members).get_mut(&self.id) {
+            for channel in channels {
+                member.subscriptions.channels.remove(channel);
+            }
         }
     }
 

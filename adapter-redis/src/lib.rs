@@ -24,7 +24,8 @@ pub mod driver;
 mod emitter;
 pub mod wire;
 
-pub use adapter::RedisAdapter;
-pub use cluster::{RedisAdapterConfig, RedisCluster};
+pub use adapter::sharded::wire as sharded_wire;
+pub use adapter::{RedisAdapter, ShardedRedisAdapter};
+pub use cluster::{RedisAdapterConfig, RedisCluster, SubscriptionMode};
 pub use driver::{Driver, MemoryDriver, MemoryHub, RedisDriver, RedisDriverConfig};
 pub use emitter::Emitter;

@@ -149,6 +149,9 @@ impl<A: Adapter> Client<A> {
         }
         socket.mark_connected();
         ns.adapter().local().insert(socket.inner.clone());
+        // With an adapter that subscribes per socket, messages sent to this socket from other
+        // nodes reach it once the CONNECT is out.
+        ns.adapter().rooms_ready(&[socket.id().to_string()]).await;
         add(&self.server.metrics.socket_connects, 1);
         let mut ok = serde_json::Map::new();
         ok.insert("sid".into(), Value::String(socket.id().to_string()));

@@ -28,7 +28,7 @@ pub use metrics::Metrics;
 pub use namespace::Namespace;
 pub use protocol::Payload;
 pub use server::{DynamicNamespace, Server, ServerBuilder, ServerConfig, SocketIoService};
-pub use socket::{DisconnectReason, Socket};
+pub use socket::{DisconnectReason, Joined, Socket};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

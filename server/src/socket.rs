@@ -22,6 +22,30 @@ use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::protocol::{Packet, PacketType, Payload};
 
+/// A done join; `.await` it to wait until the cluster delivers the rooms' messages to this
+/// node (see [`Socket::join`]). Dropping it is fine.
+pub struct Joined<A: Adapter> {
+    ns: Namespace<A>,
+    rooms: Vec<Room>,
+}
+
+impl<A: Adapter> std::fmt::Debug for Joined<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Joined")
+            .field("rooms", &self.rooms)
+            .finish()
+    }
+}
+
+impl<A: Adapter> std::future::IntoFuture for Joined<A> {
+    type Output = ();
+    type IntoFuture = BoxFuture<()>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.ns.adapter().rooms_ready(&self.rooms).await })
+    }
+}
+
 /// Why a socket left its namespace, as Socket.IO names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DisconnectReason {
@@ -246,18 +270,25 @@ impl<A: Adapter> Socket<A> {
             .map_err(|_| EmitError::Disconnected)
     }
 
-    /// Joins rooms.
-    pub fn join<I, R>(&self, rooms: I)
+    /// Joins rooms. The membership is effective at once on this node; `.await` the returned
+    /// [`Joined`] to also wait until messages other nodes publish to these rooms reach this
+    /// node (with an adapter that subscribes per room), e.g. before acknowledging the join.
+    pub fn join<I, R>(&self, rooms: I) -> Joined<A>
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
     {
+        let rooms: Vec<Room> = rooms.into_iter().map(Into::into).collect();
         if self.connected() {
             self.inner
                 .ns
                 .adapter()
                 .local()
-                .add_all(self.inner.id, rooms.into_iter().map(Into::into));
+                .add_all(self.inner.id, rooms.iter().cloned());
+        }
+        Joined {
+            ns: self.inner.ns.clone(),
+            rooms,
         }
     }
 

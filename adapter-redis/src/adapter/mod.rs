@@ -3,9 +3,11 @@
 //!
 //! - [`namespace`]: the namespace's state and what other nodes publish for it;
 //! - [`tracker`]: who is expected to answer a request, and who did;
+//! - [`sharded`]: the adapter of Node's `createShardedAdapter` wire format;
 //! - here: the [`Adapter`] implementation, which publishes and waits for answers.
 
 mod namespace;
+pub(crate) mod sharded;
 mod tracker;
 
 use std::collections::BTreeSet;
@@ -24,8 +26,9 @@ use tokio::time::Instant;
 use crate::cluster::RedisCluster;
 use crate::wire::{self, Channels, RequestType};
 
-pub(crate) use namespace::NsState;
+use namespace::NsState;
 use namespace::Response;
+pub use sharded::ShardedRedisAdapter;
 use tracker::{Expectation, Tracker};
 
 /// A fresh request id.
@@ -58,17 +61,16 @@ impl RedisAdapter {
         self.cluster.inner.driver.publish(channel, body);
     }
 
-    async fn expectation(&self) -> Expectation {
-        let named = self.cluster.live_peers(Some(self.state.nsp()));
-        let subscribers = self
-            .cluster
-            .inner
-            .driver
-            .numsub(&self.state.channels.request)
-            .await
-            .unwrap_or(0);
+    /// Who is expected to answer a request: our nodes by heartbeat, and as many others as the
+    /// last subscriber count adds (Node's nodes do not heartbeat).
+    fn expectation(&self) -> Expectation {
+        let nsp = self.state.local.nsp();
+        let named = self.cluster.live_peers(Some(nsp));
         Expectation {
-            anonymous: subscribers.saturating_sub(1 + named.len()),
+            anonymous: self
+                .cluster
+                .subscribers(nsp)
+                .saturating_sub(1 + named.len()),
             named,
         }
     }
@@ -83,7 +85,7 @@ impl RedisAdapter {
         mut on_response: impl FnMut(Response),
     ) -> Vec<String> {
         let started = Instant::now();
-        let expect = self.expectation().await;
+        let expect = self.expectation();
         if expect.named.is_empty() && expect.anonymous == 0 {
             return Vec::new();
         }
@@ -152,7 +154,7 @@ impl Adapter for RedisAdapter {
             channels.push(state.channels.broadcast.clone());
         }
         cluster.inner.driver.subscribe(&channels, &patterns);
-        cluster.register(&state);
+        cluster.register(state.clone());
         RedisAdapter {
             state,
             cluster: RedisCluster::clone(cluster),
@@ -215,7 +217,7 @@ impl Adapter for RedisAdapter {
             &with_timeout,
             timeout,
         );
-        let expect = self.expectation().await;
+        let expect = self.expectation();
         let mut tracker = Tracker::new(expect);
         let mut rx = self.state.await_responses(&request_id);
         let mut peers = self.cluster.inner.peers_changed.subscribe();
@@ -426,14 +428,8 @@ impl Adapter for RedisAdapter {
     }
 
     async fn server_count(&self) -> Result<usize, AdapterError> {
-        let live = self.cluster.live_peers(Some(self.state.nsp())).len();
-        let subscribers = self
-            .cluster
-            .inner
-            .driver
-            .numsub(&self.state.channels.request)
-            .await
-            .map_err(|e| AdapterError::Transport(e.to_string()))?;
-        Ok(subscribers.max(1 + live))
+        let nsp = self.state.local.nsp();
+        let live = self.cluster.live_peers(Some(nsp)).len();
+        Ok(self.cluster.subscribers(nsp).max(1 + live))
     }
 }

@@ -69,17 +69,19 @@ impl NsState {
     pub(crate) fn nsp(&self) -> &str {
         &self.nsp
     }
+}
 
-    /// Whether `channel` is one of this namespace's.
-    pub(crate) fn owns_channel(&self, channel: &str) -> bool {
-        channel.starts_with(&self.channels.broadcast)
-            || channel == self.channels.request
-            || channel == self.channels.response
-            || channel == self.channels.specific_response
+impl crate::cluster::NsHandler for NsState {
+    fn nsp(&self) -> &str {
+        &self.nsp
+    }
+
+    fn census_channel(&self) -> &str {
+        &self.channels.request
     }
 
     /// Handles a message received on one of this namespace's channels.
-    pub(crate) fn on_message(self: &Arc<Self>, cluster: &RedisCluster, message: &Received) {
+    fn on_message(self: Arc<Self>, cluster: &RedisCluster, message: &Received) {
         let channel = message.channel.as_str();
         if channel.starts_with(&self.channels.broadcast) {
             self.on_broadcast(cluster, &message.payload);
@@ -89,7 +91,9 @@ impl NsState {
             self.on_response(&message.payload);
         }
     }
+}
 
+impl NsState {
     fn on_broadcast(&self, cluster: &RedisCluster, payload: &[u8]) {
         match wire::decode_broadcast(payload) {
             Ok(msg) if msg.uid == cluster.node_id() => {}

@@ -35,6 +35,29 @@ pub trait LocalSocket: Send + Sync + 'static {
     fn info(&self, rooms: Vec<Room>) -> SocketInfo;
 }
 
+/// A change in the set of rooms this node holds members of, as [`RoomObserver`]s see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomChange<'a> {
+    /// The room got its first local member.
+    Created {
+        /// The room.
+        room: &'a str,
+        /// Whether it is a socket's own room (named by its id).
+        private: bool,
+    },
+    /// The room lost its last local member.
+    Deleted {
+        /// The room.
+        room: &'a str,
+        /// Whether it is a socket's own room (named by its id).
+        private: bool,
+    },
+}
+
+/// Told of every [`RoomChange`], in order, while the index is locked: it must be quick and
+/// must not call back into the [`LocalAdapter`] (queue the work instead).
+pub type RoomObserver = Arc<dyn Fn(RoomChange<'_>) + Send + Sync>;
+
 /// Handles events sent by other servers; the sender, when given, carries the ack reply.
 pub type ServerEventHandler =
     Arc<dyn Fn(ServerEvent, Option<oneshot::Sender<Payload>>) + Send + Sync>;
@@ -51,6 +74,7 @@ struct Index {
     rooms: HashMap<Room, HashMap<Sid, Arc<dyn LocalSocket>>>,
     sockets: HashMap<Sid, Entry>,
     max_rooms_per_socket: usize,
+    observer: Option<RoomObserver>,
 }
 
 impl Index {
@@ -120,10 +144,15 @@ impl Index {
         }
         if entry.rooms.insert(room.to_owned()) {
             let socket = entry.socket.clone();
-            self.rooms
-                .entry(room.to_owned())
-                .or_default()
-                .insert(sid, socket);
+            let members = self.rooms.entry(room.to_owned()).or_default();
+            let created = members.is_empty();
+            members.insert(sid, socket);
+            if created && let Some(observer) = &self.observer {
+                observer(RoomChange::Created {
+                    room,
+                    private: false,
+                });
+            }
         }
     }
 
@@ -141,6 +170,12 @@ impl Index {
             members.remove(&sid);
             if members.is_empty() {
                 self.rooms.remove(room);
+                if let Some(observer) = &self.observer {
+                    observer(RoomChange::Deleted {
+                        room,
+                        private: false,
+                    });
+                }
             }
         }
     }
@@ -193,6 +228,7 @@ impl LocalAdapter {
                     rooms: HashMap::new(),
                     sockets: HashMap::new(),
                     max_rooms_per_socket,
+                    observer: None,
                 }),
                 server_events: RwLock::new(None),
             }),
@@ -219,16 +255,32 @@ impl LocalAdapter {
         self.inner.parser
     }
 
+    /// Sets the observer of room creations and deletions (replacing any previous one). Rooms
+    /// that exist already are not reported.
+    pub fn observe_rooms(&self, observer: RoomObserver) {
+        self.write().observer = Some(observer);
+    }
+
     /// Registers a connected socket.
     pub fn insert(&self, socket: Arc<dyn LocalSocket>) {
         let sid = socket.id();
-        self.write().sockets.insert(
-            sid,
-            Entry {
-                socket,
-                rooms: HashSet::new(),
-            },
-        );
+        let mut index = self.write();
+        let fresh = index
+            .sockets
+            .insert(
+                sid,
+                Entry {
+                    socket,
+                    rooms: HashSet::new(),
+                },
+            )
+            .is_none();
+        if fresh && let Some(observer) = &index.observer {
+            observer(RoomChange::Created {
+                room: sid.as_str(),
+                private: true,
+            });
+        }
     }
 
     /// Unregisters a socket and removes it from every room.
@@ -237,6 +289,12 @@ impl LocalAdapter {
         let entry = index.sockets.remove(&sid)?;
         for room in &entry.rooms {
             index.forget_member(sid, room);
+        }
+        if let Some(observer) = &index.observer {
+            observer(RoomChange::Deleted {
+                room: sid.as_str(),
+                private: true,
+            });
         }
         Some(entry.socket)
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use local::{LocalAdapter, LocalSocket, ServerEventHandler};
+pub use local::{LocalAdapter, LocalSocket, RoomChange, RoomObserver, ServerEventHandler};
 
 use crate::protocol::{Packet, Payload};
 
@@ -189,6 +189,14 @@ pub trait Adapter: Sized + Send + Sync + 'static {
 
     /// The number of live nodes, this one included.
     fn server_count(&self) -> impl Future<Output = Result<usize, AdapterError>> + Send;
+
+    /// Resolves once cluster messages addressed to `rooms` reach this node: an adapter that
+    /// subscribes per room (Redis sharded, dynamic mode) waits for its subscriptions to be
+    /// confirmed. A join is acknowledged after this. Default: at once.
+    fn rooms_ready(&self, rooms: &[Room]) -> impl Future<Output = ()> + Send {
+        let _ = rooms;
+        std::future::ready(())
+    }
 
     /// Whether the adapter can carry cluster traffic now (connected, subscribed). A node that is
     /// not ready should get no new clients. Default: `true`.

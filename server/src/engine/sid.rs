@@ -1,4 +1,6 @@
-//! Session identifiers: 128 random bits, URL-safe base64 (22 characters), `Copy` and cheap to hash.
+//! Session identifiers: 120 random bits, URL-safe base64 (20 characters, the length of Node's
+//! ids, which Node's sharded Redis adapter relies on to tell socket ids from room names),
+//! `Copy` and cheap to hash.
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,12 +9,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Number of characters in the text form of a [`Sid`].
-const SID_LEN: usize = 22;
+const SID_LEN: usize = 20;
 
 /// An unguessable identifier of an Engine.IO session or a Socket.IO socket.
 ///
-/// Made of 128 bits from the operating system's random source (122 of them random, as a v4
-/// UUID), written as 22 URL-safe base64 characters.
+/// Made of 120 random bits from the operating system's random source (the random bytes of
+/// two v4 UUIDs), written as 20 URL-safe base64 characters.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Sid([u8; SID_LEN]);
 
@@ -20,9 +22,17 @@ impl Sid {
     /// A new random id.
     #[must_use]
     pub fn random() -> Self {
-        let raw = uuid::Uuid::new_v4().into_bytes();
+        let (a, b) = (
+            uuid::Uuid::new_v4().into_bytes(),
+            uuid::Uuid::new_v4().into_bytes(),
+        );
+        // A v4 UUID's bytes 6 and 8 hold fixed version and variant bits: skip them.
+        let mut raw = [0u8; 15];
+        raw[..6].copy_from_slice(&a[..6]);
+        raw[6..13].copy_from_slice(&a[9..]);
+        raw[13..].copy_from_slice(&b[..2]);
         let mut text = [0u8; SID_LEN];
-        // 16 bytes always encode to exactly 22 characters without padding.
+        // 15 bytes always encode to exactly 20 characters without padding.
         let written = URL_SAFE_NO_PAD
             .encode_slice(raw, &mut text)
             .unwrap_or_default();
@@ -88,7 +98,7 @@ mod tests {
         let a = Sid::random();
         let b = Sid::random();
         assert_ne!(a, b);
-        assert_eq!(a.as_str().len(), 22);
+        assert_eq!(a.as_str().len(), 20);
         assert_eq!(a.as_str().parse::<Sid>(), Ok(a));
     }
 
