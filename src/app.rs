@@ -51,6 +51,12 @@ struct Publish {
 }
 
 #[derive(Deserialize)]
+struct Herd {
+    room: String,
+    into: String,
+}
+
+#[derive(Deserialize)]
 struct Direct {
     to: String,
     #[serde(default)]
@@ -90,6 +96,7 @@ fn reply_error(event: Event, message: &str) {
 
 /// The events, registered once per namespace (no per-socket handler tables).
 fn attach<A: Adapter>(ns: &Namespace<A>, node_id: String) {
+    let me = node_id.clone();
     ns.on("join", |socket: Socket<A>, event: Event| async move {
         match parse::<String>(&event) {
             Some(room) => {
@@ -195,6 +202,54 @@ fn attach<A: Adapter>(ns: &Namespace<A>, node_id: String) {
                 let _ = event.ack.send(&json!({
                     "replies": replies,
                     "missing_nodes": acks.missing_nodes,
+                }));
+            }
+            Err(err) => reply_error(event, &err.to_string()),
+        }
+    });
+    // `herd {room, into}`: the room's members join `into`, wherever they are.
+    ns.on("herd", |socket: Socket<A>, event: Event| async move {
+        let Some(herd) = parse::<Herd>(&event) else {
+            return reply_error(event, "herd expects {room, into}");
+        };
+        match socket
+            .namespace()
+            .to([herd.room])
+            .sockets_join([herd.into])
+            .await
+        {
+            Ok(()) => {
+                let _ = event.ack.send(&true);
+            }
+            Err(err) => reply_error(event, &err.to_string()),
+        }
+    });
+    // `servers`: asks the other servers `hello` (server-side emit with acks); answers
+    // `{replies, missing_nodes}`, each reply `{node}`.
+    ns.on_server_event(move |server_event, ack| {
+        if let (Some(ack), "hello") = (ack, server_event.event.as_str()) {
+            let reply = Payload {
+                args: vec![json!({ "node": me })],
+                attachments: Vec::new(),
+            };
+            let _ = ack.send(reply);
+        }
+    });
+    ns.on("servers", |socket: Socket<A>, event: Event| async move {
+        let asked = socket
+            .namespace()
+            .server_side_emit("hello", Payload::default(), Some(Duration::from_secs(3)))
+            .await;
+        match asked {
+            Ok(answer) => {
+                let replies: Vec<Value> = answer
+                    .value
+                    .into_iter()
+                    .map(|p| p.args.into_iter().next().unwrap_or(Value::Null))
+                    .collect();
+                let _ = event.ack.send(&json!({
+                    "replies": replies,
+                    "missing_nodes": answer.missing_nodes,
                 }));
             }
             Err(err) => reply_error(event, &err.to_string()),

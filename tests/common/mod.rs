@@ -202,6 +202,47 @@ fn run_checked(command: &mut Command) -> Output {
 
 pub mod client;
 
+/// A Node.js socket.io node (`tests/interop/node_cluster_node.mjs`), killed when dropped.
+pub struct NodeJs(Child);
+
+impl Drop for NodeJs {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a Node.js socket.io node on `redis` (`variant`: `classic`, or `sharded:<mode>`) and
+/// waits until it serves; returns it and its URL.
+pub fn spawn_node_js(redis: &str, id: &str, variant: &str) -> (NodeJs, String) {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "run scripts/install-deps.sh first"
+    );
+    let port = free_port();
+    let child = Command::new("node")
+        .current_dir(&dir)
+        .args([
+            "node_cluster_node.mjs",
+            &port.to_string(),
+            redis,
+            id,
+            variant,
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("node runs");
+    let guard = NodeJs(child);
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http_get(addr, "/healthz").is_none() {
+        assert!(Instant::now() < deadline, "the Node.js node did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (guard, format!("http://{addr}"))
+}
+
 /// A `redis-server` on a free port, killed when dropped; it can be killed and restarted on the
 /// same port.
 pub struct Redis {

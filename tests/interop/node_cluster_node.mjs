@@ -1,22 +1,27 @@
 // A Node.js socket.io 4.x node with @socket.io/redis-adapter, serving the reference-app events
 // the interop tests use, to share one Redis cluster with sio-node.
-// Usage: node node_cluster_node.mjs <port> <redis-url> <node-id>
+// Usage: node node_cluster_node.mjs <port> <redis-url> <node-id> [sharded:<subscription-mode>]
+// With `sharded:dynamic` (or static, dynamic-private) the node uses createShardedAdapter.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 
-const [port, redisUrl, nodeId] = process.argv.slice(2);
+const [port, redisUrl, nodeId, variant = "classic"] = process.argv.slice(2);
 const pub = createClient({ url: redisUrl });
 const sub = pub.duplicate();
 await Promise.all([pub.connect(), sub.connect()]);
+const adapter = variant.startsWith("sharded:")
+  ? createShardedAdapter(pub, sub, { subscriptionMode: variant.slice("sharded:".length) })
+  : createAdapter(pub, sub);
 
 const http = createServer((req, res) => {
   if (req.url === "/healthz") {
     res.writeHead(200).end("ok\n");
   }
 });
-const io = new Server(http, { adapter: createAdapter(pub, sub), pingInterval: 5000 });
+const io = new Server(http, { adapter, pingInterval: 5000 });
+io.on("hello", (ack) => ack({ node: nodeId }));
 io.on("connection", (socket) => {
   socket.on("join", (room, ack) => {
     socket.join(room);
@@ -25,6 +30,23 @@ io.on("connection", (socket) => {
   socket.on("publish", ({ room, data }, ack) => {
     io.to(room).emit("message", data);
     ack(true);
+  });
+  socket.on("direct", ({ to, data }, ack) => {
+    io.to(to).emit("message", data);
+    ack(true);
+  });
+  socket.on("herd", async ({ room, into }, ack) => {
+    io.in(room).socketsJoin(into);
+    ack(true);
+  });
+  socket.on("kick", (room, ack) => {
+    ack(true);
+    io.in(room).disconnectSockets(true);
+  });
+  socket.on("servers", (ack) => {
+    io.serverSideEmit("hello", (err, replies) =>
+      ack({ replies: replies ?? [], missing_nodes: err ? [String(err)] : [] }),
+    );
   });
   socket.on("whoami", (ack) => ack({ sid: socket.id, node: nodeId }));
   socket.on("count", async (room, ack) => ack((await io.in(room).fetchSockets()).length));

@@ -1,0 +1,159 @@
+//! Rust and Node.js nodes in one sharded cluster: Node's `socket.io` 4.8 with
+//! `createShardedAdapter` (`dynamic`, `@socket.io/redis-adapter` 8.3) and `sio-node
+//! --redis-sharded` share a Redis; broadcasts, direct messages, `fetchSockets`,
+//! `serverSideEmit` with acks, broadcasts with acks, `socketsJoin` and `disconnectSockets`
+//! cross both ways.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::client::Client;
+use common::{Node, Redis, http_get, spawn_node_js};
+use serde_json::{Value, json};
+
+/// Waits until both clients get `message` with `data`.
+async fn both_get(clients: [&Client; 2], data: Value) {
+    for c in clients {
+        let ev = c.next().await;
+        assert_eq!((ev.name.as_str(), ev.args), ("message", vec![data.clone()]));
+    }
+}
+
+/// Waits until `asker` counts `n` sockets in `room` (the cluster applied a remote join).
+async fn wait_count(asker: &Client, room: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let count = asker.call("count", vec![json!(room)]).await;
+        if count == vec![json!(n)] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{room}: {count:?}, not {n}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The remote node subscribes to the room's channel on its own time (Node does not wait).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_and_node_nodes_share_a_sharded_cluster() {
+    let redis = Redis::start();
+    let rust = Node::spawn(
+        "rust-1",
+        &[
+            "--redis",
+            &redis.url(),
+            "--heartbeat-ms",
+            "500",
+            "--redis-sharded",
+        ],
+    );
+    let (_node_js, node_url) = spawn_node_js(&redis.url(), "node-1", "sharded:dynamic");
+    // Both subscribed: SHARDNUMSUB counts two servers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !http_get(rust.addr, "/metrics")
+        .unwrap()
+        .1
+        .contains("sio_cluster_nodes 2\n")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the Rust node does not see the Node.js node"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let cr = Client::connect(&rust.url()).await;
+    let cn = Client::connect(&node_url).await;
+    assert_eq!(cn.call("whoami", vec![]).await[0]["node"], json!("node-1"));
+    cr.call("join", vec![json!("mix")]).await;
+    cn.call("join", vec![json!("mix")]).await;
+
+    // Broadcasts to one room (on the room's channel) cross both ways.
+    cr.call("publish", vec![json!({"room": "mix", "data": "from rust"})])
+        .await;
+    both_get([&cr, &cn], json!("from rust")).await;
+    cn.call(
+        "publish",
+        vec![json!({"room": "mix", "data": {"from": "node"}})],
+    )
+    .await;
+    both_get([&cr, &cn], json!({"from": "node"})).await;
+
+    // Direct messages (a socket id: the namespace channel in `dynamic`) both ways.
+    cr.call("direct", vec![json!({"to": cn.sid, "data": "r2n"})])
+        .await;
+    assert_eq!(cn.next().await.args, vec![json!("r2n")]);
+    cn.call("direct", vec![json!({"to": cr.sid, "data": "n2r"})])
+        .await;
+    assert_eq!(cr.next().await.args, vec![json!("n2r")]);
+
+    // fetchSockets each way.
+    assert_eq!(cr.call("count", vec![json!("mix")]).await, vec![json!(2)]);
+    assert_eq!(cn.call("count", vec![json!("mix")]).await, vec![json!(2)]);
+
+    // serverSideEmit with acks each way: the other server answers.
+    let asked = cr.call("servers", vec![]).await;
+    assert_eq!(
+        asked[0]["replies"],
+        json!([{"node": "node-1"}]),
+        "{asked:?}"
+    );
+    assert_eq!(asked[0]["missing_nodes"], json!([]), "{asked:?}");
+    let asked = cn.call("servers", vec![]).await;
+    assert_eq!(
+        asked[0]["replies"],
+        json!([{"node": "rust-1"}]),
+        "{asked:?}"
+    );
+    assert_eq!(asked[0]["missing_nodes"], json!([]), "{asked:?}");
+
+    // Broadcasts with acks each way: every member, the asker included, answers.
+    for asker in [&cr, &cn] {
+        let gather = asker.call(
+            "gather",
+            vec![json!({"room": "mix", "data": "q", "timeout_ms": 3000})],
+        );
+        let respond = async {
+            for (client, reply) in [(&cr, "rust"), (&cn, "node")] {
+                let ask = client.next().await;
+                assert_eq!(ask.name, "ask");
+                client.ack(ask.ack.unwrap(), vec![json!(reply)]);
+            }
+        };
+        let (result, ()) = tokio::join!(gather, respond);
+        let mut replies = result[0]["replies"].as_array().cloned().unwrap_or_default();
+        replies.sort_by_key(|v| v.to_string());
+        assert_eq!(replies, vec![json!("node"), json!("rust")], "{result:?}");
+        assert_eq!(result[0]["missing_nodes"], json!([]), "{result:?}");
+    }
+
+    // socketsJoin each way: the members of `mix` join a new room, then hear it.
+    cr.call("herd", vec![json!({"room": "mix", "into": "herd-r"})])
+        .await;
+    wait_count(&cn, "herd-r", 2).await;
+    cn.call(
+        "publish",
+        vec![json!({"room": "herd-r", "data": "herded by rust"})],
+    )
+    .await;
+    both_get([&cr, &cn], json!("herded by rust")).await;
+    cn.call("herd", vec![json!({"room": "mix", "into": "herd-n"})])
+        .await;
+    wait_count(&cr, "herd-n", 2).await;
+    cr.call(
+        "publish",
+        vec![json!({"room": "herd-n", "data": "herded by node"})],
+    )
+    .await;
+    both_get([&cr, &cn], json!("herded by node")).await;
+
+    // disconnectSockets each way.
+    cr.call("join", vec![json!("kick-r")]).await;
+    cn.call("join", vec![json!("kick-n")]).await;
+    cn.call("kick", vec![json!("kick-r")]).await;
+    assert_eq!(cr.next().await.name, "disconnect");
+    let cr2 = Client::connect(&rust.url()).await;
+    cr2.call("kick", vec![json!("kick-n")]).await;
+    assert_eq!(cn.next().await.name, "disconnect");
+}
