@@ -107,6 +107,63 @@ impl Channels {
     }
 }
 
+/// Recognises the messages a node published itself, from their first bytes, without decoding
+/// them: its broadcasts (msgpack `[uid, …]`), its msgpack requests (`{uid, …}`) and its JSON
+/// requests (`{"type":N,"uid":…`, the order [`json_message`] writes when `uid` comes first).
+#[derive(Debug, Clone)]
+pub struct OwnMarks {
+    broadcast: Vec<u8>,
+    msgpack_request: Vec<u8>,
+    json_uid: Vec<u8>,
+}
+
+impl OwnMarks {
+    /// The marks of node `uid`.
+    #[must_use]
+    pub fn new(uid: &str) -> Self {
+        let mut broadcast = Vec::new();
+        let _ = rmpv::encode::write_value(&mut broadcast, &Mp::Array(vec![Mp::from(uid)]));
+        // A one-element array header (0x91) becomes the three of `[uid, packet, opts]`.
+        if let Some(first) = broadcast.first_mut() {
+            *first = 0x93;
+        }
+        let mut msgpack_request = Vec::new();
+        let _ = rmpv::encode::write_value(
+            &mut msgpack_request,
+            &Mp::Map(vec![(Mp::from("uid"), Mp::from(uid))]),
+        );
+        // A one-entry map header (0x81) becomes the five of the `BROADCAST` request.
+        if let Some(first) = msgpack_request.first_mut() {
+            *first = 0x85;
+        }
+        let json_uid = format!(",\"uid\":{}", Value::from(uid)).into_bytes();
+        OwnMarks {
+            broadcast,
+            msgpack_request,
+            json_uid,
+        }
+    }
+
+    /// Whether `payload` is one of this node's broadcasts.
+    #[must_use]
+    pub fn is_own_broadcast(&self, payload: &[u8]) -> bool {
+        payload.starts_with(&self.broadcast)
+    }
+
+    /// Whether `payload` is one of this node's requests.
+    #[must_use]
+    pub fn is_own_request(&self, payload: &[u8]) -> bool {
+        if payload.starts_with(&self.msgpack_request) {
+            return true;
+        }
+        let Some(rest) = payload.strip_prefix(b"{\"type\":") else {
+            return false;
+        };
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        rest[digits..].starts_with(&self.json_uid)
+    }
+}
+
 /// A broadcast received from another node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BroadcastMessage {
@@ -386,6 +443,27 @@ mod tests {
             packet_from(&msg.value["packet"], &msg.attachments).unwrap(),
             packet
         );
+    }
+
+    #[test]
+    fn own_messages_are_recognised_by_their_first_bytes() {
+        let marks = OwnMarks::new("n1");
+        let packet = Packet::event("/", "a", Payload::new());
+        let opts = BroadcastOptions::default();
+        assert!(marks.is_own_broadcast(&encode_broadcast("n1", &packet, &opts)));
+        assert!(!marks.is_own_broadcast(&encode_broadcast("n2", &packet, &opts)));
+        assert!(!OwnMarks::new("n").is_own_broadcast(&encode_broadcast("n1", &packet, &opts)));
+        let request = json_message(RequestType::RemoteFetch, vec![("uid", json!("n1"))]);
+        assert!(marks.is_own_request(&request));
+        let other = json_message(RequestType::RemoteFetch, vec![("uid", json!("n12"))]);
+        assert!(!marks.is_own_request(&other));
+        let timeout = std::time::Duration::from_secs(1);
+        assert!(marks.is_own_request(&encode_broadcast_request(
+            "n1", "r", &packet, &opts, timeout
+        )));
+        assert!(!marks.is_own_request(&encode_broadcast_request(
+            "n2", "r", &packet, &opts, timeout
+        )));
     }
 
     #[test]

@@ -142,17 +142,20 @@ async fn a_rust_node_answers_nodes_requests_as_a_node_would() {
 #[tokio::test]
 async fn a_rust_nodes_requests_are_nodes() {
     let hub = MemoryHub::new();
+    // The spy subscribes first: the node's subscriber count (taken once its own subscriptions
+    // are in place, then every heartbeat) includes it.
+    let (_spy, mut requests) = spy(&hub, &[Channels::new("socket.io", "/", "x").request]);
     let io = rust_node(&hub);
     let namespace = io.of("/");
     let adapter = namespace.adapter();
-    let (_spy, mut requests) = spy(&hub, &[Channels::new("socket.io", "/", "x").request]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let quick = Duration::from_millis(20);
     let in_r1 = BroadcastOptions {
         rooms: ["r1".to_owned()].into_iter().collect(),
         ..BroadcastOptions::default()
     };
 
-    // The spy counts as one more subscriber, so the node asks and waits `quick` for it.
+    // The spy counts as one more node, so the node asks and waits `quick` for it.
     adapter
         .fetch_sockets(BroadcastOptions::default(), quick)
         .await

@@ -140,7 +140,7 @@ impl Adapter for RedisAdapter {
 
     fn new(local: LocalAdapter, cluster: &Arc<RedisCluster>) -> Self {
         let channels = Channels::new(&cluster.inner.config.prefix, local.nsp(), cluster.node_id());
-        let state = Arc::new(NsState::new(local, channels));
+        let state = Arc::new(NsState::new(local, channels, cluster.node_id()));
         let mut channels = vec![
             state.channels.request.clone(),
             state.channels.response.clone(),

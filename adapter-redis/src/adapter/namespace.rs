@@ -36,6 +36,8 @@ pub(crate) struct NsState {
     pub(super) channels: Channels,
     /// This node's requests waiting for responses, by request id.
     pending: Mutex<HashMap<String, mpsc::UnboundedSender<Response>>>,
+    /// How this node's own messages look, to drop them undecoded.
+    own: wire::OwnMarks,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -44,8 +46,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl NsState {
     /// The state of namespace `local.nsp()`, with its channels.
-    pub(super) fn new(local: LocalAdapter, channels: Channels) -> Self {
+    pub(super) fn new(local: LocalAdapter, channels: Channels, uid: &str) -> Self {
         NsState {
+            own: wire::OwnMarks::new(uid),
             nsp: local.nsp().to_owned(),
             local,
             channels,
@@ -95,6 +98,9 @@ impl crate::cluster::NsHandler for NsState {
 
 impl NsState {
     fn on_broadcast(&self, cluster: &RedisCluster, payload: &[u8]) {
+        if self.own.is_own_broadcast(payload) {
+            return;
+        }
         match wire::decode_broadcast(payload) {
             Ok(msg) if msg.uid == cluster.node_id() => {}
             Ok(msg) if msg.packet.nsp != self.nsp => {}
@@ -118,6 +124,9 @@ impl NsState {
     }
 
     fn on_request(self: &Arc<Self>, cluster: &RedisCluster, payload: &[u8]) {
+        if self.own.is_own_request(payload) {
+            return;
+        }
         let message = match wire::decode_message(payload) {
             Ok(m) => m,
             Err(err) => {
@@ -337,6 +346,10 @@ impl NsState {
     }
 
     fn on_response(&self, payload: &[u8]) {
+        if lock(&self.pending).is_empty() {
+            // Not waiting for anything: another node's response, not decoded.
+            return;
+        }
         let message = match wire::decode_message(payload) {
             Ok(m) => m,
             Err(err) => {
