@@ -30,7 +30,11 @@ fn sharded_pair(redis: &Redis, mode: &str) -> [Node; 2] {
         while !http_get(node.addr, "/metrics")
             .is_some_and(|(_, m)| m.contains("sio_cluster_nodes 2\n"))
         {
-            assert!(Instant::now() < deadline, "{} does not see the other", node.node_id);
+            assert!(
+                Instant::now() < deadline,
+                "{} does not see the other",
+                node.node_id
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -45,7 +49,10 @@ async fn join_then_publish(mode: &str) {
     for round in 0..ROUNDS {
         // Two rooms alternate: each round's room was left (and unsubscribed) the round before.
         let room = format!("race-{}", round % 2);
-        assert_eq!(member.call("join", vec![json!(room)]).await, vec![json!(true)]);
+        assert_eq!(
+            member.call("join", vec![json!(room)]).await,
+            vec![json!(true)]
+        );
         publisher
             .call("publish", vec![json!({"room": room, "data": round})])
             .await;
@@ -54,7 +61,10 @@ async fn join_then_publish(mode: &str) {
             .await
             .unwrap_or_else(|| panic!("{mode}: round {round} lost"));
         assert_eq!(ev.args, vec![json!(round)], "{mode}: round {round}");
-        assert_eq!(member.call("leave", vec![json!(room)]).await, vec![json!(true)]);
+        assert_eq!(
+            member.call("leave", vec![json!(room)]).await,
+            vec![json!(true)]
+        );
     }
 }
 
