@@ -10,6 +10,8 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use sio_server::{Adapter, Server};
 
+use crate::limits::ClusterQueryLimits;
+
 /// The chat page served at `/`.
 const INDEX_HTML: &str = include_str!("index.html");
 
@@ -18,6 +20,7 @@ pub(crate) struct Node<A: Adapter> {
     io: Server<A>,
     node_id: String,
     client_bundle: Option<Bytes>,
+    limits: std::sync::Arc<ClusterQueryLimits>,
 }
 
 impl<A: Adapter> Clone for Node<A> {
@@ -26,6 +29,7 @@ impl<A: Adapter> Clone for Node<A> {
             io: self.io.clone(),
             node_id: self.node_id.clone(),
             client_bundle: self.client_bundle.clone(),
+            limits: self.limits.clone(),
         }
     }
 }
@@ -44,11 +48,17 @@ fn respond(
 }
 
 impl<A: Adapter> Node<A> {
-    pub(crate) fn new(io: Server<A>, node_id: String, client_bundle: Option<Vec<u8>>) -> Self {
+    pub(crate) fn new(
+        io: Server<A>,
+        node_id: String,
+        client_bundle: Option<Vec<u8>>,
+        limits: std::sync::Arc<ClusterQueryLimits>,
+    ) -> Self {
         Node {
             io,
             node_id,
             client_bundle: client_bundle.map(Bytes::from),
+            limits,
         }
     }
 
@@ -152,6 +162,7 @@ impl<A: Adapter> Node<A> {
         let _ = writeln!(out, "# TYPE sio_namespaces gauge");
         let _ = writeln!(out, "sio_namespaces {}", names.len());
         self.io.metrics().write_prometheus(&mut out);
+        self.limits.write_metrics(&mut out);
         // Adapter counters are node-wide: the main namespace's adapter reports them.
         self.io.of("/").adapter().write_metrics(&mut out);
         out

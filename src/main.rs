@@ -4,6 +4,7 @@
 
 mod app;
 mod http;
+mod limits;
 
 use std::net::SocketAddr;
 
@@ -143,7 +144,7 @@ async fn run<A: Adapter>(
     app: app::AppConfig,
 ) -> anyhow::Result<()> {
     let io = builder.build();
-    app::register(&io, &app);
+    let limits = app::register(&io, &app);
     let listener = tokio::net::TcpListener::bind(flags.bind)
         .await
         .with_context(|| format!("binding {}", flags.bind))?;
@@ -156,7 +157,7 @@ async fn run<A: Adapter>(
         ),
         None => None,
     };
-    let node = http::Node::new(io.clone(), app.node_id.clone(), bundle);
+    let node = http::Node::new(io.clone(), app.node_id.clone(), bundle, limits);
     sio_server::serve::serve_http(
         listener,
         move |req, peer| {
