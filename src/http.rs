@@ -14,6 +14,9 @@ use crate::limits::ClusterQueryLimits;
 
 /// The chat page served at `/`.
 const INDEX_HTML: &str = include_str!("index.html");
+/// The page's own small Socket.IO client (polling, upgrade, websocket, acks, reconnection),
+/// built into the binary so the page works with no flag and no internet.
+const CHAT_CLIENT_JS: &str = include_str!("chat-client.js");
 
 /// The HTTP routes of one node.
 pub(crate) struct Node<A: Adapter> {
@@ -73,6 +76,7 @@ impl<A: Adapter> Node<A> {
         }
         match path {
             "/healthz" => respond(StatusCode::OK, "text/plain", "ok\n"),
+            "/chat-client.js" => respond(StatusCode::OK, "application/javascript", CHAT_CLIENT_JS),
             "/socket.io/socket.io.min.js" => match &self.client_bundle {
                 Some(bundle) => respond(StatusCode::OK, "application/javascript", bundle.clone()),
                 None => respond(

@@ -55,7 +55,7 @@ struct Flags {
     #[arg(long, env = "SIO_REDIS_SHARDED")]
     redis_sharded: bool,
     /// The socket.io-client browser bundle (`socket.io.min.js` from the npm package), served at
-    /// `/socket.io/socket.io.min.js` for the chat page.
+    /// `/socket.io/socket.io.min.js` for pages of your own (the chat page has its own client).
     #[arg(long, env = "SIO_CLIENT_BUNDLE")]
     client_bundle: Option<std::path::PathBuf>,
     /// Log format: `text` (coloured only on a terminal) or `json` (one object per line).

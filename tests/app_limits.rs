@@ -39,7 +39,10 @@ async fn a_socket_that_floods_count_is_rate_limited() {
     let limited = refused(&answers, "rate limited");
     assert_eq!(counted + limited, 60, "{answers:?}");
     // The burst (20) and what refilled while the calls were in flight; never all 60.
-    assert!((20..55).contains(&counted), "{counted} answered: {answers:?}");
+    assert!(
+        (20..55).contains(&counted),
+        "{counted} answered: {answers:?}"
+    );
     let metrics = http_get(node.addr, "/metrics").unwrap().1;
     assert!(
         metrics.contains(&format!(
@@ -59,7 +62,10 @@ async fn a_node_holds_at_most_64_cluster_queries_in_flight() {
     let node = Node::spawn("n-limit-busy", &[]);
     // A member that never answers `ask`: every gather waits for its full timeout.
     let silent = Client::connect(&node.url()).await;
-    assert_eq!(silent.call("join", vec![json!("s")]).await, vec![json!(true)]);
+    assert_eq!(
+        silent.call("join", vec![json!("s")]).await,
+        vec![json!(true)]
+    );
     let mut askers = Vec::new();
     for _ in 0..4 {
         askers.push(Arc::new(Client::connect(&node.url()).await));
@@ -102,10 +108,18 @@ async fn with_an_auth_token_only_authenticated_sockets_kick() {
     let refused = Client::connect_with(&node.url(), Some(json!({"token": "nope"}))).await;
     assert!(refused.is_err(), "a socket without the token connected");
     let auth = Some(json!({"token": "s3cret"}));
-    let member = Client::connect_with(&node.url(), auth.clone()).await.unwrap();
-    assert_eq!(member.call("join", vec![json!("k")]).await, vec![json!(true)]);
+    let member = Client::connect_with(&node.url(), auth.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        member.call("join", vec![json!("k")]).await,
+        vec![json!(true)]
+    );
     let kicker = Client::connect_with(&node.url(), auth).await.unwrap();
-    assert_eq!(kicker.call("kick", vec![json!("k")]).await, vec![json!(true)]);
+    assert_eq!(
+        kicker.call("kick", vec![json!("k")]).await,
+        vec![json!(true)]
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let event = member
