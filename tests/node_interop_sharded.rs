@@ -20,8 +20,34 @@ async fn both_get(clients: [&Client; 2], data: Value) {
     }
 }
 
-/// Waits until `asker` counts `n` sockets in `room` (the cluster applied a remote join).
-async fn wait_count(asker: &Client, room: &str, n: u64) {
+/// Waits until `nodes` nodes subscribe to the channel of `room` (Node's join does not wait
+/// for its subscription, so a publish right after could precede it).
+fn wait_subscribed(redis: &Redis, room: &str, nodes: usize) {
+    let channel = format!("socket.io#/#{room}#");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = std::process::Command::new("redis-cli")
+            .args([
+                "-p",
+                &redis.port.to_string(),
+                "PUBSUB",
+                "SHARDNUMSUB",
+                &channel,
+            ])
+            .output()
+            .expect("redis-cli runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.lines().nth(1).map(str::trim) == Some(nodes.to_string().as_str()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{channel}: {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `asker` counts `n` sockets in `room` (the cluster applied a remote join) and
+/// both nodes subscribe to the room's channel.
+async fn wait_count(redis: &Redis, asker: &Client, room: &str, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let count = asker.call("count", vec![json!(room)]).await;
@@ -31,8 +57,7 @@ async fn wait_count(asker: &Client, room: &str, n: u64) {
         assert!(Instant::now() < deadline, "{room}: {count:?}, not {n}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // The remote node subscribes to the room's channel on its own time (Node does not wait).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_subscribed(redis, room, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,6 +93,7 @@ async fn rust_and_node_nodes_share_a_sharded_cluster() {
     assert_eq!(cn.call("whoami", vec![]).await[0]["node"], json!("node-1"));
     cr.call("join", vec![json!("mix")]).await;
     cn.call("join", vec![json!("mix")]).await;
+    wait_subscribed(&redis, "mix", 2);
 
     // Broadcasts to one room (on the room's channel) cross both ways.
     cr.call("publish", vec![json!({"room": "mix", "data": "from rust"})])
@@ -131,7 +157,7 @@ async fn rust_and_node_nodes_share_a_sharded_cluster() {
     // socketsJoin each way: the members of `mix` join a new room, then hear it.
     cr.call("herd", vec![json!({"room": "mix", "into": "herd-r"})])
         .await;
-    wait_count(&cn, "herd-r", 2).await;
+    wait_count(&redis, &cn, "herd-r", 2).await;
     cn.call(
         "publish",
         vec![json!({"room": "herd-r", "data": "herded by rust"})],
@@ -140,7 +166,7 @@ async fn rust_and_node_nodes_share_a_sharded_cluster() {
     both_get([&cr, &cn], json!("herded by rust")).await;
     cn.call("herd", vec![json!({"room": "mix", "into": "herd-n"})])
         .await;
-    wait_count(&cr, "herd-n", 2).await;
+    wait_count(&redis, &cr, "herd-n", 2).await;
     cr.call(
         "publish",
         vec![json!({"room": "herd-n", "data": "herded by node"})],
@@ -151,6 +177,7 @@ async fn rust_and_node_nodes_share_a_sharded_cluster() {
     // disconnectSockets each way.
     cr.call("join", vec![json!("kick-r")]).await;
     cn.call("join", vec![json!("kick-n")]).await;
+    wait_subscribed(&redis, "kick-n", 1);
     cn.call("kick", vec![json!("kick-r")]).await;
     assert_eq!(cr.next().await.name, "disconnect");
     let cr2 = Client::connect(&rust.url()).await;
