@@ -5,22 +5,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::client::Client;
-use common::{Node, Redis, http_get};
+use common::{Node, Redis, http_get, wait_for_metric};
 use serde_json::json;
 
-/// Waits (up to 10 s) until the node's `/metrics` has `line`.
-fn wait_for_metric(node: &Node, line: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !http_get(node.addr, "/metrics").is_some_and(|m| m.1.contains(line)) {
-        assert!(
-            Instant::now() < deadline,
-            "{} never showed {line:?}",
-            node.node_id
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
+/// Waits until every node counts `size` nodes.
 fn wait_for_cluster(nodes: &[&Node], size: usize) {
     for node in nodes {
         wait_for_metric(node, &format!("sio_cluster_nodes {size}\n"));

@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::client::Client;
-use common::{Node, Redis, http_get, run_node, spawn_node_js};
+use common::{Node, Redis, run_node, spawn_node_js, wait_for_metric};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,18 +19,7 @@ async fn rust_and_node_nodes_share_a_cluster() {
     );
     let (_node_js, node_url) = spawn_node_js(&redis.url(), "node-1", "classic");
     // Both subscribed: Redis counts two servers.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !http_get(rust.addr, "/metrics")
-        .unwrap()
-        .1
-        .contains("sio_cluster_nodes 2\n")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the Rust node does not see the Node.js node"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_metric(&rust, "sio_cluster_nodes 2\n");
 
     let cr = Client::connect(&rust.url()).await;
     let cn = Client::connect(&node_url).await;

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::client::Client;
-use common::{Node, Redis, http_get, spawn_node_js};
+use common::{Node, Redis, spawn_node_js, wait_for_metric};
 use serde_json::{Value, json};
 
 /// Waits until both clients get `message` with `data`.
@@ -75,18 +75,7 @@ async fn rust_and_node_nodes_share_a_sharded_cluster() {
     );
     let (_node_js, node_url) = spawn_node_js(&redis.url(), "node-1", "sharded:dynamic");
     // Both subscribed: SHARDNUMSUB counts two servers.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !http_get(rust.addr, "/metrics")
-        .unwrap()
-        .1
-        .contains("sio_cluster_nodes 2\n")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the Rust node does not see the Node.js node"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_metric(&rust, "sio_cluster_nodes 2\n");
 
     let cr = Client::connect(&rust.url()).await;
     let cn = Client::connect(&node_url).await;

@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::client::Client;
-use common::{Node, Redis, http_get};
+use common::{Node, Redis, wait_for_metric};
 use serde_json::json;
 
 const ROUNDS: usize = 1_000;
@@ -26,17 +26,7 @@ fn sharded_pair(redis: &Redis, mode: &str) -> [Node; 2] {
     ];
     let nodes = [Node::spawn("a", &args), Node::spawn("b", &args)];
     for node in &nodes {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !http_get(node.addr, "/metrics")
-            .is_some_and(|(_, m)| m.contains("sio_cluster_nodes 2\n"))
-        {
-            assert!(
-                Instant::now() < deadline,
-                "{} does not see the other",
-                node.node_id
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_metric(node, "sio_cluster_nodes 2\n");
     }
     nodes
 }

@@ -12,8 +12,8 @@
 use bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::{Map, Value};
-use sio_server::adapter::{BroadcastFlags, BroadcastOptions};
-use sio_server::protocol::{Packet, PacketType, from_msgpack, to_msgpack};
+use sio_server::adapter::{BroadcastFlags, BroadcastOptions, ServerEvent};
+use sio_server::protocol::{Packet, PacketType, Payload, from_msgpack, to_msgpack};
 
 /// The request types of the Node adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,6 +329,27 @@ pub fn packet_from(value: &Value, attachments: &[Bytes]) -> Result<Packet, WireE
         .validate()
         .map_err(|_| WireError::Shape("packet payload"))?;
     Ok(packet)
+}
+
+/// A server-side event from `[event, ...args]` (as both of Node's adapters carry it); `None`
+/// when `value` is not a non-empty array.
+#[must_use]
+pub fn server_event(value: Option<&Value>, attachments: &[Bytes]) -> Option<ServerEvent> {
+    let Some(Value::Array(items)) = value else {
+        return None;
+    };
+    let (event, args) = items.split_first()?;
+    let event = match event {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Some(ServerEvent {
+        event,
+        payload: Payload {
+            args: args.to_vec(),
+            attachments: attachments.to_vec(),
+        },
+    })
 }
 
 /// A JSON request or response: `{"type": N, ...fields}`.

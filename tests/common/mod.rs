@@ -202,6 +202,19 @@ fn run_checked(command: &mut Command) -> Output {
 
 pub mod client;
 
+/// Waits (up to 10 s) until `node`'s `/metrics` contains `line`.
+pub fn wait_for_metric(node: &Node, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !http_get(node.addr, "/metrics").is_some_and(|m| m.1.contains(line)) {
+        assert!(
+            Instant::now() < deadline,
+            "{} never showed {line:?}",
+            node.node_id
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A Node.js socket.io node (`tests/interop/node_cluster_node.mjs`), killed when dropped.
 pub struct NodeJs(Child);
 

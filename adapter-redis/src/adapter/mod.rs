@@ -21,7 +21,6 @@ use sio_server::adapter::{
     ServerEvent, SocketInfo,
 };
 use sio_server::protocol::{Packet, Payload};
-use tokio::time::Instant;
 
 use crate::cluster::RedisCluster;
 use crate::wire::{self, Channels, RequestType};
@@ -29,7 +28,7 @@ use crate::wire::{self, Channels, RequestType};
 use namespace::NsState;
 use namespace::Response;
 pub use sharded::ShardedRedisAdapter;
-use tracker::{Expectation, Tracker};
+use tracker::{Expectation, RemoteAcks, Request, broadcast_with_acks};
 
 /// A fresh request id.
 fn request_id() -> String {
@@ -61,22 +60,9 @@ impl RedisAdapter {
         self.cluster.inner.driver.publish(channel, body);
     }
 
-    /// Who is expected to answer a request: our nodes by heartbeat, and as many others as the
-    /// last subscriber count adds (Node's nodes do not heartbeat).
-    fn expectation(&self) -> Expectation {
-        let nsp = self.state.local.nsp();
-        let named = self.cluster.live_peers(Some(nsp));
-        Expectation {
-            anonymous: self
-                .cluster
-                .subscribers(nsp)
-                .saturating_sub(1 + named.len()),
-            named,
-        }
-    }
-
-    /// Publishes a request and feeds each response to `on_response` until the expected nodes
-    /// answered or `timeout` passed. Returns the nodes that did not answer.
+    /// Publishes a request on the request channel and feeds each response to `on_response`
+    /// until every expected node answered or `timeout` passed. Returns the nodes that did not
+    /// answer.
     async fn request(
         &self,
         request_id: &str,
@@ -84,37 +70,29 @@ impl RedisAdapter {
         timeout: Duration,
         mut on_response: impl FnMut(Response),
     ) -> Vec<String> {
-        let started = Instant::now();
-        let expect = self.expectation();
-        if expect.named.is_empty() && expect.anonymous == 0 {
-            return Vec::new();
-        }
-        let mut tracker = Tracker::new(expect);
-        let mut rx = self.state.await_responses(request_id);
-        let mut peers = self.cluster.inner.peers_changed.subscribe();
-        self.publish(&self.state.channels.request, body);
-        let deadline = Instant::now() + timeout;
-        while !tracker.complete() {
-            tokio::select! {
-                response = rx.recv() => {
-                    let Some(response) = response else { break };
+        let nsp = self.state.nsp();
+        self.request_with(request_id)
+            .send(
+                &self.state.channels.request,
+                body,
+                Expectation::of(&self.cluster, nsp),
+                timeout,
+                |tracker, response| {
                     tracker.record(response.uid.as_deref());
                     on_response(response);
-                }
-                changed = peers.changed() => {
-                    if changed.is_err() { break }
-                    tracker.forget_dead(&self.cluster.live_peers(Some(self.state.nsp())));
-                }
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
+                    tracker.complete()
+                },
+            )
+            .await
+    }
+
+    fn request_with<'a>(&'a self, id: &'a str) -> Request<'a> {
+        Request {
+            cluster: &self.cluster,
+            nsp: self.state.nsp(),
+            pending: &self.state.pending,
+            id,
         }
-        self.state.stop_awaiting(request_id);
-        let missing = tracker.missing();
-        self.cluster
-            .inner
-            .latency
-            .record(started.elapsed(), missing.is_empty());
-        missing
     }
 
     fn selector_request(
@@ -193,81 +171,41 @@ impl Adapter for RedisAdapter {
         opts: BroadcastOptions,
         timeout: Duration,
     ) -> Result<AckReplies, AdapterError> {
-        let (local_count, local_replies) = self
-            .state
-            .local
-            .broadcast_with_ack_local(&packet, &opts, timeout);
-        let local_task = tokio::spawn(local_replies);
-        if opts.flags.local {
-            let replies = local_task.await.unwrap_or_default();
-            return Ok(AckReplies {
-                replies,
-                expected: local_count,
-                missing_nodes: Vec::new(),
-            });
-        }
-        let started = Instant::now();
-        let request_id = request_id();
-        let mut with_timeout = opts.clone();
-        with_timeout.flags.local = false;
-        let body = wire::encode_broadcast_request(
-            self.cluster.node_id(),
-            &request_id,
-            &packet,
-            &with_timeout,
-            timeout,
-        );
-        let expect = self.expectation();
-        let mut tracker = Tracker::new(expect);
-        let mut rx = self.state.await_responses(&request_id);
-        let mut peers = self.cluster.inner.peers_changed.subscribe();
-        self.publish(&self.state.channels.request, body);
-        let deadline = Instant::now() + timeout;
-        let mut remote_expected = 0usize;
-        let mut replies = Vec::new();
-        loop {
-            if tracker.complete() && replies.len() >= remote_expected {
-                break;
-            }
-            tokio::select! {
-                response = rx.recv() => {
-                    let Some(response) = response else { break };
-                    match response.value.get("type").and_then(Value::as_u64).and_then(RequestType::from_code) {
-                        Some(RequestType::BroadcastClientCount) => {
-                            tracker.record(response.uid.as_deref());
-                            remote_expected += response
-                                .value
-                                .get("clientCount")
-                                .and_then(Value::as_u64)
-                                .unwrap_or(0) as usize;
+        let remote = async {
+            let request_id = request_id();
+            let mut with_timeout = opts.clone();
+            with_timeout.flags.local = false;
+            let body = wire::encode_broadcast_request(
+                self.cluster.node_id(),
+                &request_id,
+                &packet,
+                &with_timeout,
+                timeout,
+            );
+            let mut remote = RemoteAcks::default();
+            let missing = self
+                .request_with(&request_id)
+                .send(
+                    &self.state.channels.request,
+                    body,
+                    Expectation::of(&self.cluster, self.state.nsp()),
+                    timeout,
+                    |tracker, response| {
+                        let kind = response.value.get("type").and_then(Value::as_u64);
+                        match kind.and_then(RequestType::from_code) {
+                            Some(RequestType::BroadcastClientCount) => {
+                                remote.count(tracker, &response);
+                            }
+                            Some(RequestType::BroadcastAck) => remote.ack(response),
+                            _ => {}
                         }
-                        Some(RequestType::BroadcastAck) => {
-                            let arg = response.value.get("packet").cloned().unwrap_or(Value::Null);
-                            replies.push(Payload { args: vec![arg], attachments: response.attachments });
-                        }
-                        _ => {}
-                    }
-                }
-                changed = peers.changed() => {
-                    if changed.is_err() { break }
-                    tracker.forget_dead(&self.cluster.live_peers(Some(self.state.nsp())));
-                }
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-        self.state.stop_awaiting(&request_id);
-        let mut all = local_task.await.unwrap_or_default();
-        all.extend(replies);
-        let missing_nodes = tracker.missing();
-        self.cluster
-            .inner
-            .latency
-            .record(started.elapsed(), missing_nodes.is_empty());
-        Ok(AckReplies {
-            replies: all,
-            expected: local_count + remote_expected,
-            missing_nodes,
-        })
+                        remote.complete(tracker)
+                    },
+                )
+                .await;
+            (remote, missing)
+        };
+        Ok(broadcast_with_acks(&self.state.local, &packet, &opts, timeout, remote).await)
     }
 
     async fn add_sockets(

@@ -1,16 +1,15 @@
 //! [`NsState`]: one namespace's state shared by its adapter and the cluster's dispatcher, and
 //! the handling of what other nodes publish for it (broadcasts, requests, responses).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sio_server::adapter::{BroadcastOptions, LocalAdapter, ServerEvent};
-use sio_server::protocol::Payload;
-use tokio::sync::{mpsc, oneshot};
+use sio_server::adapter::{BroadcastOptions, LocalAdapter};
+use tokio::sync::oneshot;
 
+use super::tracker::Pending;
 use crate::cluster::RedisCluster;
 use crate::driver::Received;
 use crate::wire::{self, Channels, RequestType};
@@ -35,13 +34,9 @@ pub(crate) struct NsState {
     /// The namespace's channels.
     pub(super) channels: Channels,
     /// This node's requests waiting for responses, by request id.
-    pending: Mutex<HashMap<String, mpsc::UnboundedSender<Response>>>,
+    pub(super) pending: Pending,
     /// How this node's own messages look, to drop them undecoded.
     own: wire::OwnMarks,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl NsState {
@@ -52,20 +47,8 @@ impl NsState {
             nsp: local.nsp().to_owned(),
             local,
             channels,
-            pending: Mutex::new(HashMap::new()),
+            pending: Pending::default(),
         }
-    }
-
-    /// Starts collecting the responses to request `request_id`.
-    pub(super) fn await_responses(&self, request_id: &str) -> mpsc::UnboundedReceiver<Response> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.pending).insert(request_id.to_owned(), tx);
-        rx
-    }
-
-    /// Stops collecting the responses to request `request_id`.
-    pub(super) fn stop_awaiting(&self, request_id: &str) {
-        lock(&self.pending).remove(request_id);
     }
 
     /// The namespace name.
@@ -245,23 +228,9 @@ impl NsState {
         message: &wire::Message,
         request_id: Value,
     ) {
-        let Some(Value::Array(data)) = message.value.get("data") else {
+        let Some(event) = wire::server_event(message.value.get("data"), &message.attachments)
+        else {
             return;
-        };
-        let mut args = data.clone();
-        if args.is_empty() {
-            return;
-        }
-        let event = match args.remove(0) {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        let event = ServerEvent {
-            event,
-            payload: Payload {
-                args,
-                attachments: message.attachments.clone(),
-            },
         };
         if request_id.is_null() {
             self.local.dispatch_server_event(event, None);
@@ -346,7 +315,7 @@ impl NsState {
     }
 
     fn on_response(&self, payload: &[u8]) {
-        if lock(&self.pending).is_empty() {
+        if self.pending.is_empty() {
             // Not waiting for anything: another node's response, not decoded.
             return;
         }
@@ -357,20 +326,20 @@ impl NsState {
                 return;
             }
         };
-        let Some(request_id) = message.value.get("requestId").and_then(Value::as_str) else {
+        let Some(request_id) = message
+            .value
+            .get("requestId")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
             return;
         };
-        let pending = lock(&self.pending).get(request_id).cloned();
-        if let Some(tx) = pending {
-            let _ = tx.send(Response {
-                uid: message
-                    .value
-                    .get("uid")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                value: message.value,
-                attachments: message.attachments,
-            });
-        }
+        let uid = message.value.get("uid").and_then(Value::as_str);
+        let response = Response {
+            uid: uid.map(str::to_owned),
+            value: message.value,
+            attachments: message.attachments,
+        };
+        self.pending.deliver(&request_id, response);
     }
 }

@@ -1,18 +1,17 @@
 //! [`ShardedNs`]: one namespace's state under the sharded adapter, and the handling of what
 //! other nodes (ours and Node's `createShardedAdapter`) publish for it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sio_server::adapter::{LocalAdapter, RoomChange, ServerEvent, SocketInfo};
-use sio_server::protocol::Payload;
-use tokio::sync::{mpsc, oneshot};
+use sio_server::adapter::{LocalAdapter, RoomChange, SocketInfo};
+use tokio::sync::oneshot;
 
 use super::wire::{self as sw, MessageType};
 use crate::adapter::namespace::Response;
+use crate::adapter::tracker::Pending;
 use crate::cluster::{NsHandler, RedisCluster, SubscriptionMode};
 use crate::driver::{Driver, Received};
 use crate::wire::{self, decode_message};
@@ -29,11 +28,7 @@ pub(crate) struct ShardedNs {
     uid: String,
     json_prefix: Vec<u8>,
     msgpack_prefix: Vec<u8>,
-    pending: Mutex<HashMap<String, mpsc::UnboundedSender<Response>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    pub(super) pending: Pending,
 }
 
 impl ShardedNs {
@@ -53,7 +48,7 @@ impl ShardedNs {
             uid: uid.to_owned(),
             json_prefix: sw::json_prefix(uid),
             msgpack_prefix: sw::msgpack_prefix(uid),
-            pending: Mutex::new(HashMap::new()),
+            pending: Pending::default(),
         }
     }
 
@@ -101,18 +96,6 @@ impl ShardedNs {
         sw::encode(&self.uid, &self.nsp, kind, data, attachments)
     }
 
-    /// Starts collecting the responses to request `request_id`.
-    pub(super) fn await_responses(&self, request_id: &str) -> mpsc::UnboundedReceiver<Response> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.pending).insert(request_id.to_owned(), tx);
-        rx
-    }
-
-    /// Stops collecting the responses to request `request_id`.
-    pub(super) fn stop_awaiting(&self, request_id: &str) {
-        lock(&self.pending).remove(request_id);
-    }
-
     fn respond(
         &self,
         cluster: &RedisCluster,
@@ -135,21 +118,23 @@ impl ShardedNs {
         data: Value,
         attachments: Vec<Bytes>,
     ) {
-        let Some(request_id) = data.get("requestId").and_then(Value::as_str) else {
+        let Some(request_id) = data
+            .get("requestId")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
             return;
         };
-        let pending = lock(&self.pending).get(request_id).cloned();
-        if let Some(tx) = pending {
-            let mut value = data;
-            if let Value::Object(map) = &mut value {
-                map.insert("type".into(), Value::from(kind as u8));
-            }
-            let _ = tx.send(Response {
-                uid: uid.map(str::to_owned),
-                value,
-                attachments,
-            });
+        let mut value = data;
+        if let Value::Object(map) = &mut value {
+            map.insert("type".into(), Value::from(kind as u8));
         }
+        let response = Response {
+            uid: uid.map(str::to_owned),
+            value,
+            attachments,
+        };
+        self.pending.deliver(&request_id, response);
     }
 
     fn on_request(
@@ -262,20 +247,8 @@ impl ShardedNs {
         attachments: Vec<Bytes>,
         request_id: Option<Value>,
     ) {
-        let Some(Value::Array(packet)) = data.get("packet") else {
+        let Some(event) = wire::server_event(data.get("packet"), &attachments) else {
             return;
-        };
-        let mut args = packet.clone();
-        if args.is_empty() {
-            return;
-        }
-        let event = match args.remove(0) {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        let event = ServerEvent {
-            event,
-            payload: Payload { args, attachments },
         };
         let Some(request_id) = request_id else {
             self.local.dispatch_server_event(event, None);

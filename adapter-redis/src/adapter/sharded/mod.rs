@@ -29,11 +29,10 @@ use sio_server::adapter::{
     ServerEvent, SocketInfo,
 };
 use sio_server::protocol::{Packet, Payload};
-use tokio::time::Instant;
 
 use super::namespace::Response;
 use super::request_id;
-use super::tracker::{Expectation, Tracker};
+use super::tracker::{Expectation, RemoteAcks, Request, Tracker, broadcast_with_acks};
 use crate::cluster::{RedisCluster, SubscriptionMode};
 use handler::ShardedNs;
 use wire::MessageType;
@@ -90,59 +89,27 @@ impl ShardedRedisAdapter {
         self.state.channel.clone()
     }
 
-    /// Who is expected to answer a request: our nodes by heartbeat, and as many others as the
-    /// last subscriber count adds (Node's nodes do not heartbeat).
-    fn expectation(&self) -> Expectation {
-        let nsp = self.state.local.nsp();
-        let named = self.cluster.live_peers(Some(nsp));
-        Expectation {
-            anonymous: self
-                .cluster
-                .subscribers(nsp)
-                .saturating_sub(1 + named.len()),
-            named,
-        }
-    }
-
-    /// Publishes a request and feeds each response to `on_response` until every expected
-    /// node answered (and `on_response` says it needs no more), or `timeout` passed. Returns
-    /// the nodes that did not answer.
+    /// Publishes a request on the namespace channel and feeds each response to
+    /// `on_response` (which says whether it needs no more) until every expected node answered
+    /// or `timeout` passed. Returns the nodes that did not answer.
     async fn request(
         &self,
-        request_id: &str,
-        expect: Expectation,
+        id: &str,
         message: Bytes,
         timeout: Duration,
-        mut on_response: impl FnMut(&mut Tracker, Response) -> bool,
+        on_response: impl FnMut(&mut Tracker, Response) -> bool,
     ) -> Vec<String> {
-        let started = Instant::now();
-        let mut tracker = Tracker::new(expect);
-        let mut rx = self.state.await_responses(request_id);
-        let mut peers = self.cluster.inner.peers_changed.subscribe();
-        self.publish(&self.state.channel, message);
-        let deadline = Instant::now() + timeout;
-        let mut satisfied = tracker.complete();
-        while !satisfied {
-            tokio::select! {
-                response = rx.recv() => {
-                    let Some(response) = response else { break };
-                    satisfied = on_response(&mut tracker, response);
-                }
-                changed = peers.changed() => {
-                    if changed.is_err() { break }
-                    tracker.forget_dead(&self.cluster.live_peers(Some(self.state.local.nsp())));
-                    satisfied = tracker.complete();
-                }
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-        self.state.stop_awaiting(request_id);
-        let missing = tracker.missing();
-        self.cluster
-            .inner
-            .latency
-            .record(started.elapsed(), missing.is_empty());
-        missing
+        let nsp = self.state.local.nsp();
+        let request = Request {
+            cluster: &self.cluster,
+            nsp,
+            pending: &self.state.pending,
+            id,
+        };
+        let expect = Expectation::of(&self.cluster, nsp);
+        request
+            .send(&self.state.channel, message, expect, timeout, on_response)
+            .await
     }
 }
 
@@ -202,61 +169,33 @@ impl Adapter for ShardedRedisAdapter {
         opts: BroadcastOptions,
         timeout: Duration,
     ) -> Result<AckReplies, AdapterError> {
-        let (local_count, local_replies) = self
-            .state
-            .local
-            .broadcast_with_ack_local(&packet, &opts, timeout);
-        let local_task = tokio::spawn(local_replies);
-        if opts.flags.local {
-            let replies = local_task.await.unwrap_or_default();
-            return Ok(AckReplies {
-                replies,
-                expected: local_count,
-                missing_nodes: Vec::new(),
+        let remote = async {
+            let id = request_id();
+            let data = json!({
+                "packet": wire::packet_json(&packet),
+                "requestId": id,
+                "opts": wire::opts_json(&opts, Some(timeout)),
             });
-        }
-        let id = request_id();
-        let data = json!({
-            "packet": wire::packet_json(&packet),
-            "requestId": id,
-            "opts": wire::opts_json(&opts, Some(timeout)),
-        });
-        let message = self
-            .state
-            .encode(MessageType::Broadcast, data, &packet.attachments);
-        let expect = self.expectation();
-        let mut remote_expected = 0usize;
-        let mut replies = Vec::new();
-        let missing_nodes = self
-            .request(&id, expect, message, timeout, |tracker, response| {
-                match response.value.get("type").and_then(Value::as_u64) {
-                    Some(11) => {
-                        tracker.record(response.uid.as_deref());
-                        remote_expected += response
-                            .value
-                            .get("clientCount")
-                            .and_then(Value::as_u64)
-                            .unwrap_or(0) as usize;
+            let message = self
+                .state
+                .encode(MessageType::Broadcast, data, &packet.attachments);
+            let mut remote = RemoteAcks::default();
+            let missing = self
+                .request(&id, message, timeout, |tracker, response| {
+                    let kind = response.value.get("type").and_then(Value::as_u64);
+                    match kind.and_then(MessageType::from_code) {
+                        Some(MessageType::BroadcastClientCount) => {
+                            remote.count(tracker, &response);
+                        }
+                        Some(MessageType::BroadcastAck) => remote.ack(response),
+                        _ => {}
                     }
-                    Some(12) => {
-                        let arg = response.value.get("packet").cloned().unwrap_or(Value::Null);
-                        replies.push(Payload {
-                            args: vec![arg],
-                            attachments: response.attachments,
-                        });
-                    }
-                    _ => {}
-                }
-                tracker.complete() && replies.len() >= remote_expected
-            })
-            .await;
-        let mut all = local_task.await.unwrap_or_default();
-        all.extend(replies);
-        Ok(AckReplies {
-            replies: all,
-            expected: local_count + remote_expected,
-            missing_nodes,
-        })
+                    remote.complete(tracker)
+                })
+                .await;
+            (remote, missing)
+        };
+        Ok(broadcast_with_acks(&self.state.local, &packet, &opts, timeout, remote).await)
     }
 
     async fn add_sockets(
@@ -310,9 +249,8 @@ impl Adapter for ShardedRedisAdapter {
         let id = request_id();
         let data = json!({"opts": wire::opts_json(&opts, None), "requestId": id});
         let message = self.state.encode(MessageType::FetchSockets, data, &[]);
-        let expect = self.expectation();
         let missing = self
-            .request(&id, expect, message, timeout, |tracker, response| {
+            .request(&id, message, timeout, |tracker, response| {
                 tracker.record(response.uid.as_deref());
                 if let Some(Value::Array(found)) = response.value.get("sockets") {
                     for s in found {
@@ -341,9 +279,8 @@ impl Adapter for ShardedRedisAdapter {
             .encode(MessageType::AllRooms, json!({"requestId": id}), &[]);
         // Node nodes do not know this message: in a mixed cluster the request waits until
         // `timeout` and names them (`unknown-node-N`) in `missing_nodes`.
-        let expect = self.expectation();
         let missing = self
-            .request(&id, expect, message, timeout, |tracker, response| {
+            .request(&id, message, timeout, |tracker, response| {
                 tracker.record(response.uid.as_deref());
                 rooms.extend(crate::wire::rooms_from(response.value.get("rooms")));
                 tracker.complete()
@@ -377,10 +314,9 @@ impl Adapter for ShardedRedisAdapter {
             json!({"requestId": id, "packet": packet}),
             &attachments,
         );
-        let expect = self.expectation();
         let mut replies = Vec::new();
         let missing = self
-            .request(&id, expect, message, timeout, |tracker, response| {
+            .request(&id, message, timeout, |tracker, response| {
                 tracker.record(response.uid.as_deref());
                 replies.push(Payload {
                     args: vec![response.value.get("packet").cloned().unwrap_or(Value::Null)],
