@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use sio_adapter_redis::{
-    RedisAdapter, RedisAdapterConfig, RedisCluster, RedisDriver, RedisDriverConfig,
-    ShardedRedisAdapter, SubscriptionMode,
+    Driver, RedisAdapter, RedisAdapterConfig, RedisCluster, RedisClusterDriver, RedisDriver,
+    RedisDriverConfig, ShardedRedisAdapter, SubscriptionMode,
 };
 use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
 
@@ -26,9 +26,10 @@ struct Flags {
     /// Address to listen on.
     #[arg(long, env = "SIO_BIND", default_value = "127.0.0.1:3000")]
     bind: SocketAddr,
-    /// Redis URL (`redis://host:port`, `rediss://...`): joins the cluster through Redis.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    redis: Option<String>,
+    /// Redis URL (`redis://host:port`, `rediss://...`): joins the cluster through Redis. With
+    /// `--redis-cluster`, seed nodes of a Redis Cluster (repeatable or comma-separated).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_delimiter = ',')]
+    redis: Vec<String>,
     /// This node's id (default: a random UUID).
     #[arg(long, env = "NODE_ID")]
     node_id: Option<String>,
@@ -58,13 +59,14 @@ struct Flags {
     /// With `--redis-sharded`: `static` (namespace channels only), `dynamic` (also the channel
     /// of each public room with a local member) or `dynamic-private` (and of each local
     /// socket). Every node of the cluster must use the same.
-    #[arg(
-        long,
-        env = "SIO_REDIS_SUBSCRIPTION_MODE",
-        default_value = "dynamic",
-        requires = "redis_sharded"
-    )]
-    redis_subscription_mode: SubscriptionMode,
+    /// Default: `dynamic`.
+    #[arg(long, env = "SIO_REDIS_SUBSCRIPTION_MODE")]
+    redis_subscription_mode: Option<SubscriptionMode>,
+    /// The `--redis` URLs are seed nodes of a Redis Cluster: each channel is published and
+    /// subscribed on its slot's master, following failovers and reshards. Implies
+    /// `--redis-sharded`.
+    #[arg(long, env = "SIO_REDIS_CLUSTER")]
+    redis_cluster: bool,
     /// The socket.io-client browser bundle (`socket.io.min.js` from the npm package), served at
     /// `/socket.io/socket.io.min.js` for pages of your own (the chat page has its own client).
     #[arg(long, env = "SIO_CLIENT_BUNDLE")]
@@ -123,28 +125,38 @@ async fn main() -> anyhow::Result<()> {
         node_id: node_id.clone(),
         auth_token: flags.auth_token.clone(),
     };
-    match &flags.redis {
+    let sharded = flags.redis_sharded || flags.redis_cluster;
+    if flags.redis_subscription_mode.is_some() && !sharded {
+        anyhow::bail!("--redis-subscription-mode needs --redis-sharded or --redis-cluster");
+    }
+    if flags.redis.len() > 1 && !flags.redis_cluster {
+        anyhow::bail!("several --redis URLs need --redis-cluster");
+    }
+    match flags.redis.first() {
         Some(url) => {
-            let driver = RedisDriver::new(
-                url,
-                RedisDriverConfig {
-                    sharded: flags.redis_sharded,
-                    ..RedisDriverConfig::default()
-                },
-            )
-            .context("invalid --redis URL")?;
+            let config = RedisDriverConfig {
+                sharded,
+                ..RedisDriverConfig::default()
+            };
+            let driver: Arc<dyn Driver> = if flags.redis_cluster {
+                Arc::new(
+                    RedisClusterDriver::new(&flags.redis, config).context("invalid --redis URL")?,
+                )
+            } else {
+                Arc::new(RedisDriver::new(url, config).context("invalid --redis URL")?)
+            };
             let cluster = RedisCluster::new(
-                Arc::new(driver),
+                driver,
                 RedisAdapterConfig {
                     prefix: flags.redis_prefix.clone(),
                     node_id: node_id.clone(),
                     heartbeat_interval: Duration::from_millis(flags.heartbeat_ms.max(100)),
-                    subscription_mode: flags.redis_subscription_mode,
+                    subscription_mode: flags.redis_subscription_mode.unwrap_or_default(),
                     ..RedisAdapterConfig::default()
                 },
             );
-            tracing::info!(node = %node_id, sharded = flags.redis_sharded, "joining the cluster through redis");
-            if flags.redis_sharded {
+            tracing::info!(node = %node_id, sharded, redis_cluster = flags.redis_cluster, "joining the cluster through redis");
+            if sharded {
                 run(builder.adapter::<ShardedRedisAdapter>(cluster), &flags, app).await
             } else {
                 run(builder.adapter::<RedisAdapter>(cluster), &flags, app).await

@@ -143,6 +143,24 @@ async fn on_three_nodes_over_sharded_pubsub_dynamic_private() {
     on_three_sharded_nodes("dynamic-private").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_three_nodes_over_a_redis_cluster_in_each_mode() {
+    let cluster = common::redis_cluster::RedisCluster::start();
+    let seeds = cluster.urls();
+    for mode in ["static", "dynamic", "dynamic-private"] {
+        on_three_nodes(&[
+            "--redis",
+            &seeds,
+            "--redis-cluster",
+            "--heartbeat-ms",
+            "500",
+            "--redis-subscription-mode",
+            mode,
+        ])
+        .await;
+    }
+}
+
 async fn on_three_nodes(args: &[&str]) {
     let nodes = [
         Node::spawn("n1", args),

@@ -16,8 +16,10 @@ use tokio::sync::{Notify, mpsc, watch};
 mod loss;
 mod memory;
 mod publisher;
+mod redis_cluster;
 
 pub use memory::{MemoryDriver, MemoryHub, glob_match};
+pub use redis_cluster::{RedisClusterDriver, slot};
 
 use loss::Loss;
 

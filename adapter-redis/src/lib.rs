@@ -30,5 +30,7 @@ pub mod wire;
 pub use adapter::sharded::wire as sharded_wire;
 pub use adapter::{RedisAdapter, ShardedRedisAdapter};
 pub use cluster::{RedisAdapterConfig, RedisCluster, SubscriptionMode};
-pub use driver::{Driver, MemoryDriver, MemoryHub, RedisDriver, RedisDriverConfig, ResumeGate};
+pub use driver::{
+    Driver, MemoryDriver, MemoryHub, RedisClusterDriver, RedisDriver, RedisDriverConfig, ResumeGate,
+};
 pub use emitter::Emitter;

@@ -201,6 +201,7 @@ fn run_checked(command: &mut Command) -> Output {
 }
 
 pub mod client;
+pub mod redis_cluster;
 
 /// Waits (up to 10 s) until `node`'s `/metrics` contains `line`.
 pub fn wait_for_metric(node: &Node, line: &str) {
