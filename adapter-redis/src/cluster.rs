@@ -254,6 +254,12 @@ impl RedisCluster {
             stats.receive_dropped,
         );
         counter(
+            "sio_redis_subscriptions_moved_total",
+            "Subscriptions moved to another Redis Cluster master (failover, reshard).",
+            "counter",
+            stats.moved,
+        );
+        counter(
             "sio_redis_connected",
             "1 when both Redis connections are up.",
             "gauge",

@@ -61,6 +61,9 @@ pub struct DriverStats {
     pub unconfirmed: u64,
     /// Received messages dropped because the adapter did not keep up.
     pub receive_dropped: u64,
+    /// Subscriptions moved to another Redis Cluster master (failover, reshard); messages
+    /// published to the new owner before the move are lost inside Redis, unseen.
+    pub moved: u64,
 }
 
 /// How a driver knows, after a reconnect, that the other nodes listen again: it holds back
@@ -692,6 +695,7 @@ impl Driver for RedisDriver {
             dropped: s.dropped.total(),
             unconfirmed: s.unconfirmed.total(),
             receive_dropped: s.receive_dropped.total(),
+            moved: 0,
         }
     }
 }

@@ -82,6 +82,20 @@ impl RedisCluster {
             .expect("redis-cli runs");
         assert!(created.success(), "redis-cli --cluster create failed");
         cluster.wait_ok();
+        // A replica can take over only once it has synchronised with its master.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for port in &cluster.ports {
+            loop {
+                let replication = cli(*port, &["INFO", "replication"]);
+                if replication.contains("role:master")
+                    || replication.contains("master_link_status:up")
+                {
+                    break;
+                }
+                assert!(Instant::now() < deadline, ":{port} never synchronised");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         cluster
     }
 

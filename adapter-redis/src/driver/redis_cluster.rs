@@ -256,6 +256,7 @@ fn add_stats(into: &mut DriverStats, s: DriverStats) {
     into.dropped += s.dropped;
     into.unconfirmed += s.unconfirmed;
     into.receive_dropped += s.receive_dropped;
+    into.moved += s.moved;
 }
 
 /// Applies a slot map: moves subscriptions whose owner changed, retires masters that own no
@@ -428,6 +429,7 @@ impl Driver for RedisClusterDriver {
         let topology = lock(&self.shared.topology);
         let mut stats = topology.retired;
         stats.buffered = topology.early.len() as u64;
+        stats.moved = self.shared.moves.load(Ordering::Relaxed);
         for driver in topology.masters.values() {
             add_stats(&mut stats, driver.stats());
         }
