@@ -65,6 +65,28 @@ check("health checks on /readyz", "option httpchk GET /readyz" in text)
 tests = services.get("tests", {})
 check("tests service behind a profile", tests.get("profiles") == ["tests"])
 check("tests get the entry and redis urls", {"ENTRY_URL", "REDIS_URL"} <= set(tests.get("environment", {})))
+cluster_nodes = [f"redis-c{i}" for i in range(1, 7)]
+for name in cluster_nodes:
+    node = services.get(name, {})
+    check(f"{name} in the redis-cluster profile", node.get("profiles") == ["redis-cluster"])
+    check(f"{name} is a cluster node", "--cluster-enabled" in node.get("command", []), node.get("command"))
+init = services.get("redis-cluster-init", {})
+check("the cluster is created with a replica per master", "--cluster-replicas 1" in " ".join(init.get("command", [])))
+check(
+    "the cluster is created once its nodes answer",
+    all(init.get("depends_on", {}).get(n, {}).get("condition") == "service_healthy" for n in cluster_nodes),
+)
+for name in ("cnode1", "cnode2", "cnode3"):
+    node = services.get(name, {})
+    env = node.get("environment", {})
+    check(f"{name} in the redis-cluster profile", node.get("profiles") == ["redis-cluster"])
+    check(f"{name} runs on the Redis Cluster", env.get("SIO_REDIS_CLUSTER") == "true", env)
+    check(f"{name} has several seeds", len(env.get("REDIS_URL", "").split(",")) >= 3, env)
+    check(
+        f"{name} waits for the cluster",
+        node.get("depends_on", {}).get("redis-cluster-init", {}).get("condition") == "service_completed_successfully",
+    )
+    check(f"{name} has a readiness check", "/readyz" in " ".join(node.get("healthcheck", {}).get("test", [])))
 dockerfile = (root / "Dockerfile").read_text()
 check("multi-stage image", dockerfile.count("\nFROM ") + dockerfile.startswith("FROM ") >= 2)
 check("non-root user", "\nUSER sio" in dockerfile)
