@@ -223,12 +223,15 @@ impl<A: Adapter> Socket<A> {
         timeout: Duration,
     ) -> Result<Payload, AckError> {
         let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
-        let rx = self.inner.register_ack(packet)?;
-        match tokio::time::timeout(timeout, rx.1).await {
+        let (id, rx) = self.inner.register_ack(packet)?;
+        let _forget = PendingAck {
+            socket: Arc::downgrade(&self.inner),
+            id,
+        };
+        match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(AckError::Disconnected),
             Err(_) => {
-                self.inner.forget_ack(rx.0);
                 crate::metrics::add(&self.inner.ns.metrics().ack_timeouts, 1);
                 Err(AckError::Timeout)
             }
@@ -328,23 +331,17 @@ impl<A: Adapter> Socket<A> {
         match packet.kind {
             PacketType::Event => self.on_event(packet),
             PacketType::Ack => {
-                if let Some(id) = packet.id {
-                    let tx = self
-                        .inner
-                        .acks
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&id);
-                    if let Some(tx) = tx {
-                        let args = match packet.data {
-                            Some(Value::Array(args)) => args,
-                            _ => Vec::new(),
-                        };
-                        let _ = tx.send(Payload {
-                            args,
-                            attachments: packet.attachments,
-                        });
-                    }
+                if let Some(id) = packet.id
+                    && let Some(tx) = self.inner.forget_ack(id)
+                {
+                    let args = match packet.data {
+                        Some(Value::Array(args)) => args,
+                        _ => Vec::new(),
+                    };
+                    let _ = tx.send(Payload {
+                        args,
+                        attachments: packet.attachments,
+                    });
                 }
             }
             PacketType::Disconnect => self
@@ -427,6 +424,7 @@ impl<A: Adapter> SocketInner<A> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
+        crate::metrics::add(&self.ns.metrics().pending_acks, 1);
         packet.id = Some(id);
         let frame = self.ns.parser().encode(&packet);
         if self.session.send(frame).is_err() {
@@ -436,11 +434,17 @@ impl<A: Adapter> SocketInner<A> {
         Ok((id, rx))
     }
 
-    fn forget_ack(&self, id: u64) {
-        self.acks
+    /// Removes the ack awaited under `id` (answered, timed out, or never sent).
+    fn forget_ack(&self, id: u64) -> Option<oneshot::Sender<Payload>> {
+        let tx = self
+            .acks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
+        if tx.is_some() {
+            crate::metrics::sub(&self.ns.metrics().pending_acks, 1);
+        }
+        tx
     }
 
     fn disconnect_by_server(self: &Arc<Self>, close: bool) {
@@ -465,7 +469,9 @@ impl<A: Adapter> SocketInner<A> {
         if let Some(client) = self.client.upgrade() {
             client.forget_socket(&self.nsp, self.id);
         }
-        self.acks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let pending = std::mem::take(&mut *self.acks.lock().unwrap_or_else(|e| e.into_inner()));
+        crate::metrics::sub(&self.ns.metrics().pending_acks, pending.len() as u64);
+        drop(pending);
         self.handlers
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -479,6 +485,20 @@ impl<A: Adapter> SocketInner<A> {
         tracing::debug!(sid = %self.id, nsp = %self.nsp, reason = reason.as_str(), "socket disconnected");
         for handler in handlers {
             tokio::spawn(handler(socket.clone(), reason));
+        }
+    }
+}
+
+/// Forgets an awaited ack when dropped.
+struct PendingAck<A: Adapter> {
+    socket: Weak<SocketInner<A>>,
+    id: u64,
+}
+
+impl<A: Adapter> Drop for PendingAck<A> {
+    fn drop(&mut self) {
+        if let Some(socket) = self.socket.upgrade() {
+            socket.forget_ack(self.id);
         }
     }
 }
@@ -502,12 +522,19 @@ impl<A: Adapter> LocalSocket for SocketInner<A> {
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
         match self.register_ack(packet) {
-            Ok((_, rx)) => Box::pin(async move {
-                tokio::time::timeout(timeout, rx)
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-            }),
+            Ok((id, rx)) => {
+                // A client that never answers must not leave the entry behind: it goes when the
+                // wait ends, however it ends (reply, timeout, or the future dropped).
+                let guard = PendingAck {
+                    socket: self.me.clone(),
+                    id,
+                };
+                Box::pin(async move {
+                    let reply = tokio::time::timeout(timeout, rx).await;
+                    drop(guard);
+                    reply.ok().and_then(Result::ok)
+                })
+            }
             Err(_) => Box::pin(async { None }),
         }
     }
