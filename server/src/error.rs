@@ -11,9 +11,6 @@ pub enum EmitError {
     /// The socket is disconnected (or its queue is full and it is being dropped).
     #[error("socket disconnected")]
     Disconnected,
-    /// The adapter could not reach the cluster (local delivery still happened).
-    #[error(transparent)]
-    Adapter(#[from] crate::adapter::AdapterError),
 }
 
 /// Why an ack did not arrive.
