@@ -19,7 +19,7 @@ use crate::engine::{Body, CloseReason, CorsConfig, Engine, EngineConfig};
 use crate::error::{ConnectError, EmitError};
 use crate::handler::BoxFuture;
 use crate::metrics::Metrics;
-use crate::namespace::{Namespace, NsHandlers};
+use crate::namespace::{Namespace, NsHandlers, RoomLimits};
 use crate::protocol::{BinaryLimits, ParserKind, Payload};
 use crate::socket::Socket;
 
@@ -36,9 +36,12 @@ pub struct ServerConfig {
     pub connect_timeout: Duration,
     /// How long cluster requests and broadcast acks wait by default. Default: 5 s.
     pub request_timeout: Duration,
-    /// The most rooms a socket may join (its own id not counted); further joins are ignored and
-    /// logged. Default: 10 000.
+    /// The most rooms a socket may join (its own id not counted); further joins are refused
+    /// (see [`Socket::try_join`]), logged and counted. Default: 10 000.
     pub max_rooms_per_socket: usize,
+    /// The longest room name a socket may join, in bytes; longer ones are refused (see
+    /// [`Socket::try_join`]), logged and counted. Default: 256.
+    pub max_room_name_len: usize,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +53,7 @@ impl Default for ServerConfig {
             connect_timeout: Duration::from_secs(45),
             request_timeout: Duration::from_secs(5),
             max_rooms_per_socket: 10_000,
+            max_room_name_len: 256,
         }
     }
 }
@@ -85,7 +89,10 @@ impl<A: Adapter> ServerInner<A> {
             handlers,
             self.config.request_timeout,
             self.metrics.clone(),
-            self.config.max_rooms_per_socket,
+            RoomLimits {
+                max_rooms_per_socket: self.config.max_rooms_per_socket,
+                max_room_name_len: self.config.max_room_name_len,
+            },
         )
     }
 
@@ -197,6 +204,13 @@ impl<A: Adapter> ServerBuilder<A> {
         self
     }
 
+    /// Each connection's outbound queue capacity, in payload bytes; beyond it the client is a
+    /// slow consumer (volatile packets are dropped instead). Default: 8 MiB.
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.config.engine.max_buffered_bytes = bytes;
+        self
+    }
+
     /// The most connections this node holds; further handshakes get `503`. Default: unlimited.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.config.engine.max_connections = Some(max);
@@ -218,6 +232,12 @@ impl<A: Adapter> ServerBuilder<A> {
     /// The most rooms a socket may join. Default: 10 000.
     pub fn max_rooms_per_socket(mut self, max: usize) -> Self {
         self.config.max_rooms_per_socket = max;
+        self
+    }
+
+    /// The longest room name a socket may join, in bytes. Default: 256.
+    pub fn max_room_name_len(mut self, bytes: usize) -> Self {
+        self.config.max_room_name_len = bytes;
         self
     }
 

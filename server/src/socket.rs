@@ -16,7 +16,7 @@ use crate::adapter::{Adapter, BroadcastOptions, LocalSocket, Room, SocketInfo};
 use crate::broadcast::BroadcastOperator;
 use crate::client::Client;
 use crate::engine::{Frame, Session, Sid, Transport};
-use crate::error::{AckError, EmitError};
+use crate::error::{AckError, EmitError, JoinError};
 use crate::handler::{AckSender, BoxFuture, BoxedEventHandler, Event, EventHandler, boxed};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
@@ -249,19 +249,47 @@ impl<A: Adapter> Socket<A> {
             .map_err(|_| EmitError::Disconnected)
     }
 
-    /// Joins rooms.
+    /// Joins rooms. Rooms beyond the limits (`max_room_name_len`, `max_rooms_per_socket`)
+    /// are not joined; the refusal is logged and counted (see [`Socket::try_join`] to learn
+    /// of it).
     pub fn join<I, R>(&self, rooms: I)
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
     {
-        if self.connected() {
-            self.inner
-                .ns
-                .adapter()
-                .local()
-                .add_all(self.inner.id, rooms.into_iter().map(Into::into));
+        let _ = self.try_join(rooms);
+    }
+
+    /// Joins rooms, and says whether one was refused: every room within the limits is joined,
+    /// and the first refusal is returned.
+    ///
+    /// ```
+    /// # fn f(socket: sio_server::Socket) {
+    /// if let Err(err) = socket.try_join(["a-room"]) {
+    ///     let _ = socket.emit("error", &err.to_string());
+    /// }
+    /// # }
+    /// ```
+    pub fn try_join<I, R>(&self, rooms: I) -> Result<(), JoinError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        if !self.connected() {
+            return Ok(());
         }
+        let mut refused = 0;
+        let rooms = rooms.into_iter().map(Into::into);
+        let local = self.inner.ns.adapter().local();
+        let mut result = Ok(());
+        for room in rooms {
+            if let Err(err) = local.add_all(self.inner.id, [room]) {
+                refused += 1;
+                result = result.and(Err(err));
+            }
+        }
+        crate::metrics::add(&self.inner.ns.metrics().joins_refused, refused);
+        result
     }
 
     /// Leaves a room.
@@ -510,7 +538,9 @@ impl<A: Adapter> LocalSocket for SocketInner<A> {
 
     fn deliver(&self, frame: &Frame, volatile: bool) {
         if volatile {
-            self.session.send_volatile(frame.clone());
+            if !self.session.send_volatile(frame.clone()) {
+                crate::metrics::add(&self.ns.metrics().volatile_dropped, 1);
+            }
         } else {
             let _ = self.session.send(frame.clone());
         }

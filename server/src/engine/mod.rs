@@ -17,6 +17,7 @@ mod websocket;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -82,6 +83,9 @@ pub struct Engine<H: EngineHandler> {
     config: EngineConfig,
     handler: H,
     sessions: RwLock<HashMap<Sid, Entry<H::Conn>>>,
+    /// Sessions counted against `max_connections`: taken by a handshake before the session
+    /// exists (check and reservation in one atomic step), given back when it ends.
+    reserved: AtomicUsize,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -106,6 +110,7 @@ impl<H: EngineHandler> Engine<H> {
             config,
             handler,
             sessions: RwLock::new(HashMap::new()),
+            reserved: AtomicUsize::new(0),
             metrics,
         })
     }
@@ -291,14 +296,17 @@ impl<H: EngineHandler> Engine<H> {
         if transport == Transport::Websocket && !http_util::is_websocket_upgrade(&req) {
             return Err(EngineError::BadRequest);
         }
-        if self
-            .config
-            .max_connections
-            .is_some_and(|max| self.session_count() >= max)
-        {
+        let max = self.config.max_connections.unwrap_or(usize::MAX);
+        let reserved = self
+            .reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        if reserved.is_err() {
             add(&self.metrics.refused_full, 1);
             return Ok(http_util::service_unavailable());
         }
+        // From here on the session exists and its supervisor gives the reservation back.
         add(&self.metrics.handshakes, 1);
         let sid = Sid::random();
         let (mut parts, _) = req.into_parts();
@@ -313,6 +321,7 @@ impl<H: EngineHandler> Engine<H> {
             sid,
             transport,
             self.config.max_buffered_packets,
+            self.config.max_buffered_bytes,
             request,
         ));
         let conn = self.handler.on_open(&session);
@@ -374,6 +383,7 @@ impl<H: EngineHandler> Engine<H> {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&sid);
+            engine.reserved.fetch_sub(1, Ordering::AcqRel);
             tracing::debug!(sid = %sid, reason = reason.as_str(), "session closed");
             engine.metrics.closed(reason);
             engine.handler.on_close(&entry.conn, reason);

@@ -183,6 +183,28 @@ pub async fn http_full(
     body: &[u8],
 ) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
+    http_on_with_headers(&mut stream, method, target, headers, body).await
+}
+
+/// One HTTP/1.1 request on a connection already open; returns the status, the raw response
+/// head, and the body.
+pub async fn http_on(
+    stream: &mut TcpStream,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> (u16, String, String) {
+    http_on_with_headers(stream, method, target, &[], body).await
+}
+
+async fn http_on_with_headers(
+    stream: &mut TcpStream,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
+    let addr = stream.peer_addr().unwrap();
     let mut request = format!(
         "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
