@@ -11,7 +11,6 @@ use std::time::Duration;
 use common::sio::RawClient;
 use sio_server::engine::{CloseReason, Engine, EngineConfig, EngineHandler, Message, Session};
 use sio_server::{Adapter, JoinError, Server, Socket};
-use tokio::sync::mpsc;
 
 /// A handler whose sessions take a while to open (as one that loads state would), which
 /// widens the window between the engine's check of `max_connections` and the session's
@@ -132,13 +131,7 @@ async fn a_queue_over_its_byte_bound_drops_volatile_packets_then_the_slow_consum
 #[tokio::test]
 async fn a_room_name_over_the_limit_is_refused() {
     let io = Server::builder().max_room_name_len(16).build();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    io.on_connection(move |socket: Socket| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(socket);
-        }
-    });
+    let mut rx = common::connected_sockets(&io);
     let (addr, _guard) = common::serve_io(&io).await;
     let (_client, _) = RawClient::connect(addr, "/").await;
     let socket = tokio::time::timeout(Duration::from_secs(5), rx.recv())

@@ -248,6 +248,20 @@ pub async fn serve_io<A: sio_server::Adapter>(
     (addr, StopGuard(Some(stop)))
 }
 
+/// Every socket that connects to `/` of `io`, as it connects.
+pub fn connected_sockets(
+    io: &sio_server::Server,
+) -> tokio::sync::mpsc::UnboundedReceiver<sio_server::Socket> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    io.on_connection(move |socket: sio_server::Socket| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(socket);
+        }
+    });
+    rx
+}
+
 /// Stops a server when dropped.
 pub struct StopGuard(Option<oneshot::Sender<()>>);
 
