@@ -555,8 +555,9 @@ impl<A: Adapter> Server<A> {
         }
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then closes every connection (clients
-    /// reconnect elsewhere) and stops the adapters.
+    /// Serves on `listener` until `shutdown` resolves; then stops accepting connections,
+    /// closes every client connection (clients reconnect elsewhere, see [`Server::close`]), and
+    /// stops the adapters.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
@@ -573,16 +574,13 @@ impl<A: Adapter> Server<A> {
                 }
             }
         };
-        let this = self.clone();
-        crate::serve::serve_http(listener, handler, async move {
-            shutdown.await;
-            this.close().await;
-        })
-        .await
+        crate::serve::serve_http_with_drain(listener, handler, shutdown, self.close()).await
     }
 
-    /// Closes every connection ("server shutting down") after delivering what was queued (up to
-    /// 5 s), then stops the adapters (which flush what they owe the cluster).
+    /// Shuts the server down, in this order: new handshakes are refused (`503`), every
+    /// connection is closed ("server shutting down") after what was queued for it is delivered
+    /// (up to 5 s), then the adapters stop (they flush what they owe the cluster, then announce
+    /// the node's departure). [`Server::serve`] also stops accepting connections first.
     pub async fn close(&self) {
         // Clients get what was queued for them, then their connection closes; those that do not
         // collect it within the drain deadline are dropped.
