@@ -11,6 +11,7 @@ mod connect_timeout;
 pub mod engine;
 mod error;
 mod handler;
+mod handler_slots;
 mod handshake;
 mod metrics;
 mod namespace;

@@ -42,6 +42,11 @@ pub struct ServerConfig {
     /// The longest room name a socket may join, in bytes; longer ones are refused (see
     /// [`Socket::try_join`]), logged and counted. Default: 256.
     pub max_room_name_len: usize,
+    /// The most event handlers of one socket that run at once. Further events wait, in order,
+    /// and start as handlers finish; once a connection has as many events waiting, it stops
+    /// reading until they start (backpressure: nothing is dropped, but a handler that waits
+    /// for something the same client sends may then wait for its timeout). Default: 64.
+    pub max_handlers_per_socket: usize,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +59,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(5),
             max_rooms_per_socket: 10_000,
             max_room_name_len: 256,
+            max_handlers_per_socket: 64,
         }
     }
 }
@@ -238,6 +244,13 @@ impl<A: Adapter> ServerBuilder<A> {
     /// The longest room name a socket may join, in bytes. Default: 256.
     pub fn max_room_name_len(mut self, bytes: usize) -> Self {
         self.config.max_room_name_len = bytes;
+        self
+    }
+
+    /// The most event handlers of one socket that run at once; further events wait, in order.
+    /// Default: 64.
+    pub fn max_handlers_per_socket(mut self, max: usize) -> Self {
+        self.config.max_handlers_per_socket = max;
         self
     }
 

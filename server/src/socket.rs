@@ -18,6 +18,7 @@ use crate::client::Client;
 use crate::engine::{Frame, Session, Sid, Transport};
 use crate::error::{AckError, EmitError, JoinError};
 use crate::handler::{AckSender, BoxFuture, BoxedEventHandler, Event, EventHandler, boxed};
+use crate::handler_slots::HandlerSlots;
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::protocol::{Packet, PacketType, Payload};
@@ -68,6 +69,8 @@ pub(crate) struct SocketInner<A: Adapter> {
     next_ack: AtomicU64,
     connected: AtomicBool,
     data: Mutex<Value>,
+    /// Bounds the handlers running at once.
+    slots: Arc<HandlerSlots>,
 }
 
 /// A client connected to a namespace. Cheap to clone.
@@ -98,6 +101,7 @@ impl<A: Adapter> Socket<A> {
         client: Weak<Client<A>>,
         session: Arc<Session>,
         handshake: Handshake,
+        slots: Arc<HandlerSlots>,
     ) -> Self {
         let nsp = ns.name_arc().clone();
         Socket {
@@ -116,6 +120,7 @@ impl<A: Adapter> Socket<A> {
                 next_ack: AtomicU64::new(0),
                 connected: AtomicBool::new(false),
                 data: Mutex::new(Value::Null),
+                slots,
             }),
         }
     }
@@ -421,15 +426,10 @@ impl<A: Adapter> Socket<A> {
             ),
         };
         // Handlers start in the order their events arrived, as in the reference server: the
-        // first step of each (up to its first await) runs here, on the connection's task, and
-        // only what then waits is handed to its own task. Two `publish` from one client
-        // therefore broadcast in order.
-        let mut fut = handler(self.clone(), event);
-        let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
-        if fut.as_mut().poll(&mut cx).is_pending() {
-            // The task polls it again at once, registering its own waker.
-            tokio::spawn(fut);
-        }
+        // first step of each (up to its first await) runs on the connection's task when a
+        // slot is free (in order, later, when not). Two `publish` from one client therefore
+        // broadcast in order.
+        self.inner.slots.start(handler(self.clone(), event));
     }
 
     /// Ends the socket because its connection ended.

@@ -58,6 +58,17 @@ pub trait EngineHandler: Send + Sync + 'static {
     /// A message arrived. Called in order, from one task at a time per session.
     fn on_message(&self, conn: &Self::Conn, message: Message<'_>);
 
+    /// Whether the session may read the client's next message now. `Pending` pauses reading
+    /// (backpressure) until the handler wakes the task. Default: always ready.
+    fn poll_read_ready(
+        &self,
+        conn: &Self::Conn,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let _ = (conn, cx);
+        std::task::Poll::Ready(())
+    }
+
     /// The session ended. Called exactly once, after the last `on_message`.
     fn on_close(&self, conn: &Self::Conn, reason: CloseReason);
 }

@@ -115,6 +115,12 @@ impl<H: EngineHandler> super::Engine<H> {
         match packet::decode_payload(&body) {
             Ok(packets) => {
                 for p in packets {
+                    // The layer above may pause reading (too much work waiting): the answer
+                    // to the POST waits, and so does the client's next one.
+                    tokio::select! {
+                        () = std::future::poll_fn(|cx| self.handler().poll_read_ready(&entry.conn, cx)) => {}
+                        () = session.stopped() => break,
+                    }
                     if session.is_closed() {
                         break;
                     }
