@@ -126,11 +126,14 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
     let me = node_id.clone();
     ns.on("join", |socket: Socket<A>, event: Event| async move {
         match parse::<String>(&event) {
-            Some(room) => {
-                // Acknowledged once the cluster delivers the room's messages here.
-                socket.join([room]).await;
-                let _ = event.ack.send(&true);
-            }
+            Some(room) => match socket.try_join([room.clone()]) {
+                Ok(()) => {
+                    // Acknowledged once the cluster delivers the room's messages here.
+                    socket.namespace().adapter().rooms_ready(&[room]).await;
+                    let _ = event.ack.send(&true);
+                }
+                Err(err) => reply_error(event, &err.to_string()),
+            },
             None => reply_error(event, "join expects a room name"),
         }
     });

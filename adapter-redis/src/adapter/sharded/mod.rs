@@ -148,7 +148,7 @@ impl Adapter for ShardedRedisAdapter {
         &self.state.local
     }
 
-    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
         if !opts.flags.local {
             let data = json!({
                 "packet": wire::packet_json(&packet),
@@ -160,7 +160,6 @@ impl Adapter for ShardedRedisAdapter {
             self.publish(&self.broadcast_channel(&opts), body);
         }
         self.state.local.broadcast_local(&packet, &opts);
-        Ok(())
     }
 
     async fn broadcast_with_ack(
