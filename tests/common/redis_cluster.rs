@@ -26,7 +26,19 @@ pub fn cli(port: u16, args: &[&str]) -> String {
 
 impl RedisCluster {
     pub fn start() -> RedisCluster {
-        let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
+        // Each node also listens on its port + 10 000 (the cluster bus).
+        let ports: Vec<u16> = (0..6)
+            .map(|_| {
+                loop {
+                    let port = free_port();
+                    if port < 55_000
+                        && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
+                    {
+                        break port;
+                    }
+                }
+            })
+            .collect();
         let dir = std::env::temp_dir().join(format!(
             "sio-redis-cluster-{}-{}",
             std::process::id(),
