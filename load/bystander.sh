@@ -13,12 +13,17 @@
 #   load/bystander.sh cluster-dynamic    # sio-node --redis-cluster on a 3+3 Redis Cluster
 #
 # Environment: RATE (publishes/s, default 2000), DURATION (s, default 8), RESULTS (directory of
-# the JSON reports, default load/results/bystander), CARGO_TARGET_DIR (release build).
+# the JSON reports, default load/results/bystander), CARGO_TARGET_DIR (release build);
+# SCENARIO=fanout NODES=N ROOM_SIZE=K instead runs `sio-load fanout` (clients spread over N
+# nodes, one room of K members) for the summed CPU per delivery at N nodes.
 set -Eeuo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 variant="${1:?variant: classic sharded-static sharded-dynamic node-sharded node-classic cluster-dynamic}"
 RATE="${RATE:-2000}"
+SCENARIO="${SCENARIO:-cross-node}"
+NODES="${NODES:-4}"
+ROOM_SIZE="${ROOM_SIZE:-1}"
 DURATION="${DURATION:-8}"
 results="${RESULTS:-$here/results/bystander}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
@@ -64,7 +69,9 @@ else
 fi
 
 targets=(); node_pids=()
-for name in P M B1 B2; do
+names=(P M B1 B2)
+[ "$SCENARIO" = cross-node ] || names=($(seq -f 'n%g' 1 "$NODES"))
+for name in "${names[@]}"; do
   port="$(free_port)"
   case "$variant" in
     classic) args=(--redis "$redis_url") ;;
@@ -89,8 +96,10 @@ for t in "${targets[@]}"; do
 done
 sleep 2
 all_pids="$(IFS=,; echo "${node_pids[*]},${redis_pids[*]}")"
-"$target_dir/release/sio-load" cross-node -q \
+out="$variant"
+[ "$SCENARIO" = cross-node ] || out="$variant-$SCENARIO-n$NODES-k$ROOM_SIZE"
+"$target_dir/release/sio-load" "$SCENARIO" -q \
   --target "$(IFS=,; echo "${targets[*]}")" --server-pid "$all_pids" \
-  --rooms 1 --room-size 1 --publishers 1 --rate "$RATE" --duration "$DURATION" \
-  --label "$variant" --json "$results/$variant.json"
-echo "pids: P M B1 B2 = ${node_pids[*]}, redis = ${redis_pids[*]}"
+  --rooms 1 --room-size "$ROOM_SIZE" --publishers 1 --rate "$RATE" --duration "$DURATION" \
+  --label "$variant" --json "$results/$out.json"
+echo "pids: ${names[*]} = ${node_pids[*]}, redis = ${redis_pids[*]}"

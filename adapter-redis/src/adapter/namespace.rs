@@ -69,7 +69,14 @@ impl crate::cluster::NsHandler for NsState {
     /// Handles a message received on one of this namespace's channels.
     fn on_message(self: Arc<Self>, cluster: &RedisCluster, message: &Received) {
         let channel = message.channel.as_str();
-        if channel.starts_with(&self.channels.broadcast) {
+        if let Some(rest) = channel.strip_prefix(self.channels.broadcast.as_str()) {
+            // A room's channel (`…#<room>#`) carries broadcasts to that room only: without a
+            // local member there is nothing to do, and nothing is decoded.
+            if let Some(room) = rest.strip_suffix('#')
+                && !self.local.has_room(room)
+            {
+                return;
+            }
             self.on_broadcast(cluster, &message.payload);
         } else if channel == self.channels.request {
             self.on_request(cluster, &message.payload);

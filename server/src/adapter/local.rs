@@ -343,6 +343,16 @@ impl LocalAdapter {
         self.len() == 0
     }
 
+    /// Whether a local socket is in `room` (its own id's room included).
+    #[must_use]
+    pub fn has_room(&self, room: &str) -> bool {
+        let index = self.read();
+        index.rooms.contains_key(room)
+            || room
+                .parse::<Sid>()
+                .is_ok_and(|sid| index.sockets.contains_key(&sid))
+    }
+
     /// The number of rooms in the index (own-id rooms are implicit and not counted).
     #[must_use]
     pub fn room_count(&self) -> usize {
