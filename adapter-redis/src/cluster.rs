@@ -265,6 +265,18 @@ impl RedisCluster {
         send_heartbeat(&self.inner, "heartbeat");
     }
 
+    /// Forgets a namespace that closed on this node (unless it was created again since):
+    /// the heartbeats stop naming it, and its messages are no longer dispatched.
+    pub(crate) fn unregister(&self, state: &Arc<NsState>) {
+        let mut namespaces = lock(&self.inner.namespaces);
+        let current = namespaces
+            .get(state.nsp())
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(state)));
+        if current {
+            namespaces.remove(state.nsp());
+        }
+    }
+
     /// Announces this node's departure (once) and waits (up to 2 s) until everything queued
     /// for Redis went out.
     pub(crate) async fn announce_departure(&self) {

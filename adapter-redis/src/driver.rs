@@ -87,6 +87,9 @@ pub trait Driver: Send + Sync + 'static {
     /// Subscribes to exact channels and glob patterns, now and after every reconnect.
     fn subscribe(&self, channels: &[String], patterns: &[String]);
 
+    /// Drops subscriptions made with [`Driver::subscribe`] (a namespace that closed).
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]);
+
     /// The number of subscribers of `channel` (`PUBSUB NUMSUB`).
     fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>>;
 
@@ -177,6 +180,8 @@ struct RedisShared {
 struct Subscriptions {
     channels: BTreeSet<String>,
     patterns: BTreeSet<String>,
+    /// As a command to the subscriber: drop these subscriptions rather than add them.
+    remove: bool,
 }
 
 /// A [`Driver`] on Redis: one connection publishes (pipelined), one subscribes; both reconnect
@@ -398,10 +403,10 @@ async fn run_subscriber(
                     let Some(add) = command else { return };
                     let mut failed = false;
                     for channel in &add.channels {
-                        failed |= sink.subscribe(channel).await.is_err();
+                        failed |= if add.remove { sink.unsubscribe(channel).await } else { sink.subscribe(channel).await }.is_err();
                     }
                     for pattern in &add.patterns {
-                        failed |= sink.psubscribe(pattern).await.is_err();
+                        failed |= if add.remove { sink.punsubscribe(pattern).await } else { sink.psubscribe(pattern).await }.is_err();
                     }
                     if failed {
                         break;
@@ -470,8 +475,9 @@ async fn run_sharded_subscriber(
                 command = commands.recv() => {
                     let Some(add) = command else { return };
                     let mut failed = false;
+                    let command = if add.remove { "SUNSUBSCRIBE" } else { "SSUBSCRIBE" };
                     for channel in &add.channels {
-                        failed |= redis::cmd("SSUBSCRIBE").arg(channel).exec_async(&mut conn).await.is_err();
+                        failed |= redis::cmd(command).arg(channel).exec_async(&mut conn).await.is_err();
                     }
                     if failed {
                         break;
@@ -564,6 +570,29 @@ impl Driver for RedisDriver {
         }
         if !added.channels.is_empty() || !added.patterns.is_empty() {
             let _ = self.shared.sub_commands.send(added);
+        }
+    }
+
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]) {
+        let mut removed = Subscriptions {
+            remove: true,
+            ..Subscriptions::default()
+        };
+        {
+            let mut subs = lock(&self.shared.subscriptions);
+            for c in channels {
+                if subs.channels.remove(c) {
+                    removed.channels.insert(c.clone());
+                }
+            }
+            for p in patterns {
+                if subs.patterns.remove(p) {
+                    removed.patterns.insert(p.clone());
+                }
+            }
+        }
+        if !removed.channels.is_empty() || !removed.patterns.is_empty() {
+            let _ = self.shared.sub_commands.send(removed);
         }
     }
 
@@ -725,6 +754,17 @@ impl Driver for MemoryDriver {
         }
     }
 
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]) {
+        if let Some(member) = lock(&self.hub.members).get_mut(&self.id) {
+            for c in channels {
+                member.subscriptions.channels.remove(c);
+            }
+            for p in patterns {
+                member.subscriptions.patterns.remove(p);
+            }
+        }
+    }
+
     fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>> {
         let n = lock(&self.hub.members)
             .values()
@@ -776,6 +816,10 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap().payload, Bytes::from_static(b"1"));
         assert_eq!(rx.recv().await.unwrap().channel, "bc#room");
         assert!(rx.try_recv().is_err());
+        assert_eq!(a.numsub("req").await, Ok(1));
+        b.unsubscribe(&["req".into()], &[]);
+        assert_eq!(a.numsub("req").await, Ok(0));
+        b.subscribe(&["req".into()], &[]);
         assert_eq!(a.numsub("req").await, Ok(1));
         b.detach();
         assert_eq!(a.numsub("req").await, Ok(0));
