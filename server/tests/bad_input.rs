@@ -123,8 +123,7 @@ async fn an_unknown_namespace_gets_connect_error_and_the_connection_lives() {
 
 #[tokio::test]
 async fn a_reader_that_stalls_is_dropped_and_memory_stays_bounded() {
-    // Room for the healthy reader to lag 200 ms behind on a loaded machine.
-    let io = Server::builder().max_buffered_packets(2048).build();
+    let io = Server::builder().max_buffered_packets(256).build();
     io.on_connection(|socket: Socket| async move {
         socket.join(["flood"]);
     });
@@ -155,8 +154,11 @@ async fn a_reader_that_stalls_is_dropped_and_memory_stays_bounded() {
         io.to(["flood"]).emit("m", &payload).await.unwrap();
         if i % 100 == 99 {
             let due = Duration::from_millis((i as u64 + 1) / 10);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(wait).await;
+            match due.checked_sub(started.elapsed()) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                // Behind schedule (a loaded machine): still let the server's writers and the
+                // healthy reader, on this same thread, take their turn.
+                None => tokio::task::yield_now().await,
             }
         }
     }
