@@ -152,7 +152,12 @@ async fn run_client(
     let mut seq = 0u64;
     let mut first = true;
     while *phase.borrow() != STOPPED {
-        let Some(client) = Client::try_connect(&entry).await else {
+        // A connection attempt (up to 10 s) gives way to the end of the test.
+        let attempt = tokio::select! {
+            client = Client::try_connect(&entry) => client,
+            _ = phase.wait_for(|p| *p == STOPPED) => break,
+        };
+        let Some(client) = attempt else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
@@ -479,6 +484,7 @@ async fn killing_nodes_and_redis_loses_only_what_is_counted() {
     println!("chaos seed: {seed} (SIO_CHAOS_SEED={seed} repeats this run's targets)");
     let dir = std::env::temp_dir().join(format!("sio-chaos-{}-{seed}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    println!("logs in {} (removed when the test passes)", dir.display());
     let test_started = Instant::now();
     let (cluster, haproxy) = start_cluster(&dir);
     let rss_idle = cluster.rss();
