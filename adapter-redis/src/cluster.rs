@@ -208,6 +208,12 @@ impl RedisCluster {
             stats.receive_dropped,
         );
         counter(
+            "sio_redis_resume_incomplete_total",
+            "Messages published after a reconnect before every known node had resubscribed (the wait timed out); they may miss those nodes.",
+            "counter",
+            stats.resume_incomplete,
+        );
+        counter(
             "sio_redis_connected",
             "1 when both Redis connections are up.",
             "gauge",

@@ -56,6 +56,9 @@ pub struct DriverStats {
     pub unconfirmed: u64,
     /// Received messages dropped because the adapter did not keep up.
     pub receive_dropped: u64,
+    /// Messages published after a reconnect whose wait for the other nodes to resubscribe
+    /// timed out, before they all had: they may have missed the nodes still away.
+    pub resume_incomplete: u64,
 }
 
 /// How a driver knows, after a reconnect, that the other nodes listen again: it holds back
@@ -174,6 +177,7 @@ struct RedisShared {
     dropped: Loss,
     unconfirmed: Loss,
     receive_dropped: Loss,
+    resume_incomplete: Loss,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -236,6 +240,9 @@ impl RedisDriver {
             dropped: Loss::new("outage buffer full: dropped the oldest messages"),
             unconfirmed: Loss::new("publish failed: messages not confirmed, not sent again"),
             receive_dropped: Loss::new("adapter not keeping up: dropped received messages"),
+            resume_incomplete: Loss::new(
+                "published before every node had resubscribed: they may miss some nodes",
+            ),
         });
         tokio::spawn(publisher::run_publisher(Arc::downgrade(&shared)));
         if shared.config.sharded {
@@ -625,6 +632,7 @@ impl Driver for RedisDriver {
             dropped: s.dropped.total(),
             unconfirmed: s.unconfirmed.total(),
             receive_dropped: s.receive_dropped.total(),
+            resume_incomplete: s.resume_incomplete.total(),
         }
     }
 }
