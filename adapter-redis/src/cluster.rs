@@ -260,6 +260,12 @@ impl RedisCluster {
             stats.moved,
         );
         counter(
+            "sio_redis_resume_incomplete_total",
+            "Messages published after a reconnect before every known node had resubscribed (the wait timed out); they may miss those nodes.",
+            "counter",
+            stats.resume_incomplete,
+        );
+        counter(
             "sio_redis_connected",
             "1 when both Redis connections are up.",
             "gauge",
@@ -333,6 +339,18 @@ impl RedisCluster {
     #[must_use]
     pub fn subscribers(&self, nsp: &str) -> usize {
         lock(&self.inner.subscribers).get(nsp).copied().unwrap_or(1)
+    }
+
+    /// Forgets a namespace that closed on this node (unless it was created again since):
+    /// the heartbeats stop naming it, and its messages are no longer dispatched.
+    pub(crate) fn unregister<T: NsHandler>(&self, state: &Arc<T>) {
+        let mut namespaces = lock(&self.inner.namespaces);
+        let current = namespaces
+            .get(state.nsp())
+            .is_some_and(|w| std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(state)));
+        if current {
+            namespaces.remove(state.nsp());
+        }
     }
 
     /// Announces this node's departure (once) and waits (up to 2 s) until everything queued

@@ -64,6 +64,9 @@ pub struct DriverStats {
     /// Subscriptions moved to another Redis Cluster master (failover, reshard); messages
     /// published to the new owner before the move are lost inside Redis, unseen.
     pub moved: u64,
+    /// Messages published after a reconnect whose wait for the other nodes to resubscribe
+    /// timed out, before they all had: they may have missed the nodes still away.
+    pub resume_incomplete: u64,
 }
 
 /// How a driver knows, after a reconnect, that the other nodes listen again: it holds back
@@ -95,10 +98,9 @@ pub trait Driver: Send + Sync + 'static {
     /// Subscribes to exact channels and glob patterns, now and after every reconnect.
     fn subscribe(&self, channels: &[String], patterns: &[String]);
 
-    /// Unsubscribes from exact channels. Default: nothing (subscriptions are kept).
-    fn unsubscribe(&self, channels: &[String]) {
-        let _ = channels;
-    }
+    /// Drops subscriptions made with [`Driver::subscribe`] (a namespace that closed, a room
+    /// without local members).
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]);
 
     /// Resolves to `true` once every subscription change asked for so far is confirmed by the
     /// server, or to `false` after `deadline`. Default: `true` at once.
@@ -195,6 +197,7 @@ struct RedisShared {
     dropped: Loss,
     unconfirmed: Loss,
     receive_dropped: Loss,
+    resume_incomplete: Loss,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -207,7 +210,7 @@ struct Subscriptions {
 #[derive(Debug)]
 enum SubCommand {
     Add(u64, Subscriptions),
-    Remove(u64, Vec<String>),
+    Remove(u64, Subscriptions),
 }
 
 /// A [`Driver`] on Redis: one connection publishes (pipelined), one subscribes; both reconnect
@@ -264,6 +267,9 @@ impl RedisDriver {
             dropped: Loss::new("outage buffer full: dropped the oldest messages"),
             unconfirmed: Loss::new("publish failed: messages not confirmed, not sent again"),
             receive_dropped: Loss::new("adapter not keeping up: dropped received messages"),
+            resume_incomplete: Loss::new(
+                "published before every node had resubscribed: they may miss some nodes",
+            ),
         });
         tokio::spawn(publisher::run_publisher(Arc::downgrade(&shared)));
         if shared.config.sharded {
@@ -458,9 +464,12 @@ async fn run_subscriber(
                             }
                             *seq
                         }
-                        SubCommand::Remove(seq, channels) => {
-                            for channel in channels {
+                        SubCommand::Remove(seq, removed) => {
+                            for channel in &removed.channels {
                                 failed |= sink.unsubscribe(channel).await.is_err();
+                            }
+                            for pattern in &removed.patterns {
+                                failed |= sink.punsubscribe(pattern).await.is_err();
                             }
                             *seq
                         }
@@ -537,7 +546,7 @@ async fn run_sharded_subscriber(
                     let Some(command) = command else { return };
                     let (seq, verb, channels) = match command {
                         SubCommand::Add(seq, add) => (seq, "SSUBSCRIBE", add.channels.into_iter().collect::<Vec<_>>()),
-                        SubCommand::Remove(seq, channels) => (seq, "SUNSUBSCRIBE", channels),
+                        SubCommand::Remove(seq, removed) => (seq, "SUNSUBSCRIBE", removed.channels.into_iter().collect()),
                     };
                     let mut failed = false;
                     for channel in &channels {
@@ -640,14 +649,21 @@ impl Driver for RedisDriver {
         }
     }
 
-    fn unsubscribe(&self, channels: &[String]) {
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]) {
         let mut subs = lock(&self.shared.subscriptions);
-        let removed: Vec<String> = channels
-            .iter()
-            .filter(|c| subs.channels.remove(*c))
-            .cloned()
-            .collect();
-        if !removed.is_empty() {
+        let removed = Subscriptions {
+            channels: channels
+                .iter()
+                .filter(|c| subs.channels.remove(*c))
+                .cloned()
+                .collect(),
+            patterns: patterns
+                .iter()
+                .filter(|p| subs.patterns.remove(*p))
+                .cloned()
+                .collect(),
+        };
+        if !removed.channels.is_empty() || !removed.patterns.is_empty() {
             let seq = self.shared.sub_requested.fetch_add(1, Ordering::AcqRel) + 1;
             let _ = self
                 .shared
@@ -695,6 +711,7 @@ impl Driver for RedisDriver {
             dropped: s.dropped.total(),
             unconfirmed: s.unconfirmed.total(),
             receive_dropped: s.receive_dropped.total(),
+            resume_incomplete: s.resume_incomplete.total(),
             moved: 0,
         }
     }
@@ -726,6 +743,10 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap().payload, Bytes::from_static(b"1"));
         assert_eq!(rx.recv().await.unwrap().channel, "bc#room");
         assert!(rx.try_recv().is_err());
+        assert_eq!(a.numsub("req").await, Ok(1));
+        b.unsubscribe(&["req".into()], &[]);
+        assert_eq!(a.numsub("req").await, Ok(0));
+        b.subscribe(&["req".into()], &[]);
         assert_eq!(a.numsub("req").await, Ok(1));
         b.detach();
         assert_eq!(a.numsub("req").await, Ok(0));

@@ -137,10 +137,13 @@ impl Driver for MemoryDriver {
         }
     }
 
-    fn unsubscribe(&self, channels: &[String]) {
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]) {
         if let Some(member) = lock(&self.hub.members).get_mut(&self.id) {
             for channel in channels {
                 member.subscriptions.channels.remove(channel);
+            }
+            for pattern in patterns {
+                member.subscriptions.patterns.remove(pattern);
             }
         }
     }

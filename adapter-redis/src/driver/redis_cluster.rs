@@ -257,6 +257,7 @@ fn add_stats(into: &mut DriverStats, s: DriverStats) {
     into.unconfirmed += s.unconfirmed;
     into.receive_dropped += s.receive_dropped;
     into.moved += s.moved;
+    into.resume_incomplete += s.resume_incomplete;
 }
 
 /// Applies a slot map: moves subscriptions whose owner changed, retires masters that own no
@@ -279,7 +280,7 @@ fn apply(shared: &Shared, slots: Vec<(u16, u16, String)>) {
             continue;
         }
         if let Some(old) = at.as_deref().and_then(|a| topology.masters.get(a)) {
-            old.unsubscribe(std::slice::from_ref(&channel));
+            old.unsubscribe(std::slice::from_ref(&channel), &[]);
         }
         if let Some(new) = owner.as_deref() {
             if let Some(driver) = master(shared, &mut topology, new) {
@@ -360,13 +361,14 @@ impl Driver for RedisClusterDriver {
         }
     }
 
-    fn unsubscribe(&self, channels: &[String]) {
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]) {
+        let _ = patterns;
         let mut topology = lock(&self.shared.topology);
         for channel in channels {
             if let Some(Some(at)) = topology.channels.remove(channel)
                 && let Some(driver) = topology.masters.get(&at)
             {
-                driver.unsubscribe(std::slice::from_ref(channel));
+                driver.unsubscribe(std::slice::from_ref(channel), &[]);
             }
         }
     }

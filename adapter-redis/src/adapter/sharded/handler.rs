@@ -84,7 +84,7 @@ impl ShardedNs {
                     driver.subscribe(&[state.room_channel(room)], &[]);
                 }
                 RoomChange::Deleted { room, private } if state.subscribes_to(private) => {
-                    driver.unsubscribe(&[state.room_channel(room)]);
+                    driver.unsubscribe(&[state.room_channel(room)], &[]);
                 }
                 _ => {}
             }

@@ -136,6 +136,14 @@ impl Adapter for ShardedRedisAdapter {
         }
     }
 
+    async fn close_namespace(&self) {
+        self.cluster.unregister(&self.state);
+        self.cluster
+            .inner
+            .driver
+            .unsubscribe(&self.state.static_channels(), &[]);
+    }
+
     async fn init(&self) -> Result<(), AdapterError> {
         Ok(())
     }
