@@ -59,24 +59,7 @@ async fn rust_and_node_nodes_share_a_cluster() {
     );
 
     // Broadcasts with acks each way: every member, the asker included, answers.
-    for asker in [&cr, &cn] {
-        let gather = asker.call(
-            "gather",
-            vec![json!({"room": "mix", "data": "q", "timeout_ms": 3000})],
-        );
-        let respond = async {
-            for (client, reply) in [(&cr, "rust"), (&cn, "node")] {
-                let ask = client.next().await;
-                assert_eq!(ask.name, "ask");
-                client.ack(ask.ack.unwrap(), vec![json!(reply)]);
-            }
-        };
-        let (result, ()) = tokio::join!(gather, respond);
-        let mut replies = result[0]["replies"].as_array().cloned().unwrap_or_default();
-        replies.sort_by_key(|v| v.to_string());
-        assert_eq!(replies, vec![json!("node"), json!("rust")], "{result:?}");
-        assert_eq!(result[0]["missing_nodes"], json!([]), "{result:?}");
-    }
+    common::client::gather_each_way(&cr, &cn, "mix").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,3 +204,34 @@ where
         }
     }
 }
+
+/// `gather` in `room` asked by each of a Rust node's client `cr` and a Node node's client `cn`
+/// (both members): both answer (`"rust"`, `"node"`), and no node is missing.
+pub async fn gather_each_way(cr: &Client, cn: &Client, room: &str) {
+    for asker in [cr, cn] {
+        let gather = asker.call(
+            "gather",
+            vec![serde_json::json!({"room": room, "data": "q", "timeout_ms": 3000})],
+        );
+        let respond = async {
+            for (client, reply) in [(cr, "rust"), (cn, "node")] {
+                let ask = client.next().await;
+                assert_eq!(ask.name, "ask");
+                client.ack(ask.ack.unwrap(), vec![serde_json::json!(reply)]);
+            }
+        };
+        let (result, ()) = tokio::join!(gather, respond);
+        let mut replies = result[0]["replies"].as_array().cloned().unwrap_or_default();
+        replies.sort_by_key(|v| v.to_string());
+        assert_eq!(
+            replies,
+            vec![serde_json::json!("node"), serde_json::json!("rust")],
+            "{result:?}"
+        );
+        assert_eq!(
+            result[0]["missing_nodes"],
+            serde_json::json!([]),
+            "{result:?}"
+        );
+    }
+}
