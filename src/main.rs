@@ -53,6 +53,10 @@ struct Flags {
     /// of the cluster must use it; it does not interoperate with Node's classic adapter.
     #[arg(long, env = "SIO_REDIS_SHARDED")]
     redis_sharded: bool,
+    /// Connection state recovery: how long (ms) a disconnected client's session and the
+    /// broadcasts it missed are kept for it to recover; 0 or absent: off.
+    #[arg(long, env = "SIO_RECOVERY_MS")]
+    recovery_ms: Option<u64>,
     /// The socket.io-client browser bundle (`socket.io.min.js` from the npm package), served at
     /// `/socket.io/socket.io.min.js` for the chat page.
     #[arg(long, env = "SIO_CLIENT_BUNDLE")]
@@ -80,6 +84,12 @@ async fn main() -> anyhow::Result<()> {
         .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms));
     if let Some(max) = flags.max_connections {
         builder = builder.max_connections(max);
+    }
+    if let Some(ms) = flags.recovery_ms.filter(|ms| *ms > 0) {
+        builder = builder.connection_state_recovery(sio_server::adapter::RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(ms),
+            ..sio_server::adapter::RecoveryConfig::default()
+        });
     }
     if !flags.cors_origins.is_empty() {
         builder = builder.cors(

@@ -52,6 +52,8 @@ pub struct Metrics {
     pub broadcasts: AtomicU64,
     /// Acks that did not arrive in time.
     pub ack_timeouts: AtomicU64,
+    /// Sockets restored by connection state recovery.
+    pub socket_recoveries: AtomicU64,
 }
 
 /// Adds `n` to a counter.
@@ -142,6 +144,12 @@ impl Metrics {
             "sio_ack_timeouts_total",
             "Acks that did not arrive in time.",
             &self.ack_timeouts,
+        );
+        counter(
+            out,
+            "sio_socket_recoveries_total",
+            "Sockets restored by connection state recovery.",
+            &self.socket_recoveries,
         );
         let _ = writeln!(
             out,

@@ -101,6 +101,7 @@ impl<A: Adapter> std::fmt::Debug for Namespace<A> {
 }
 
 impl<A: Adapter> Namespace<A> {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         name: &str,
         parser: ParserKind,
@@ -109,9 +110,10 @@ impl<A: Adapter> Namespace<A> {
         request_timeout: Duration,
         metrics: Arc<Metrics>,
         max_rooms_per_socket: usize,
+        recovery: Option<crate::adapter::RecoveryConfig>,
     ) -> Self {
         let adapter = A::new(
-            LocalAdapter::with_room_limit(name, parser, max_rooms_per_socket),
+            LocalAdapter::with_recovery(name, parser, max_rooms_per_socket, recovery),
             config,
         );
         let ns = Namespace {

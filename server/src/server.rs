@@ -11,7 +11,9 @@ use std::time::Duration;
 use http::{Request, Response};
 use serde::Serialize;
 
-use crate::adapter::{AckReplies, Adapter, AdapterError, ClusterResponse, LocalAdapter, Room};
+use crate::adapter::{
+    AckReplies, Adapter, AdapterError, ClusterResponse, LocalAdapter, RecoveryConfig, Room,
+};
 use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::client::SioHandler;
 use crate::connect_timeout::ConnectTimeouts;
@@ -39,6 +41,10 @@ pub struct ServerConfig {
     /// The most rooms a socket may join (its own id not counted); further joins are ignored and
     /// logged. Default: 10 000.
     pub max_rooms_per_socket: usize,
+    /// Connection state recovery: a client that reconnects within the configured duration gets
+    /// its socket id, rooms, data and the broadcasts it missed. Default: `None` (off, as in
+    /// Node).
+    pub connection_state_recovery: Option<RecoveryConfig>,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +56,7 @@ impl Default for ServerConfig {
             connect_timeout: Duration::from_secs(45),
             request_timeout: Duration::from_secs(5),
             max_rooms_per_socket: 10_000,
+            connection_state_recovery: None,
         }
     }
 }
@@ -86,6 +93,7 @@ impl<A: Adapter> ServerInner<A> {
             self.config.request_timeout,
             self.metrics.clone(),
             self.config.max_rooms_per_socket,
+            self.config.connection_state_recovery.clone(),
         )
     }
 
@@ -218,6 +226,31 @@ impl<A: Adapter> ServerBuilder<A> {
     /// The most rooms a socket may join. Default: 10 000.
     pub fn max_rooms_per_socket(mut self, max: usize) -> Self {
         self.config.max_rooms_per_socket = max;
+        self
+    }
+
+    /// Turns connection state recovery on. Default: off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sio_server::{Server, adapter::RecoveryConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let io = Server::builder()
+    ///     .connection_state_recovery(RecoveryConfig {
+    ///         max_disconnection_duration: Duration::from_secs(30),
+    ///         ..RecoveryConfig::default()
+    ///     })
+    ///     .build();
+    /// io.on_connection(|socket: sio_server::Socket| async move {
+    ///     if socket.recovered() {
+    ///         // Same id, rooms and data as before; missed broadcasts were replayed.
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
+        self.config.connection_state_recovery = Some(config);
         self
     }
 
