@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use sio_adapter_redis::{
     RedisAdapter, RedisAdapterConfig, RedisCluster, RedisDriver, RedisDriverConfig,
+    RedisStreamsAdapter, RedisStreamsCluster, StreamsConfig,
 };
 use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
 
@@ -57,6 +58,11 @@ struct Flags {
     /// broadcasts it missed are kept for it to recover; 0 or absent: off.
     #[arg(long, env = "SIO_RECOVERY_MS")]
     recovery_ms: Option<u64>,
+    /// Use the Redis Streams adapter (wire-compatible with Node's
+    /// `@socket.io/redis-streams-adapter`) instead of pub/sub; needs `--redis`. With
+    /// `--recovery-ms`, sessions survive the death of their node.
+    #[arg(long, env = "SIO_REDIS_STREAMS")]
+    redis_streams: bool,
     /// The socket.io-client browser bundle (`socket.io.min.js` from the npm package), served at
     /// `/socket.io/socket.io.min.js` for the chat page.
     #[arg(long, env = "SIO_CLIENT_BUNDLE")]
@@ -101,6 +107,9 @@ async fn main() -> anyhow::Result<()> {
         node_id: node_id.clone(),
         auth_token: flags.auth_token.clone(),
     };
+    if flags.redis_streams && flags.redis.is_none() {
+        anyhow::bail!("--redis-streams needs --redis URL");
+    }
     match &flags.redis {
         Some(url) => {
             let driver = RedisDriver::new(
@@ -111,6 +120,20 @@ async fn main() -> anyhow::Result<()> {
                 },
             )
             .context("invalid --redis URL")?;
+            if flags.redis_streams {
+                let cluster = RedisStreamsCluster::new(
+                    url,
+                    Arc::new(driver),
+                    StreamsConfig {
+                        channel_prefix: flags.redis_prefix.clone(),
+                        node_id: node_id.clone(),
+                        ..StreamsConfig::default()
+                    },
+                )
+                .context("invalid --redis URL")?;
+                tracing::info!(node = %node_id, "joining the cluster through redis streams");
+                return run(builder.adapter::<RedisStreamsAdapter>(cluster), &flags, app).await;
+            }
             let cluster = RedisCluster::new(
                 Arc::new(driver),
                 RedisAdapterConfig {

@@ -22,9 +22,11 @@ mod adapter;
 mod cluster;
 pub mod driver;
 mod emitter;
+pub mod streams;
 pub mod wire;
 
 pub use adapter::RedisAdapter;
 pub use cluster::{RedisAdapterConfig, RedisCluster};
 pub use driver::{Driver, MemoryDriver, MemoryHub, RedisDriver, RedisDriverConfig};
 pub use emitter::Emitter;
+pub use streams::{RedisStreamsAdapter, RedisStreamsCluster, StreamsConfig};

@@ -167,6 +167,23 @@ pub fn run_node(script: &str, args: &[&str]) -> Output {
     )
 }
 
+/// Like `run_node`, with extra environment variables.
+pub fn run_node_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "{} has no node_modules",
+        dir.display()
+    );
+    run_checked(
+        Command::new("node")
+            .current_dir(&dir)
+            .arg(script)
+            .args(args)
+            .envs(env.iter().copied()),
+    )
+}
+
 /// Runs a Python client script from the interop folder with its virtualenv.
 pub fn run_python(script: &str, args: &[&str]) -> Output {
     let dir = interop_dir();

@@ -1,0 +1,419 @@
+//! The streams adapter of one namespace.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::json;
+use sio_server::adapter::recovery::{append_offset, rooms_match};
+use sio_server::adapter::{
+    AckReplies, AdapterError, BroadcastOptions, ClusterResponse, MissedPacket, Room, ServerEvent,
+    SessionState, SocketInfo,
+};
+use sio_server::protocol::{Packet, Payload};
+use sio_server::{Adapter, LocalAdapter};
+
+use super::sessions::Op;
+use super::wire::{self, broadcast_of, decode_entry, encode_entry};
+use super::{RedisStreamsCluster, Shared, parse_entries};
+
+/// How many `XRANGE` pages a restore reads at most (1 000 entries each), as Node bounds it.
+const MAX_RESTORE_PAGES: usize = 100;
+
+/// The Redis Streams [`Adapter`] of one namespace.
+pub struct RedisStreamsAdapter {
+    local: LocalAdapter,
+    shared: Arc<Shared>,
+    stream: String,
+}
+
+impl std::fmt::Debug for RedisStreamsAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStreamsAdapter")
+            .field("nsp", &self.local.nsp())
+            .field("stream", &self.stream)
+            .finish()
+    }
+}
+
+impl RedisStreamsAdapter {
+    fn max_disconnection(&self) -> Option<Duration> {
+        self.local
+            .recovery_config()
+            .map(|c| c.max_disconnection_duration)
+    }
+
+    /// Appends a message to the namespace's stream; its id on success.
+    async fn xadd(
+        &self,
+        kind: u8,
+        data: &serde_json::Value,
+        attachments: &[bytes::Bytes],
+    ) -> Result<String, AdapterError> {
+        let config = &self.shared.config;
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(&self.stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(config.max_len)
+            .arg("*");
+        for (k, v) in encode_entry(
+            &config.node_id,
+            self.local.nsp(),
+            kind,
+            Some(data),
+            attachments,
+        ) {
+            cmd.arg(k).arg(v);
+        }
+        self.shared.conn.query(&cmd).await.map_err(|err| {
+            self.shared
+                .counters
+                .xadd_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, nsp = self.local.nsp(), "XADD failed; applied on this node only");
+            AdapterError::Transport(err.to_string())
+        })
+    }
+
+    /// The other nodes, named as missing from requests this adapter does not carry.
+    async fn others(&self) -> Vec<String> {
+        match self.server_count().await {
+            Ok(n) if n > 1 => vec![format!(
+                "{} other node(s): not asked (streams adapter)",
+                n - 1
+            )],
+            _ => Vec::new(),
+        }
+    }
+
+    async fn selector_op(
+        &self,
+        kind: u8,
+        data: serde_json::Value,
+        opts: &BroadcastOptions,
+    ) -> Result<(), AdapterError> {
+        if opts.flags.local {
+            return Ok(());
+        }
+        self.xadd(kind, &data, &[]).await.map(|_| ())
+    }
+}
+
+impl Adapter for RedisStreamsAdapter {
+    type Config = RedisStreamsCluster;
+
+    fn new(local: LocalAdapter, config: &Arc<RedisStreamsCluster>) -> Self {
+        let shared = config.shared.clone();
+        let stream = wire::stream_name(
+            &shared.config.stream_name,
+            shared.config.stream_count,
+            local.nsp(),
+        );
+        RedisStreamsAdapter {
+            local,
+            shared,
+            stream,
+        }
+    }
+
+    async fn init(&self) -> Result<(), AdapterError> {
+        self.shared.register(&self.local, &self.stream);
+        let nsp = self.local.nsp();
+        let channels = vec![
+            self.shared.public_channel(nsp),
+            format!(
+                "{}#{nsp}#{}#",
+                self.shared.config.channel_prefix, self.shared.config.node_id
+            ),
+        ];
+        self.shared.driver.subscribe(&channels, &[]);
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.shared.driver.flush(Duration::from_secs(2)).await;
+    }
+
+    fn local(&self) -> &LocalAdapter {
+        &self.local
+    }
+
+    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+        if opts.flags.local {
+            self.local.broadcast_local(&packet, &opts);
+            return Ok(());
+        }
+        let data = wire::broadcast_data(&packet, &opts);
+        // Delivered here too when the stream is read back, in stream order.
+        if let Err(err) = self.xadd(wire::BROADCAST, &data, &packet.attachments).await {
+            self.local.broadcast_local(&packet, &opts);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    async fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> Result<AckReplies, AdapterError> {
+        let (expected, replies) = self.local.broadcast_with_ack_local(&packet, &opts, timeout);
+        let missing_nodes = if opts.flags.local {
+            Vec::new()
+        } else {
+            self.others().await
+        };
+        Ok(AckReplies {
+            replies: replies.await,
+            expected,
+            missing_nodes,
+        })
+    }
+
+    async fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> Result<(), AdapterError> {
+        self.local.add_sockets_local(&opts, &rooms);
+        let data = json!({ "opts": crate::wire::opts_json(&opts), "rooms": rooms });
+        self.selector_op(wire::SOCKETS_JOIN, data, &opts).await
+    }
+
+    async fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> Result<(), AdapterError> {
+        self.local.del_sockets_local(&opts, &rooms);
+        let data = json!({ "opts": crate::wire::opts_json(&opts), "rooms": rooms });
+        self.selector_op(wire::SOCKETS_LEAVE, data, &opts).await
+    }
+
+    async fn disconnect_sockets(
+        &self,
+        opts: BroadcastOptions,
+        close: bool,
+    ) -> Result<(), AdapterError> {
+        self.local.disconnect_sockets_local(&opts, close);
+        let data = json!({ "opts": crate::wire::opts_json(&opts), "close": close });
+        self.selector_op(wire::DISCONNECT_SOCKETS, data, &opts)
+            .await
+    }
+
+    async fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+        _timeout: Duration,
+    ) -> Result<ClusterResponse<Vec<SocketInfo>>, AdapterError> {
+        let value = self.local.fetch_sockets_local(&opts);
+        let missing_nodes = if opts.flags.local {
+            Vec::new()
+        } else {
+            self.others().await
+        };
+        Ok(ClusterResponse {
+            value,
+            missing_nodes,
+        })
+    }
+
+    async fn all_rooms(
+        &self,
+        _timeout: Duration,
+    ) -> Result<ClusterResponse<BTreeSet<Room>>, AdapterError> {
+        Ok(ClusterResponse {
+            value: self.local.rooms_local(),
+            missing_nodes: self.others().await,
+        })
+    }
+
+    async fn server_side_emit(
+        &self,
+        _event: ServerEvent,
+        _ack_timeout: Option<Duration>,
+    ) -> Result<ClusterResponse<Vec<Payload>>, AdapterError> {
+        Ok(ClusterResponse {
+            value: Vec::new(),
+            missing_nodes: self.others().await,
+        })
+    }
+
+    async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.shared
+            .driver
+            .numsub(&self.shared.public_channel(self.local.nsp()))
+            .await
+            .map(|n| n.max(1))
+            .map_err(|e| AdapterError::Transport(e.to_string()))
+    }
+
+    fn is_ready(&self) -> bool {
+        self.shared.driver.is_connected() && self.shared.reader_connected.load(Ordering::Acquire)
+    }
+
+    fn write_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let c = &self.shared.counters;
+        for (name, help, value) in [
+            (
+                "sio_streams_xadd_failed_total",
+                "Stream appends that failed (applied on this node only).",
+                &c.xadd_failed,
+            ),
+            (
+                "sio_streams_entries_read_total",
+                "Stream entries read.",
+                &c.entries_read,
+            ),
+            (
+                "sio_streams_bad_entries_total",
+                "Stream entries that did not decode (skipped).",
+                &c.bad_entries,
+            ),
+            (
+                "sio_streams_sessions_written_total",
+                "Session records written to Redis.",
+                &c.sessions_written,
+            ),
+            (
+                "sio_streams_session_write_failures_total",
+                "Session record writes that failed (retried).",
+                &c.session_write_failures,
+            ),
+            (
+                "sio_streams_sessions_restored_total",
+                "Sessions claimed from Redis.",
+                &c.sessions_restored,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{nsp=\"{}\"}} {}",
+                self.local.nsp(),
+                value.load(Ordering::Relaxed)
+            );
+        }
+    }
+
+    fn persist_session(&self, session: SessionState) {
+        if let Some(max) = self.max_disconnection() {
+            self.shared.sessions.disconnected(session, max);
+        }
+    }
+
+    fn tracks_live_sessions(&self) -> bool {
+        self.max_disconnection().is_some()
+    }
+
+    fn update_session(&self, session: SessionState) {
+        if let Some(max) = self.max_disconnection() {
+            self.shared.sessions.live(session, max);
+        }
+    }
+
+    fn discard_session(&self, pid: &str) {
+        self.shared.sessions.discard(pid);
+    }
+
+    async fn claim_session(&self, pid: &str, offset: &str) -> Option<SessionState> {
+        self.max_disconnection()?;
+        if !wire::is_stream_id(offset) {
+            return None;
+        }
+        // A write still queued here is the newest state: the claim supersedes it.
+        let queued = self.shared.sessions.take_pending(pid);
+        let key = self.shared.session_key(pid);
+        let stored: Option<Vec<u8>> = self
+            .shared
+            .conn
+            .query(redis::cmd("GETDEL").arg(&key))
+            .await
+            .ok()?;
+        let session = match queued {
+            Some(Op::Write(session, _)) => session,
+            Some(Op::Delete) => return None,
+            None => wire::decode_session(&stored?)?,
+        };
+        // The offset must be an entry of this namespace.
+        let at: redis::Value = self
+            .shared
+            .conn
+            .query(
+                redis::cmd("XRANGE")
+                    .arg(&self.stream)
+                    .arg(offset)
+                    .arg(offset),
+            )
+            .await
+            .ok()?;
+        let entry = parse_entries(&at).into_iter().next()?;
+        let entry = decode_entry(&entry.1).ok()?;
+        if entry.nsp != self.local.nsp() || session.pid != pid {
+            return None;
+        }
+        if session
+            .nsp
+            .as_deref()
+            .is_some_and(|n| n != self.local.nsp())
+        {
+            return None;
+        }
+        self.shared
+            .counters
+            .sessions_restored
+            .fetch_add(1, Ordering::Relaxed);
+        Some(session)
+    }
+
+    async fn missed_packets(&self, session: &SessionState, offset: &str) -> Vec<MissedPacket> {
+        let mut missed = Vec::new();
+        let mut from = offset.to_owned();
+        for _ in 0..MAX_RESTORE_PAGES {
+            let Some(start) = wire::next_id(&from) else {
+                break;
+            };
+            let page: redis::RedisResult<redis::Value> = self
+                .shared
+                .conn
+                .query(
+                    redis::cmd("XRANGE")
+                        .arg(&self.stream)
+                        .arg(&start)
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(1000),
+                )
+                .await;
+            let entries = match page {
+                Ok(v) => parse_entries(&v),
+                Err(err) => {
+                    tracing::warn!(error = %err, "reading missed packets failed");
+                    break;
+                }
+            };
+            if entries.is_empty() {
+                break;
+            }
+            for (id, fields) in entries {
+                if let Ok(entry) = decode_entry(&fields)
+                    && entry.nsp == self.local.nsp()
+                    && let Some((mut packet, opts)) = broadcast_of(&entry)
+                    && sio_server::adapter::recovery::is_recoverable(&packet, &opts)
+                    && rooms_match(&session.rooms, &opts)
+                {
+                    append_offset(&mut packet, &id);
+                    missed.push(MissedPacket {
+                        offset: Arc::from(id.as_str()),
+                        packet,
+                    });
+                }
+                from = id;
+            }
+        }
+        missed
+    }
+}
