@@ -4,43 +4,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::client::Client;
-use common::{Node, Redis, free_port, http_get, interop_dir, run_node};
+use common::{Node, Redis, http_get, run_node};
 use serde_json::json;
 
-struct NodeJs(Child);
-
-impl Drop for NodeJs {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_node_js(redis: &str, id: &str) -> (NodeJs, String) {
-    let dir = interop_dir();
-    assert!(
-        dir.join("node_modules").is_dir(),
-        "run scripts/install-deps.sh first"
-    );
-    let port = free_port();
-    let child = Command::new("node")
-        .current_dir(&dir)
-        .args(["node_cluster_node.mjs", &port.to_string(), redis, id])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("node runs");
-    let guard = NodeJs(child);
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while http_get(addr, "/healthz").is_none() {
-        assert!(Instant::now() < deadline, "the Node.js node did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (guard, format!("http://{addr}"))
+fn spawn_node_js(redis: &str, id: &str) -> (common::NodeJs, String) {
+    common::spawn_node_js(redis, id, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

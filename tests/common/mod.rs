@@ -282,3 +282,39 @@ impl Drop for Redis {
         self.kill();
     }
 }
+
+/// A Node.js cluster node (`tests/interop/node_cluster_node.mjs`), killed when dropped.
+pub struct NodeJs(Child);
+
+impl Drop for NodeJs {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a Node.js node on Redis `redis` with extra environment variables; returns it and its
+/// URL once `/healthz` answers.
+pub fn spawn_node_js(redis: &str, id: &str, env: &[(&str, &str)]) -> (NodeJs, String) {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "run scripts/install-deps.sh first"
+    );
+    let port = free_port();
+    let child = Command::new("node")
+        .current_dir(&dir)
+        .args(["node_cluster_node.mjs", &port.to_string(), redis, id])
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("node runs");
+    let guard = NodeJs(child);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http_get(addr, "/healthz").is_none() {
+        assert!(Instant::now() < deadline, "the Node.js node did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (guard, format!("http://{addr}"))
+}

@@ -1,9 +1,12 @@
 // A Node.js socket.io 4.x node with @socket.io/redis-adapter, serving the reference-app events
 // the interop tests use, to share one Redis cluster with sio-node.
 // Usage: node node_cluster_node.mjs <port> <redis-url> <node-id>
+// With SIO_NODE_ADAPTER=streams: @socket.io/redis-streams-adapter with connection state recovery
+// (30 s, middlewares skipped) instead.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 
 const [port, redisUrl, nodeId] = process.argv.slice(2);
@@ -16,7 +19,12 @@ const http = createServer((req, res) => {
     res.writeHead(200).end("ok\n");
   }
 });
-const io = new Server(http, { adapter: createAdapter(pub, sub), pingInterval: 5000 });
+const streams = process.env.SIO_NODE_ADAPTER === "streams";
+const io = new Server(http, {
+  adapter: streams ? createStreamsAdapter(pub) : createAdapter(pub, sub),
+  pingInterval: 5000,
+  ...(streams ? { connectionStateRecovery: { maxDisconnectionDuration: 30_000 } } : {}),
+});
 io.on("connection", (socket) => {
   socket.on("join", (room, ack) => {
     socket.join(room);
@@ -24,7 +32,7 @@ io.on("connection", (socket) => {
   });
   socket.on("publish", ({ room, data }, ack) => {
     io.to(room).emit("message", data);
-    ack(true);
+    ack?.(true);
   });
   socket.on("whoami", (ack) => ack({ sid: socket.id, node: nodeId }));
   socket.on("count", async (room, ack) => ack((await io.in(room).fetchSockets()).length));

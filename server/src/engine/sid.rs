@@ -8,13 +8,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Number of characters in the text form of a [`Sid`].
 const SID_LEN: usize = 22;
+/// The shortest id accepted from elsewhere: Node's socket ids have 20 characters (a session
+/// restored from a Node node keeps its id).
+const MIN_SID_LEN: usize = 20;
 
 /// An unguessable identifier of an Engine.IO session or a Socket.IO socket.
 ///
 /// Made of 128 bits from the operating system's random source (122 of them random, as a v4
 /// UUID), written as 22 URL-safe base64 characters.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sid([u8; SID_LEN]);
+pub struct Sid([u8; SID_LEN], u8);
 
 impl Sid {
     /// A new random id.
@@ -27,14 +30,14 @@ impl Sid {
             .encode_slice(raw, &mut text)
             .unwrap_or_default();
         debug_assert_eq!(written, SID_LEN);
-        Sid(text)
+        Sid(text, SID_LEN as u8)
     }
 
     /// The text form.
     #[must_use]
     pub fn as_str(&self) -> &str {
         // Only URL-safe base64 characters are ever stored, so this never fails.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        std::str::from_utf8(&self.0[..usize::from(self.1)]).unwrap_or_default()
     }
 }
 
@@ -48,7 +51,7 @@ impl FromStr for Sid {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bytes = s.as_bytes();
-        if bytes.len() != SID_LEN
+        if !(MIN_SID_LEN..=SID_LEN).contains(&bytes.len())
             || !bytes
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
@@ -56,8 +59,8 @@ impl FromStr for Sid {
             return Err(InvalidSid);
         }
         let mut text = [0u8; SID_LEN];
-        text.copy_from_slice(bytes);
-        Ok(Sid(text))
+        text[..bytes.len()].copy_from_slice(bytes);
+        Ok(Sid(text, bytes.len() as u8))
     }
 }
 
@@ -96,6 +99,14 @@ mod tests {
     fn rejects_non_ids() {
         assert!("".parse::<Sid>().is_err());
         assert!("abc".parse::<Sid>().is_err());
+        assert!("aaaaaaaaaaaaaaaaaaa".parse::<Sid>().is_err());
+        assert_eq!(
+            "aaaaaaaaaaaaaaaaaaaa"
+                .parse::<Sid>()
+                .map(|s| s.to_string())
+                .as_deref(),
+            Ok("aaaaaaaaaaaaaaaaaaaa")
+        );
         assert!("aaaaaaaaaaaaaaaaaaaaa/".parse::<Sid>().is_err());
         assert!("ééééééééééé".parse::<Sid>().is_err());
     }
