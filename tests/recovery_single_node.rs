@@ -36,3 +36,9 @@ fn python_client_works_with_recovery_on() {
     let node = Node::spawn("csr-python", &["--recovery-ms", "30000"]);
     run_python("csr_python.py", &[&node.url()]);
 }
+
+#[test]
+fn forged_foreign_expired_and_reused_sessions_get_a_fresh_one() {
+    let node = Node::spawn("csr-fresh", &["--recovery-ms", "2000"]);
+    run_node("csr_fresh.mjs", &[&node.url()]);
+}

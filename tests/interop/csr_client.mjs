@@ -8,6 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { io } from "socket.io-client";
 import { check, finish, timeLimit } from "./check.mjs";
+import { checkExactlyOnce, startPublisher } from "./publisher.mjs";
 
 const [subUrl, pubArg, mode, ...control] = process.argv.slice(2);
 const room = `csr-${process.pid}`;
@@ -56,17 +57,7 @@ if (pubArg === "auto") {
 }
 const pub = io(pubUrl, { transports: ["websocket"], forceNew: true });
 await connected(pub);
-let seq = 0;
-let publishing = true;
-const published = (async () => {
-  while (publishing) {
-    seq += 1;
-    pub.emit("publish", { room, data: seq });
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  // Publishes from one client broadcast in order: this ack follows every earlier one.
-  await ask(pub, "publish", { room, data: "end" });
-})();
+const publisher = startPublisher(pub, room);
 
 phase = "before the drop";
 await until(() => received.length >= 20, 10_000, "20 messages before the drop");
@@ -85,21 +76,11 @@ if (mode === "kill") check("the reconnection went to another node", after !== su
 phase = "after the reconnection";
 const countAtReconnect = received.length;
 await until(() => received.length >= countAtReconnect + 50, 10_000, "50 messages after the reconnection");
-publishing = false;
-await published;
+const last = await publisher.stop();
 await until(() => received.includes("end"), 10_000, "the last message");
 await new Promise((r) => setTimeout(r, 300));
 
-const numbers = received.filter((d) => d !== "end");
-const first = numbers[0];
-const expected = Array.from({ length: seq - first + 1 }, (_, i) => first + i);
-const dupes = numbers.length - new Set(numbers).size;
-const missing = expected.filter((n) => !numbers.includes(n));
-const inOrder = numbers.every((n, i) => i === 0 || n === numbers[i - 1] + 1);
-check("no message lost", missing.length === 0, `missing ${missing.slice(0, 10)} (${missing.length})`);
-check("no message twice", dupes === 0, `${dupes} duplicates`);
-check("messages in order", inOrder, JSON.stringify(numbers.slice(0, 40)));
-check(`every message exactly once and in order (${numbers.length})`, missing.length === 0 && dupes === 0 && inOrder);
+checkExactlyOnce(received, last);
 check("every message carried a string offset", offsets.every((o) => typeof o === "string"));
 const rooms = await ask(sub, "rooms");
 check("the room is restored without joining again", rooms.includes(room), JSON.stringify(rooms));

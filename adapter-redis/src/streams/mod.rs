@@ -310,6 +310,7 @@ async fn read_stream(weak: std::sync::Weak<Shared>, stream: String) {
             .get_multiplexed_async_connection_with_config(&config)
             .await;
         let (block, count) = (shared.config.block, shared.config.read_count);
+        let name = format!("sio-stream-reader-{}", shared.config.node_id);
         drop(shared);
         let mut conn = match conn {
             Ok(conn) => conn,
@@ -320,6 +321,12 @@ async fn read_stream(weak: std::sync::Weak<Shared>, stream: String) {
                 continue;
             }
         };
+        // Named, so that operators (and tests) can tell the readers apart in CLIENT LIST.
+        let _: redis::RedisResult<()> = redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(&name)
+            .query_async(&mut conn)
+            .await;
         if last.is_none() {
             // Start after the newest entry; an empty stream starts at the beginning.
             let newest: redis::RedisResult<redis::Value> = redis::cmd("XREVRANGE")
