@@ -3,6 +3,7 @@
 // <from>, the publisher is on <to> (broadcasts cross kinds); the subscriber's transport drops,
 // messages are published while it is away, then it reconnects to <to> and must be recovered
 // there: same id, room kept, every message exactly once and in order.
+// Fetches and broadcasts with acks cross kinds as well.
 // Usage: node csr_mixed.mjs <from-url> <to-url>
 import { io } from "socket.io-client";
 import { check, finish, timeLimit } from "./check.mjs";
@@ -32,6 +33,12 @@ const pub = io(to, { transports: ["websocket"], forceNew: true });
 await connected(pub);
 const pubNode = (await ask(pub, "whoami")).node;
 check("the publisher is on the other node", pubNode !== firstNode, `${firstNode} ${pubNode}`);
+// Requests cross kinds too (pub/sub side channel): fetch and a broadcast with acks.
+sub.on("ask", (data, ack) => ack(`pong ${data}`));
+const count = await ask(pub, "count", room);
+check("fetch_sockets from the other node counts the subscriber", count === 1, JSON.stringify(count));
+const gathered = await ask(pub, "gather", { room, data: "ping", timeout_ms: 3000 });
+check("a broadcast with acks from the other node gets the subscriber's ack", JSON.stringify(gathered.replies) === '["pong ping"]' && gathered.missing_nodes.length === 0, JSON.stringify(gathered));
 
 const publisher = startPublisher(pub, room);
 await until(() => received.length >= 20, 10_000, "20 messages across kinds");

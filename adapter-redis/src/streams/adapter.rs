@@ -14,6 +14,7 @@ use sio_server::adapter::{
 use sio_server::protocol::{Packet, Payload};
 use sio_server::{Adapter, LocalAdapter};
 
+use super::requests;
 use super::sessions::Op;
 use super::wire::{self, broadcast_of, decode_entry, encode_entry};
 use super::{RedisStreamsCluster, Shared, parse_entries};
@@ -77,15 +78,42 @@ impl RedisStreamsAdapter {
         })
     }
 
-    /// The other nodes, named as missing from requests this adapter does not carry.
-    async fn others(&self) -> Vec<String> {
-        match self.server_count().await {
-            Ok(n) if n > 1 => vec![format!(
-                "{} other node(s): not asked (streams adapter)",
-                n - 1
-            )],
-            _ => Vec::new(),
+    /// Publishes a request to the other nodes and collects one response from each (as many
+    /// as `PUBSUB NUMSUB` counts) until `timeout`; names how many did not answer.
+    async fn ask(
+        &self,
+        kind: u64,
+        mut data: serde_json::Value,
+        attachments: &[bytes::Bytes],
+        timeout: Duration,
+    ) -> (Vec<requests::Response>, Vec<String>) {
+        let others = self.server_count().await.unwrap_or(1).saturating_sub(1);
+        if others == 0 {
+            return (Vec::new(), Vec::new());
         }
+        let id = requests::request_id();
+        data["requestId"] = serde_json::Value::String(id.clone());
+        let mut rx = self.shared.expect(&id);
+        self.shared
+            .publish_request(self.local.nsp(), kind, &data, attachments);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut responses = Vec::new();
+        while responses.len() < others {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(response)) => responses.push(response),
+                _ => break,
+            }
+        }
+        self.shared.forget(&id);
+        let missing = if responses.len() < others {
+            vec![format!(
+                "{} node(s) did not answer",
+                others - responses.len()
+            )]
+        } else {
+            Vec::new()
+        };
+        (responses, missing)
     }
 
     async fn selector_op(
@@ -160,14 +188,63 @@ impl Adapter for RedisStreamsAdapter {
         opts: BroadcastOptions,
         timeout: Duration,
     ) -> Result<AckReplies, AdapterError> {
-        let (expected, replies) = self.local.broadcast_with_ack_local(&packet, &opts, timeout);
-        let missing_nodes = if opts.flags.local {
-            Vec::new()
+        let (local_count, local_replies) =
+            self.local.broadcast_with_ack_local(&packet, &opts, timeout);
+        let others = if opts.flags.local {
+            0
         } else {
-            self.others().await
+            self.server_count().await.unwrap_or(1).saturating_sub(1)
         };
+        let mut replies = Vec::new();
+        let mut expected = local_count;
+        let mut missing_nodes = Vec::new();
+        if others > 0 {
+            let id = requests::request_id();
+            let mut rx = self.shared.expect(&id);
+            let mut raw_opts = crate::wire::opts_json(&opts);
+            raw_opts["flags"] = json!({ "timeout": timeout.as_millis() as u64 });
+            let data = json!({
+                "packet": wire::broadcast_data(&packet, &opts)["packet"],
+                "requestId": id,
+                "opts": raw_opts,
+            });
+            self.shared.publish_request(
+                self.local.nsp(),
+                requests::BROADCAST,
+                &data,
+                &packet.attachments,
+            );
+            let deadline = tokio::time::Instant::now() + timeout;
+            let (mut counted, mut remote_expected) = (0usize, 0usize);
+            while counted < others || replies.len() < remote_expected {
+                let Ok(Some((kind, data, attachments))) =
+                    tokio::time::timeout_at(deadline, rx.recv()).await
+                else {
+                    break;
+                };
+                if kind == requests::BROADCAST_CLIENT_COUNT {
+                    counted += 1;
+                    remote_expected += data
+                        .get("clientCount")
+                        .and_then(serde_json::Value::as_u64)
+                        .unwrap_or(0) as usize;
+                } else if kind == requests::BROADCAST_ACK {
+                    let arg = data.get("packet").cloned().unwrap_or_default();
+                    replies.push(Payload {
+                        args: vec![arg],
+                        attachments,
+                    });
+                }
+            }
+            self.shared.forget(&id);
+            expected += remote_expected;
+            if counted < others {
+                missing_nodes.push(format!("{} node(s) did not answer", others - counted));
+            }
+        }
+        replies.extend(local_replies.await);
         Ok(AckReplies {
-            replies: replies.await,
+            replies,
             expected,
             missing_nodes,
         })
@@ -207,14 +284,24 @@ impl Adapter for RedisStreamsAdapter {
     async fn fetch_sockets(
         &self,
         opts: BroadcastOptions,
-        _timeout: Duration,
+        timeout: Duration,
     ) -> Result<ClusterResponse<Vec<SocketInfo>>, AdapterError> {
-        let value = self.local.fetch_sockets_local(&opts);
-        let missing_nodes = if opts.flags.local {
-            Vec::new()
-        } else {
-            self.others().await
-        };
+        let mut value = self.local.fetch_sockets_local(&opts);
+        if opts.flags.local {
+            return Ok(ClusterResponse::complete(value));
+        }
+        let data = json!({ "opts": crate::wire::opts_json(&opts) });
+        let (responses, missing_nodes) =
+            self.ask(requests::FETCH_SOCKETS, data, &[], timeout).await;
+        for (_, data, _) in responses {
+            if let Some(serde_json::Value::Array(sockets)) = data.get("sockets") {
+                value.extend(
+                    sockets
+                        .iter()
+                        .filter_map(|s| serde_json::from_value::<SocketInfo>(s.clone()).ok()),
+                );
+            }
+        }
         Ok(ClusterResponse {
             value,
             missing_nodes,
@@ -225,20 +312,52 @@ impl Adapter for RedisStreamsAdapter {
         &self,
         _timeout: Duration,
     ) -> Result<ClusterResponse<BTreeSet<Room>>, AdapterError> {
+        let others = self.server_count().await.unwrap_or(1).saturating_sub(1);
+        let missing_nodes = if others > 0 {
+            vec![format!(
+                "{others} other node(s): not asked (no such request in the streams protocol)"
+            )]
+        } else {
+            Vec::new()
+        };
         Ok(ClusterResponse {
             value: self.local.rooms_local(),
-            missing_nodes: self.others().await,
+            missing_nodes,
         })
     }
 
     async fn server_side_emit(
         &self,
-        _event: ServerEvent,
-        _ack_timeout: Option<Duration>,
+        event: ServerEvent,
+        ack_timeout: Option<Duration>,
     ) -> Result<ClusterResponse<Vec<Payload>>, AdapterError> {
+        let mut packet = vec![serde_json::Value::String(event.event)];
+        packet.extend(event.payload.args);
+        let attachments = event.payload.attachments;
+        let Some(timeout) = ack_timeout else {
+            let data = json!({ "packet": packet });
+            self.shared.publish_request(
+                self.local.nsp(),
+                requests::SERVER_SIDE_EMIT,
+                &data,
+                &attachments,
+            );
+            return Ok(ClusterResponse::complete(Vec::new()));
+        };
+        let data = json!({ "packet": packet });
+        let (responses, missing_nodes) = self
+            .ask(requests::SERVER_SIDE_EMIT, data, &attachments, timeout)
+            .await;
+        let value = responses
+            .into_iter()
+            .map(|(_, data, attachments)| Payload {
+                args: vec![data.get("packet").cloned().unwrap_or_default()],
+                attachments,
+            })
+            .collect();
         Ok(ClusterResponse {
-            value: Vec::new(),
-            missing_nodes: self.others().await,
+            value,
+            missing_nodes,
         })
     }
 

@@ -13,10 +13,12 @@
 //! sessions behind, and any node can restore them. A restore claims the record with `GETDEL`,
 //! so it happens at most once.
 //!
-//! Not carried (yet): cluster-wide `fetch_sockets`, `all_rooms`, `server_side_emit` and
-//! broadcasts with acks; they answer for this node and name the other nodes as missing.
+//! Requests that need no replay (`fetch_sockets`, `server_side_emit`, broadcasts with acks) go
+//! over pub/sub as in Node (see [`requests`](self)); `all_rooms` has no message in Node's
+//! protocol, so it answers for this node and names the others as not asked.
 
 mod adapter;
+mod requests;
 mod sessions;
 pub mod wire;
 
@@ -127,6 +129,8 @@ pub(crate) struct Shared {
     counters: Counters,
     reader_connected: AtomicBool,
     sessions: sessions::Writer,
+    /// Requests waiting for other nodes' responses, by request id.
+    requests: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<requests::Response>>>,
 }
 
 /// The node-wide side of the streams adapter: the Redis connections, one stream reader per
@@ -167,9 +171,13 @@ impl RedisStreamsCluster {
             counters: Counters::default(),
             reader_connected: AtomicBool::new(false),
             sessions: sessions::Writer::default(),
+            requests: Mutex::new(HashMap::new()),
             config,
         });
         tokio::spawn(sessions::run(Arc::downgrade(&shared)));
+        if let Some(rx) = shared.driver.take_messages() {
+            tokio::spawn(requests::dispatch(Arc::downgrade(&shared), rx));
+        }
         Ok(RedisStreamsCluster { shared })
     }
 }
