@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Node, Redis, run_node};
+use common::{Node, Redis, http_get, run_node};
 
 #[test]
 fn streams_forged_foreign_expired_and_reused_sessions_get_a_fresh_one() {
@@ -20,6 +20,20 @@ fn streams_forged_foreign_expired_and_reused_sessions_get_a_fresh_one() {
         ],
     );
     run_node("csr_fresh.mjs", &[&node.url()]);
+    // Only the control case was restored; the refusals are not counted as recoveries.
+    let metrics = http_get(node.addr, "/metrics").expect("metrics").1;
+    assert!(
+        metrics.contains("\nsio_socket_recoveries_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nsio_streams_sessions_restored_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nsio_streams_xadd_failed_total 0\n"),
+        "{metrics}"
+    );
 }
 
 #[test]

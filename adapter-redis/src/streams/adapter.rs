@@ -411,8 +411,7 @@ impl Adapter for RedisStreamsAdapter {
         ] {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{nsp=\"{}\"}} {}",
-                self.local.nsp(),
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 value.load(Ordering::Relaxed)
             );
         }
@@ -479,6 +478,15 @@ impl Adapter for RedisStreamsAdapter {
             .as_deref()
             .is_some_and(|n| n != self.local.nsp())
         {
+            return None;
+        }
+        if let Ok(sid) = session.sid.parse()
+            && self.local.get(sid).is_some()
+        {
+            // Still connected here: not restored twice, and its live record is put back.
+            if let Some(max) = self.max_disconnection() {
+                self.shared.sessions.live(session, max);
+            }
             return None;
         }
         self.shared
