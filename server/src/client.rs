@@ -3,11 +3,13 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::{Context, Poll};
 
 use serde_json::Value;
 
 use crate::adapter::{Adapter, SessionState};
 use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
+use crate::handler_slots::{HandlerSlots, ReadGate};
 use crate::handshake::Handshake;
 use crate::metrics::add;
 use crate::namespace::Namespace;
@@ -50,6 +52,8 @@ pub(crate) struct Client<A: Adapter> {
     server: Arc<ServerInner<A>>,
     state: Mutex<ClientState<A>>,
     closed: OnceLock<CloseReason>,
+    /// Closed while too many events of this connection wait for a handler slot.
+    gate: Arc<ReadGate>,
 }
 
 impl<A: Adapter> Client<A> {
@@ -170,12 +174,18 @@ impl<A: Adapter> Client<A> {
                 data: Value::Null,
             },
         };
+        let slots = HandlerSlots::new(
+            self.server.config.max_handlers_per_socket,
+            self.gate.clone(),
+            self.server.metrics.clone(),
+        );
         let socket = Socket::new(
             ns.clone(),
             self.me.clone(),
             self.session.clone(),
             handshake,
             identity,
+            slots,
         );
         let skip = restored.is_some() && recovery.as_ref().is_some_and(|r| r.skip_middlewares);
         if !skip && let Err(refusal) = ns.run_middlewares(&socket).await {
@@ -294,6 +304,7 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
                 slots: Vec::new(),
             }),
             closed: OnceLock::new(),
+            gate: Arc::new(ReadGate::new(config.max_handlers_per_socket)),
         });
         self.server.connect_timeouts.watch(&client);
         client
@@ -301,6 +312,10 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
 
     fn on_message(&self, client: &Arc<Client<A>>, message: Message<'_>) {
         client.on_message(message);
+    }
+
+    fn poll_read_ready(&self, client: &Arc<Client<A>>, cx: &mut Context<'_>) -> Poll<()> {
+        client.gate.poll_open(cx)
     }
 
     fn on_close(&self, client: &Arc<Client<A>>, reason: CloseReason) {

@@ -19,6 +19,13 @@ use crate::metrics::Metrics;
 use crate::protocol::{ParserKind, Payload};
 use crate::socket::Socket;
 
+/// The limits on the rooms of a socket.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoomLimits {
+    pub(crate) max_rooms_per_socket: usize,
+    pub(crate) max_room_name_len: usize,
+}
+
 type ConnectHandler<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<()> + Send + Sync>;
 type Middleware<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 
@@ -109,11 +116,17 @@ impl<A: Adapter> Namespace<A> {
         handlers: Arc<NsHandlers<A>>,
         request_timeout: Duration,
         metrics: Arc<Metrics>,
-        max_rooms_per_socket: usize,
+        room_limits: RoomLimits,
         recovery: Option<crate::adapter::RecoveryConfig>,
     ) -> Self {
         let adapter = A::new(
-            LocalAdapter::with_recovery(name, parser, max_rooms_per_socket, recovery),
+            LocalAdapter::with_room_limits(
+                name,
+                parser,
+                room_limits.max_rooms_per_socket,
+                room_limits.max_room_name_len,
+            )
+            .with_recovery(recovery),
             config,
         );
         let ns = Namespace {

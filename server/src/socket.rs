@@ -16,8 +16,9 @@ use crate::adapter::{Adapter, BroadcastOptions, LocalSocket, Room, SessionState,
 use crate::broadcast::BroadcastOperator;
 use crate::client::Client;
 use crate::engine::{Frame, Session, Sid, Transport};
-use crate::error::{AckError, EmitError};
+use crate::error::{AckError, EmitError, JoinError};
 use crate::handler::{AckSender, BoxFuture, BoxedEventHandler, Event, EventHandler, boxed};
+use crate::handler_slots::HandlerSlots;
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::protocol::{Packet, PacketType, Payload};
@@ -91,6 +92,8 @@ pub(crate) struct SocketInner<A: Adapter> {
     /// Set while a restored socket replays what it missed: live packets wait in `held`.
     replaying: AtomicBool,
     held: Mutex<Option<Vec<Held>>>,
+    /// Bounds the handlers running at once.
+    slots: Arc<HandlerSlots>,
 }
 
 /// A client connected to a namespace. Cheap to clone.
@@ -122,6 +125,7 @@ impl<A: Adapter> Socket<A> {
         session: Arc<Session>,
         handshake: Handshake,
         identity: Identity,
+        slots: Arc<HandlerSlots>,
     ) -> Self {
         let nsp = ns.name_arc().clone();
         let replaying = identity.recovered;
@@ -145,6 +149,7 @@ impl<A: Adapter> Socket<A> {
                 recovered: identity.recovered,
                 replaying: AtomicBool::new(replaying),
                 held: Mutex::new(replaying.then(Vec::new)),
+                slots,
             }),
         }
     }
@@ -259,12 +264,15 @@ impl<A: Adapter> Socket<A> {
         timeout: Duration,
     ) -> Result<Payload, AckError> {
         let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
-        let rx = self.inner.register_ack(packet)?;
-        match tokio::time::timeout(timeout, rx.1).await {
+        let (id, rx) = self.inner.register_ack(packet)?;
+        let _forget = PendingAck {
+            socket: Arc::downgrade(&self.inner),
+            id,
+        };
+        match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(AckError::Disconnected),
             Err(_) => {
-                self.inner.forget_ack(rx.0);
                 crate::metrics::add(&self.inner.ns.metrics().ack_timeouts, 1);
                 Err(AckError::Timeout)
             }
@@ -282,20 +290,48 @@ impl<A: Adapter> Socket<A> {
             .map_err(|_| EmitError::Disconnected)
     }
 
-    /// Joins rooms.
+    /// Joins rooms. Rooms beyond the limits (`max_room_name_len`, `max_rooms_per_socket`)
+    /// are not joined; the refusal is logged and counted (see [`Socket::try_join`] to learn
+    /// of it).
     pub fn join<I, R>(&self, rooms: I)
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
     {
-        if self.connected() {
-            self.inner
-                .ns
-                .adapter()
-                .local()
-                .add_all(self.inner.id, rooms.into_iter().map(Into::into));
-            self.inner.session_changed();
+        let _ = self.try_join(rooms);
+    }
+
+    /// Joins rooms, and says whether one was refused: every room within the limits is joined,
+    /// and the first refusal is returned.
+    ///
+    /// ```
+    /// # fn f(socket: sio_server::Socket) {
+    /// if let Err(err) = socket.try_join(["a-room"]) {
+    ///     let _ = socket.emit("error", &err.to_string());
+    /// }
+    /// # }
+    /// ```
+    pub fn try_join<I, R>(&self, rooms: I) -> Result<(), JoinError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        if !self.connected() {
+            return Ok(());
         }
+        let mut refused = 0;
+        let rooms = rooms.into_iter().map(Into::into);
+        let local = self.inner.ns.adapter().local();
+        let mut result = Ok(());
+        for room in rooms {
+            if let Err(err) = local.add_all(self.inner.id, [room]) {
+                refused += 1;
+                result = result.and(Err(err));
+            }
+        }
+        crate::metrics::add(&self.inner.ns.metrics().joins_refused, refused);
+        self.inner.session_changed();
+        result
     }
 
     /// Leaves a room.
@@ -390,23 +426,17 @@ impl<A: Adapter> Socket<A> {
         match packet.kind {
             PacketType::Event => self.on_event(packet),
             PacketType::Ack => {
-                if let Some(id) = packet.id {
-                    let tx = self
-                        .inner
-                        .acks
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&id);
-                    if let Some(tx) = tx {
-                        let args = match packet.data {
-                            Some(Value::Array(args)) => args,
-                            _ => Vec::new(),
-                        };
-                        let _ = tx.send(Payload {
-                            args,
-                            attachments: packet.attachments,
-                        });
-                    }
+                if let Some(id) = packet.id
+                    && let Some(tx) = self.inner.forget_ack(id)
+                {
+                    let args = match packet.data {
+                        Some(Value::Array(args)) => args,
+                        _ => Vec::new(),
+                    };
+                    let _ = tx.send(Payload {
+                        args,
+                        attachments: packet.attachments,
+                    });
                 }
             }
             PacketType::Disconnect => self
@@ -458,15 +488,10 @@ impl<A: Adapter> Socket<A> {
             ),
         };
         // Handlers start in the order their events arrived, as in the reference server: the
-        // first step of each (up to its first await) runs here, on the connection's task, and
-        // only what then waits is handed to its own task. Two `publish` from one client
-        // therefore broadcast in order.
-        let mut fut = handler(self.clone(), event);
-        let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
-        if fut.as_mut().poll(&mut cx).is_pending() {
-            // The task polls it again at once, registering its own waker.
-            tokio::spawn(fut);
-        }
+        // first step of each (up to its first await) runs on the connection's task when a
+        // slot is free (in order, later, when not). Two `publish` from one client therefore
+        // broadcast in order.
+        self.inner.slots.start(handler(self.clone(), event));
     }
 
     /// Ends the socket because its connection ended.
@@ -513,7 +538,9 @@ impl<A: Adapter> SocketInner<A> {
 
     fn push(&self, frame: &Frame, volatile: bool) {
         if volatile {
-            self.session.send_volatile(frame.clone());
+            if !self.session.send_volatile(frame.clone()) {
+                crate::metrics::add(&self.ns.metrics().volatile_dropped, 1);
+            }
         } else {
             let _ = self.session.send(frame.clone());
         }
@@ -532,6 +559,7 @@ impl<A: Adapter> SocketInner<A> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
+        crate::metrics::add(&self.ns.metrics().pending_acks, 1);
         packet.id = Some(id);
         let frame = self.ns.parser().encode(&packet);
         if self.session.send(frame).is_err() {
@@ -541,11 +569,17 @@ impl<A: Adapter> SocketInner<A> {
         Ok((id, rx))
     }
 
-    fn forget_ack(&self, id: u64) {
-        self.acks
+    /// Removes the ack awaited under `id` (answered, timed out, or never sent).
+    fn forget_ack(&self, id: u64) -> Option<oneshot::Sender<Payload>> {
+        let tx = self
+            .acks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
+        if tx.is_some() {
+            crate::metrics::sub(&self.ns.metrics().pending_acks, 1);
+        }
+        tx
     }
 
     fn disconnect_by_server(self: &Arc<Self>, close: bool) {
@@ -578,7 +612,9 @@ impl<A: Adapter> SocketInner<A> {
         if let Some(client) = self.client.upgrade() {
             client.forget_socket(&self.nsp, self.id);
         }
-        self.acks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let pending = std::mem::take(&mut *self.acks.lock().unwrap_or_else(|e| e.into_inner()));
+        crate::metrics::sub(&self.ns.metrics().pending_acks, pending.len() as u64);
+        drop(pending);
         self.handlers
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -592,6 +628,20 @@ impl<A: Adapter> SocketInner<A> {
         tracing::debug!(sid = %self.id, nsp = %self.nsp, reason = reason.as_str(), "socket disconnected");
         for handler in handlers {
             tokio::spawn(handler(socket.clone(), reason));
+        }
+    }
+}
+
+/// Forgets an awaited ack when dropped.
+struct PendingAck<A: Adapter> {
+    socket: Weak<SocketInner<A>>,
+    id: u64,
+}
+
+impl<A: Adapter> Drop for PendingAck<A> {
+    fn drop(&mut self) {
+        if let Some(socket) = self.socket.upgrade() {
+            socket.forget_ack(self.id);
         }
     }
 }
@@ -621,12 +671,19 @@ impl<A: Adapter> LocalSocket for SocketInner<A> {
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
         match self.register_ack(packet) {
-            Ok((_, rx)) => Box::pin(async move {
-                tokio::time::timeout(timeout, rx)
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-            }),
+            Ok((id, rx)) => {
+                // A client that never answers must not leave the entry behind: it goes when the
+                // wait ends, however it ends (reply, timeout, or the future dropped).
+                let guard = PendingAck {
+                    socket: self.me.clone(),
+                    id,
+                };
+                Box::pin(async move {
+                    let reply = tokio::time::timeout(timeout, rx).await;
+                    drop(guard);
+                    reply.ok().and_then(Result::ok)
+                })
+            }
             Err(_) => Box::pin(async { None }),
         }
     }

@@ -168,18 +168,21 @@ impl Adapter for RedisStreamsAdapter {
         &self.local
     }
 
-    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
         if opts.flags.local {
             self.local.broadcast_local(&packet, &opts);
-            return Ok(());
+            return;
         }
         let data = wire::broadcast_data(&packet, &opts);
-        // Delivered here too when the stream is read back, in stream order.
-        if let Err(err) = self.xadd(wire::BROADCAST, &data, &packet.attachments).await {
+        // Delivered here too when the stream is read back, in stream order. When the append
+        // fails (counted and logged), this node's sockets still get it, without an offset.
+        if self
+            .xadd(wire::BROADCAST, &data, &packet.attachments)
+            .await
+            .is_err()
+        {
             self.local.broadcast_local(&packet, &opts);
-            return Err(err);
         }
-        Ok(())
     }
 
     async fn broadcast_with_ack(
