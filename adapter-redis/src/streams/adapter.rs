@@ -68,13 +68,24 @@ impl RedisStreamsAdapter {
         ) {
             cmd.arg(k).arg(v);
         }
-        self.shared.conn.query(&cmd).await.map_err(|err| {
+        // Queued now, before any await: appends keep the order the broadcasts were made in.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = self
+            .shared
+            .appends
+            .try_send((cmd, tx))
+            .map_err(|_| "append queue full".to_owned());
+        let result = match queued {
+            Ok(()) => rx.await.unwrap_or_else(|_| Err("appender stopped".into())),
+            Err(err) => Err(err),
+        };
+        result.map_err(|err| {
             self.shared
                 .counters
                 .xadd_failed
                 .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %err, nsp = self.local.nsp(), "XADD failed; applied on this node only");
-            AdapterError::Transport(err.to_string())
+            AdapterError::Transport(err)
         })
     }
 

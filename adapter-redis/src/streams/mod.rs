@@ -18,6 +18,7 @@
 //! protocol, so it answers for this node and names the others as not asked.
 
 mod adapter;
+mod appender;
 mod requests;
 mod sessions;
 pub mod wire;
@@ -129,6 +130,8 @@ pub(crate) struct Shared {
     counters: Counters,
     reader_connected: AtomicBool,
     sessions: sessions::Writer,
+    /// The ordered queue of stream appends.
+    appends: tokio::sync::mpsc::Sender<appender::Append>,
     /// Requests waiting for other nodes' responses, by request id.
     requests: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<requests::Response>>>,
 }
@@ -158,7 +161,9 @@ impl RedisStreamsCluster {
         config: StreamsConfig,
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
+        let (appends, appends_rx) = tokio::sync::mpsc::channel(appender::QUEUE);
         let shared = Arc::new(Shared {
+            appends,
             conn: Conn {
                 client: client.clone(),
                 conn: tokio::sync::Mutex::new(None),
@@ -175,6 +180,7 @@ impl RedisStreamsCluster {
             config,
         });
         tokio::spawn(sessions::run(Arc::downgrade(&shared)));
+        tokio::spawn(appender::run(Arc::downgrade(&shared), appends_rx));
         if let Some(rx) = shared.driver.take_messages() {
             tokio::spawn(requests::dispatch(Arc::downgrade(&shared), rx));
         }
