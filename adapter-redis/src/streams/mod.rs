@@ -215,6 +215,11 @@ impl Shared {
     /// Applies one stream entry to this node's sockets.
     fn apply(&self, id: &str, fields: &HashMap<String, Vec<u8>>) {
         self.counters.entries_read.fetch_add(1, Ordering::Relaxed);
+        // A namespace this node has no socket in costs a lookup, not a decode.
+        let nsp = fields.get("nsp").and_then(|n| std::str::from_utf8(n).ok());
+        if nsp.and_then(|n| self.local(n)).is_none_or(|l| l.is_empty()) {
+            return;
+        }
         let entry = match decode_entry(fields) {
             Ok(entry) => entry,
             Err(err) => {
