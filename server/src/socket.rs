@@ -609,6 +609,7 @@ impl<A: Adapter> SocketInner<A> {
             }
         }
         self.ns.adapter().local().remove(self.id);
+        self.ns.check_idle();
         if let Some(client) = self.client.upgrade() {
             client.forget_socket(&self.nsp, self.id);
         }

@@ -17,7 +17,7 @@ use sio_server::{Adapter, LocalAdapter};
 use super::requests;
 use super::sessions::Op;
 use super::wire::{self, broadcast_of, decode_entry, encode_entry};
-use super::{RedisStreamsCluster, Shared, parse_entries};
+use super::{RedisStreamsCluster, Shared, lock, parse_entries};
 
 /// How many `XRANGE` pages a restore reads at most (1 000 entries each), as Node bounds it.
 const MAX_RESTORE_PAGES: usize = 100;
@@ -43,6 +43,18 @@ impl RedisStreamsAdapter {
         self.local
             .recovery_config()
             .map(|c| c.max_disconnection_duration)
+    }
+
+    /// The namespace's pub/sub channels: the public one and this node's own.
+    fn channels(&self) -> Vec<String> {
+        let nsp = self.local.nsp();
+        vec![
+            self.shared.public_channel(nsp),
+            format!(
+                "{}#{nsp}#{}#",
+                self.shared.config.channel_prefix, self.shared.config.node_id
+            ),
+        ]
     }
 
     /// Appends a message to the namespace's stream; its id on success.
@@ -159,20 +171,19 @@ impl Adapter for RedisStreamsAdapter {
 
     async fn init(&self) -> Result<(), AdapterError> {
         self.shared.register(&self.local, &self.stream);
-        let nsp = self.local.nsp();
-        let channels = vec![
-            self.shared.public_channel(nsp),
-            format!(
-                "{}#{nsp}#{}#",
-                self.shared.config.channel_prefix, self.shared.config.node_id
-            ),
-        ];
-        self.shared.driver.subscribe(&channels, &[]);
+        self.shared.driver.subscribe(&self.channels(), &[]);
         Ok(())
     }
 
     async fn close(&self) {
         self.shared.driver.flush(Duration::from_secs(2)).await;
+    }
+
+    async fn close_namespace(&self) {
+        // Before any await: ordered before a namespace of the same name starts again.
+        lock(&self.shared.namespaces).remove(self.local.nsp());
+        let channels = self.channels();
+        self.shared.driver.unsubscribe(&channels, &[]);
     }
 
     fn local(&self) -> &LocalAdapter {
