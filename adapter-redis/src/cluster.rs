@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use sio_server::engine::{NodeTag, OwnerDirectory};
+
 use crate::adapter::NsState;
 use crate::driver::{Driver, Received};
 
@@ -28,6 +30,18 @@ pub struct RedisAdapterConfig {
     /// Answer requests on the requester's own response channel. Default: `false` (Node's
     /// default; every node then sees every response).
     pub publish_on_specific_response_channel: bool,
+    /// Where this node serves forwarded requests for its sessions, announced in every heartbeat
+    /// (fields `tag` and `addr`, which Node nodes ignore). Default: `None` (not announced).
+    pub route: Option<NodeRoute>,
+}
+
+/// A node's session-forwarding route: the tag of its session ids and its internal address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRoute {
+    /// The tag that prefixes the node's session ids.
+    pub tag: NodeTag,
+    /// The node's internal HTTP address, `host:port`.
+    pub addr: String,
 }
 
 impl Default for RedisAdapterConfig {
@@ -37,6 +51,7 @@ impl Default for RedisAdapterConfig {
             node_id: uuid::Uuid::new_v4().to_string(),
             heartbeat_interval: Duration::from_secs(5),
             publish_on_specific_response_channel: false,
+            route: None,
         }
     }
 }
@@ -45,6 +60,7 @@ impl Default for RedisAdapterConfig {
 struct Peer {
     last_seen: Instant,
     namespaces: BTreeSet<String>,
+    route: Option<NodeRoute>,
 }
 
 /// Upper bounds (seconds) of the request latency histogram buckets.
@@ -244,6 +260,20 @@ impl RedisCluster {
             .collect()
     }
 
+    /// The address of the live node that announced `tag` (the owner directory of session
+    /// forwarding).
+    #[must_use]
+    pub fn route_of(&self, tag: NodeTag) -> Option<String> {
+        let horizon = self.inner.config.heartbeat_interval * 2;
+        let now = Instant::now();
+        lock(&self.inner.peers)
+            .values()
+            .filter(|p| now.duration_since(p.last_seen) <= horizon)
+            .filter_map(|p| p.route.as_ref())
+            .find(|r| r.tag == tag)
+            .map(|r| r.addr.clone())
+    }
+
     pub(crate) fn register(&self, state: &Arc<NsState>) {
         lock(&self.inner.namespaces).insert(state.nsp().to_owned(), Arc::downgrade(state));
         // Tell the others at once that this node now serves the namespace.
@@ -260,13 +290,23 @@ impl RedisCluster {
     }
 }
 
+impl OwnerDirectory for RedisCluster {
+    fn locate(&self, tag: NodeTag) -> Option<String> {
+        self.route_of(tag)
+    }
+}
+
 fn heartbeat_channel(prefix: &str) -> String {
     format!("{prefix}-nodes#")
 }
 
 fn send_heartbeat(inner: &ClusterInner, kind: &str) {
     let namespaces: Vec<String> = lock(&inner.namespaces).keys().cloned().collect();
-    let message = json!({ "type": kind, "uid": inner.config.node_id, "nsps": namespaces });
+    let mut message = json!({ "type": kind, "uid": inner.config.node_id, "nsps": namespaces });
+    if let (Some(route), Some(fields)) = (&inner.config.route, message.as_object_mut()) {
+        fields.insert("tag".into(), Value::from(route.tag.as_str()));
+        fields.insert("addr".into(), Value::from(route.addr.as_str()));
+    }
     inner.driver.publish(
         &heartbeat_channel(&inner.config.prefix),
         Bytes::from(message.to_string()),
@@ -338,6 +378,16 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
                 .collect()
         })
         .unwrap_or_default();
+    let route = match (
+        value.get("tag").and_then(Value::as_str),
+        value.get("addr").and_then(Value::as_str),
+    ) {
+        (Some(tag), Some(addr)) => tag.parse().ok().map(|tag| NodeRoute {
+            tag,
+            addr: addr.to_owned(),
+        }),
+        _ => None,
+    };
     let mut peers = lock(&inner.peers);
     match kind {
         "bye" if peers.remove(uid).is_some() => {
@@ -355,6 +405,7 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
                 Peer {
                     last_seen: Instant::now(),
                     namespaces,
+                    route,
                 },
             );
             drop(peers);

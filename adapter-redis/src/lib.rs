@@ -25,6 +25,6 @@ mod emitter;
 pub mod wire;
 
 pub use adapter::RedisAdapter;
-pub use cluster::{RedisAdapterConfig, RedisCluster};
+pub use cluster::{NodeRoute, RedisAdapterConfig, RedisCluster};
 pub use driver::{Driver, MemoryDriver, MemoryHub, RedisDriver, RedisDriverConfig};
 pub use emitter::Emitter;

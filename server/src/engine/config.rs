@@ -86,6 +86,9 @@ pub struct EngineConfig {
     /// The most sessions this node holds; further handshakes get `503`. Default: `None`
     /// (bounded only by the process's open-files limit).
     pub max_connections: Option<usize>,
+    /// Forwarding of requests for other nodes' sessions (cluster without sticky sessions).
+    /// Default: `None` (every session is local; ids are untagged).
+    pub forwarding: Option<super::ForwardingConfig>,
 }
 
 impl Default for EngineConfig {
@@ -104,6 +107,7 @@ impl Default for EngineConfig {
             allow_request: None,
             websocket_read_buffer: 2048,
             max_connections: None,
+            forwarding: None,
         }
     }
 }
@@ -122,6 +126,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("cors", &self.cors)
             .field("max_buffered_packets", &self.max_buffered_packets)
             .field("allow_request", &self.allow_request.is_some())
+            .field("forwarding", &self.forwarding)
             .finish()
     }
 }
