@@ -67,7 +67,7 @@ struct Flags {
     advertise: Option<String>,
     /// Turn off session forwarding (with `--redis`, on by default): polling clients then need a
     /// load balancer with sticky sessions.
-    #[arg(long, env = "SIO_NO_FORWARDING")]
+    #[arg(long, env = "SIO_NO_FORWARDING", value_parser = clap::builder::BoolishValueParser::new())]
     no_forwarding: bool,
 }
 

@@ -411,6 +411,11 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
             drop(peers);
             if new {
                 tracing::info!(node = uid, "node joined the cluster");
+                // Answer a newcomer at once, so it knows this node (and its route) now rather
+                // than at the next interval.
+                if !inner.closed.load(Ordering::Acquire) {
+                    send_heartbeat(inner, "heartbeat");
+                }
             }
             if new || grew {
                 inner.peers_changed.send_modify(|v| *v += 1);
