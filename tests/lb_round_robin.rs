@@ -116,8 +116,14 @@ fn a_request_for_a_dead_owners_session_is_answered_unknown_within_a_heartbeat() 
     let cluster = round_robin();
     assert!(
         !cluster.node_urls.is_empty(),
-        "this test reaches the nodes directly: it needs a local launch"
+        "this test reaches the nodes directly: it needs their URLs (NODE_URLS)"
     );
+    let owner_id = cluster
+        .nodes
+        .split(',')
+        .next()
+        .expect("a node id")
+        .to_owned();
     let owner = cluster.node_urls[0].clone();
     let other = cluster.node_urls[1].clone();
     let (status, open) = request(&owner, "GET", "", "", &mut None);
@@ -136,7 +142,7 @@ fn a_request_for_a_dead_owners_session_is_answered_unknown_within_a_heartbeat() 
         std::thread::spawn(move || request(&other, "GET", &sid, "", &mut None))
     };
     std::thread::sleep(Duration::from_millis(300));
-    cluster.control("kill", "n1");
+    cluster.control("kill", &owner_id);
     let killed = Instant::now();
     let (status, body) = pending.join().expect("the pending poll returns");
     let bound = Duration::from_millis(cluster.heartbeat_ms);

@@ -1,6 +1,6 @@
 //! A cluster behind a load balancer: from `ENTRY_URL` / `REDIS_URL` (docker compose, with
 //! `SIO_CLUSTER_CONTROL`, a command that takes `kill|restart <node-id>`, and
-//! `SIO_CLUSTER_NODES`), or else brought up on loopback by `scripts/local-cluster.sh` (redis +
+//! `SIO_CLUSTER_NODES`, and optionally `NODE_URLS`), or else brought up on loopback by `scripts/local-cluster.sh` (redis +
 //! 3 nodes + haproxy) and torn down when dropped.
 
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ pub struct Cluster {
     pub control: Vec<String>,
     /// The node ids, comma-separated.
     pub nodes: String,
-    /// Each node's own URL, when the test launched the cluster (empty under compose).
+    /// Each node's own URL, in the order of `nodes` (under compose: from `NODE_URLS`, if set).
     pub node_urls: Vec<String>,
     /// The nodes' heartbeat interval in milliseconds.
     pub heartbeat_ms: u64,
@@ -54,11 +54,17 @@ impl Cluster {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(5000);
+            let node_urls = std::env::var("NODE_URLS")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect();
             return Cluster {
                 entry,
                 control,
                 nodes,
-                node_urls: Vec::new(),
+                node_urls,
                 heartbeat_ms,
                 launched: None,
             };
