@@ -6,19 +6,11 @@ RUN cargo build --release --locked -p sio-node \
     && cp target/release/sio-node /sio-node \
     && strip /sio-node
 
-# The socket.io-client browser bundle for the chat page at `/`.
-FROM node:20-bookworm-slim AS client
-WORKDIR /client
-COPY tests/interop/package.json tests/interop/package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
-    && cp node_modules/socket.io-client/dist/socket.io.min.js /socket.io.min.js
-
 FROM debian:bookworm-slim
 RUN useradd --system --uid 10001 --no-create-home sio
 COPY --from=build /sio-node /usr/local/bin/sio-node
-COPY --from=client /socket.io.min.js /usr/share/sio-node/socket.io.min.js
+# The chat page at `/` uses the client built into the binary: no bundle to ship.
 ENV SIO_BIND=0.0.0.0:3000 \
-    SIO_CLIENT_BUNDLE=/usr/share/sio-node/socket.io.min.js \
     RUST_LOG=info
 USER sio
 EXPOSE 3000

@@ -13,9 +13,20 @@ targets="$(cargo fuzz list)"
 for target in $targets; do
   mkdir -p "corpus/$target"
   echo "== fuzz $target for ${seconds}s"
+  log="$(mktemp)"
+  # A target that fails to build, or a fuzzer that stops on anything but its time limit, fails
+  # the run: libFuzzer exits 0 only when -max_total_time passed without a finding.
+  status=0
   cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 |
-    grep -E "^stat::number_of_executed_units|^stat::peak_rss|Done|ERROR|panicked" || true
+    -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 >"$log" 2>&1 || status=$?
+  grep -E "^stat::number_of_executed_units|^stat::peak_rss|Done|ERROR|panicked" "$log" || true
+  if ((status != 0)); then
+    tail -n 40 "$log" >&2
+    rm -f "$log"
+    echo "fuzz: $target failed (exit status $status)" >&2
+    exit 1
+  fi
+  rm -f "$log"
   if [ -n "$(ls -A "artifacts/$target" 2>/dev/null)" ]; then
     echo "fuzz: $target found a crash: fuzz/artifacts/$target" >&2
     exit 1

@@ -1,11 +1,14 @@
 //! The reference app: the events the cluster tests and the load tool rely on. Every operation
 //! that may concern other nodes goes through the adapter, so a cluster behaves as one server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sio_server::{Adapter, ConnectError, Event, Namespace, Payload, Server, Socket};
+
+use crate::limits::ClusterQueryLimits;
 
 /// The namespaces the app serves.
 pub(crate) const NAMESPACES: [&str; 2] = ["/", "/custom"];
@@ -22,16 +25,17 @@ pub(crate) struct AppConfig {
     pub(crate) auth_token: Option<String>,
 }
 
-/// Registers the app on every namespace of [`NAMESPACES`].
-pub(crate) fn register<A: Adapter>(io: &Server<A>, config: &AppConfig) {
+/// Registers the app on every namespace of [`NAMESPACES`]. Returns the limits of the
+/// cluster-wide events, shared by the namespaces (their counters go to `/metrics`).
+pub(crate) fn register<A: Adapter>(io: &Server<A>, config: &AppConfig) -> Arc<ClusterQueryLimits> {
+    let limits = Arc::new(ClusterQueryLimits::default());
     for name in NAMESPACES {
         let ns = io.of(name);
         if let Some(token) = config.auth_token.clone() {
             ns.use_middleware(move |socket: Socket<A>| {
-                let token = token.clone();
+                let authenticated = is_authenticated(&socket, Some(&token));
                 async move {
-                    let expected = json!({ "token": token });
-                    if socket.handshake().auth == expected {
+                    if authenticated {
                         Ok(())
                     } else {
                         Err(ConnectError::new("unauthorized"))
@@ -39,8 +43,14 @@ pub(crate) fn register<A: Adapter>(io: &Server<A>, config: &AppConfig) {
                 }
             });
         }
-        attach(&ns, config.node_id.clone());
+        attach(&ns, config, limits.clone());
     }
+    limits
+}
+
+/// Whether the socket's CONNECT carried `{"token": <token>}` (always true without a token).
+fn is_authenticated<A: Adapter>(socket: &Socket<A>, token: Option<&str>) -> bool {
+    token.is_none_or(|token| socket.handshake().auth == json!({ "token": token }))
 }
 
 #[derive(Deserialize)]
@@ -88,8 +98,25 @@ fn reply_error(event: Event, message: &str) {
     let _ = event.ack.send(&json!({ "error": message }));
 }
 
+/// Admits a cluster-wide query of `socket`, or answers `event` with the refusal and returns
+/// `None`. Hold the permit until the query is answered.
+fn admit<A: Adapter>(
+    limits: &ClusterQueryLimits,
+    socket: &Socket<A>,
+    event: Event,
+) -> Option<(Event, tokio::sync::OwnedSemaphorePermit)> {
+    match limits.admit(socket.id()) {
+        Ok(permit) => Some((event, permit)),
+        Err(refusal) => {
+            reply_error(event, refusal.message());
+            None
+        }
+    }
+}
+
 /// The events, registered once per namespace (no per-socket handler tables).
-fn attach<A: Adapter>(ns: &Namespace<A>, node_id: String) {
+fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<ClusterQueryLimits>) {
+    let node_id = config.node_id.clone();
     ns.on("join", |socket: Socket<A>, event: Event| async move {
         match parse::<String>(&event) {
             Some(room) => {
@@ -136,23 +163,37 @@ fn attach<A: Adapter>(ns: &Namespace<A>, node_id: String) {
                 .send(&json!({ "sid": socket.id().to_string(), "node": node }));
         }
     });
-    ns.on("count", |socket: Socket<A>, event: Event| async move {
-        let Some(room) = parse::<String>(&event) else {
-            return reply_error(event, "count expects a room name");
-        };
-        match socket.namespace().to([room]).fetch_sockets().await {
-            Ok(found) => {
-                let _ = event.ack.send(&found.value.len());
+    let count_limits = limits.clone();
+    ns.on("count", move |socket: Socket<A>, event: Event| {
+        let limits = count_limits.clone();
+        async move {
+            let Some(room) = parse::<String>(&event) else {
+                return reply_error(event, "count expects a room name");
+            };
+            let Some((event, _permit)) = admit(&limits, &socket, event) else {
+                return;
+            };
+            match socket.namespace().to([room]).fetch_sockets().await {
+                Ok(found) => {
+                    let _ = event.ack.send(&found.value.len());
+                }
+                Err(err) => reply_error(event, &err.to_string()),
             }
-            Err(err) => reply_error(event, &err.to_string()),
         }
     });
-    ns.on("rooms", |socket: Socket<A>, event: Event| async move {
-        match socket.namespace().all_rooms().await {
-            Ok(rooms) => {
-                let _ = event.ack.send(&rooms.value);
+    let rooms_limits = limits.clone();
+    ns.on("rooms", move |socket: Socket<A>, event: Event| {
+        let limits = rooms_limits.clone();
+        async move {
+            let Some((event, _permit)) = admit(&limits, &socket, event) else {
+                return;
+            };
+            match socket.namespace().all_rooms().await {
+                Ok(rooms) => {
+                    let _ = event.ack.send(&rooms.value);
+                }
+                Err(err) => reply_error(event, &err.to_string()),
             }
-            Err(err) => reply_error(event, &err.to_string()),
         }
     });
     ns.on("direct", |socket: Socket<A>, event: Event| async move {
@@ -172,41 +213,61 @@ fn attach<A: Adapter>(ns: &Namespace<A>, node_id: String) {
             Err(err) => reply_error(event, &err.to_string()),
         }
     });
-    ns.on("gather", |socket: Socket<A>, event: Event| async move {
-        let Some(gather) = parse::<Gather>(&event) else {
-            return reply_error(event, "gather expects {room, data, timeout_ms}");
-        };
-        let timeout = Duration::from_millis(gather.timeout_ms).min(MAX_GATHER);
-        let payload = forward(gather.data, &event);
-        let ns: &Namespace<A> = socket.namespace();
-        match ns
-            .to([gather.room])
-            .timeout(timeout)
-            .emit_with_ack("ask", payload)
-            .await
-        {
-            Ok(acks) => {
-                let replies: Vec<Value> = acks
-                    .replies
-                    .into_iter()
-                    .map(|p| p.args.into_iter().next().unwrap_or(Value::Null))
-                    .collect();
-                let _ = event.ack.send(&json!({
-                    "replies": replies,
-                    "missing_nodes": acks.missing_nodes,
-                }));
+    let gather_limits = limits.clone();
+    ns.on("gather", move |socket: Socket<A>, event: Event| {
+        let limits = gather_limits.clone();
+        async move {
+            let Some(gather) = parse::<Gather>(&event) else {
+                return reply_error(event, "gather expects {room, data, timeout_ms}");
+            };
+            let Some((event, _permit)) = admit(&limits, &socket, event) else {
+                return;
+            };
+            let timeout = Duration::from_millis(gather.timeout_ms).min(MAX_GATHER);
+            let payload = forward(gather.data, &event);
+            let ns: &Namespace<A> = socket.namespace();
+            match ns
+                .to([gather.room])
+                .timeout(timeout)
+                .emit_with_ack("ask", payload)
+                .await
+            {
+                Ok(acks) => {
+                    let replies: Vec<Value> = acks
+                        .replies
+                        .into_iter()
+                        .map(|p| p.args.into_iter().next().unwrap_or(Value::Null))
+                        .collect();
+                    let _ = event.ack.send(&json!({
+                        "replies": replies,
+                        "missing_nodes": acks.missing_nodes,
+                    }));
+                }
+                Err(err) => reply_error(event, &err.to_string()),
             }
-            Err(err) => reply_error(event, &err.to_string()),
         }
     });
-    ns.on("kick", |socket: Socket<A>, event: Event| async move {
-        let Some(room) = parse::<String>(&event) else {
-            return reply_error(event, "kick expects a room name");
-        };
-        // Ack first: the kicker may be in the room and lose its connection.
-        let _ = event.ack.send(&true);
-        if let Err(err) = socket.namespace().to([room]).disconnect_sockets(true).await {
-            tracing::warn!(error = %err, "kick did not reach every node");
+    let token = config.auth_token.clone();
+    ns.on("kick", move |socket: Socket<A>, event: Event| {
+        let limits = limits.clone();
+        // Checked here too, not only by the connect middleware: kicking is the one event that
+        // acts on other clients, so it never relies on how the namespace was set up.
+        let authenticated = is_authenticated(&socket, token.as_deref());
+        async move {
+            if !authenticated {
+                return reply_error(event, "unauthorized: kick needs the auth token");
+            }
+            let Some(room) = parse::<String>(&event) else {
+                return reply_error(event, "kick expects a room name");
+            };
+            let Some((event, _permit)) = admit(&limits, &socket, event) else {
+                return;
+            };
+            // Ack first: the kicker may be in the room and lose its connection.
+            let _ = event.ack.send(&true);
+            if let Err(err) = socket.namespace().to([room]).disconnect_sockets(true).await {
+                tracing::warn!(error = %err, "kick did not reach every node");
+            }
         }
     });
 }

@@ -10,14 +10,20 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use sio_server::{Adapter, Server};
 
+use crate::limits::ClusterQueryLimits;
+
 /// The chat page served at `/`.
 const INDEX_HTML: &str = include_str!("index.html");
+/// The page's own small Socket.IO client (polling, upgrade, websocket, acks, reconnection),
+/// built into the binary so the page works with no flag and no internet.
+const CHAT_CLIENT_JS: &str = include_str!("chat-client.js");
 
 /// The HTTP routes of one node.
 pub(crate) struct Node<A: Adapter> {
     io: Server<A>,
     node_id: String,
     client_bundle: Option<Bytes>,
+    limits: std::sync::Arc<ClusterQueryLimits>,
 }
 
 impl<A: Adapter> Clone for Node<A> {
@@ -26,6 +32,7 @@ impl<A: Adapter> Clone for Node<A> {
             io: self.io.clone(),
             node_id: self.node_id.clone(),
             client_bundle: self.client_bundle.clone(),
+            limits: self.limits.clone(),
         }
     }
 }
@@ -44,11 +51,17 @@ fn respond(
 }
 
 impl<A: Adapter> Node<A> {
-    pub(crate) fn new(io: Server<A>, node_id: String, client_bundle: Option<Vec<u8>>) -> Self {
+    pub(crate) fn new(
+        io: Server<A>,
+        node_id: String,
+        client_bundle: Option<Vec<u8>>,
+        limits: std::sync::Arc<ClusterQueryLimits>,
+    ) -> Self {
         Node {
             io,
             node_id,
             client_bundle: client_bundle.map(Bytes::from),
+            limits,
         }
     }
 
@@ -63,6 +76,7 @@ impl<A: Adapter> Node<A> {
         }
         match path {
             "/healthz" => respond(StatusCode::OK, "text/plain", "ok\n"),
+            "/chat-client.js" => respond(StatusCode::OK, "application/javascript", CHAT_CLIENT_JS),
             "/socket.io/socket.io.min.js" => match &self.client_bundle {
                 Some(bundle) => respond(StatusCode::OK, "application/javascript", bundle.clone()),
                 None => respond(
@@ -152,6 +166,7 @@ impl<A: Adapter> Node<A> {
         let _ = writeln!(out, "# TYPE sio_namespaces gauge");
         let _ = writeln!(out, "sio_namespaces {}", names.len());
         self.io.metrics().write_prometheus(&mut out);
+        self.limits.write_metrics(&mut out);
         // Adapter counters are node-wide: the main namespace's adapter reports them.
         self.io.of("/").adapter().write_metrics(&mut out);
         out

@@ -4,6 +4,7 @@
 
 mod app;
 mod http;
+mod limits;
 
 use std::net::SocketAddr;
 
@@ -55,9 +56,12 @@ struct Flags {
     #[arg(long, env = "SIO_REDIS_SHARDED")]
     redis_sharded: bool,
     /// The socket.io-client browser bundle (`socket.io.min.js` from the npm package), served at
-    /// `/socket.io/socket.io.min.js` for the chat page.
+    /// `/socket.io/socket.io.min.js` for pages of your own (the chat page has its own client).
     #[arg(long, env = "SIO_CLIENT_BUNDLE")]
     client_bundle: Option<std::path::PathBuf>,
+    /// Log format: `text` (coloured only on a terminal) or `json` (one object per line).
+    #[arg(long, env = "SIO_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// Allowed CORS origins (repeatable); none: CORS headers are not sent.
     #[arg(long = "cors-origin", env = "SIO_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -71,15 +75,32 @@ struct Flags {
     no_forwarding: bool,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines; coloured only when stdout is a terminal.
+    Text,
+    /// One JSON object per line (for journald, Loki, files).
+    Json,
+}
+
+/// Installs the log subscriber: `RUST_LOG` filters (default `info`); ANSI colours only on a
+/// terminal, so compose, journald and files get plain text.
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stdout().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let flags = Flags::parse();
+    init_logs(flags.log_format);
     let node_id = flags
         .node_id
         .clone()
@@ -177,7 +198,7 @@ async fn run<A: Adapter>(
     app: app::AppConfig,
 ) -> anyhow::Result<()> {
     let io = builder.build();
-    app::register(&io, &app);
+    let limits = app::register(&io, &app);
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, node = %app.node_id, "sio-node listening");
     let bundle = match &flags.client_bundle {
@@ -187,7 +208,7 @@ async fn run<A: Adapter>(
         ),
         None => None,
     };
-    let node = http::Node::new(io.clone(), app.node_id.clone(), bundle);
+    let node = http::Node::new(io.clone(), app.node_id.clone(), bundle, limits);
     sio_server::serve::serve_http(
         listener,
         move |req, peer| {

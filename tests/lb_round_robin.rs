@@ -7,10 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::cluster::{Balancing, Cluster, request};
-use common::{interop_dir, run_node, run_python};
+use common::{run_node, run_python};
 
 fn round_robin() -> Cluster {
-    Cluster::start_with(Balancing::RoundRobin, &[])
+    Cluster::start_with(Balancing::RoundRobin)
 }
 
 /// The sum of a counter over the nodes' `/metrics`.
@@ -87,14 +87,18 @@ fn real_clients_through_a_round_robin_balancer_without_cookies() {
 
 #[test]
 fn browser_chat_through_a_round_robin_balancer_without_cookies() {
-    let bundle = interop_dir().join("node_modules/socket.io-client/dist/socket.io.min.js");
-    assert!(bundle.is_file(), "run scripts/install-deps.sh first");
-    let bundle = bundle.display().to_string();
-    let cluster = Cluster::start_with(Balancing::RoundRobin, &[("SIO_CLIENT_BUNDLE", &bundle)]);
-    let output = run_node("browser_chat.mjs", &[&cluster.entry, &cluster.entry]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("ok B sees A's message"), "{stdout}");
-    assert!(stdout.contains("ok A sees B's message"), "{stdout}");
+    let cluster = round_robin();
+    for (query, expect) in [("?transports=polling", "polling"), ("", "websocket")] {
+        let url = format!("{}/{query}", cluster.entry);
+        let output = run_node("browser_chat.mjs", &[&url, &url, expect]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("ok B sees A's message"), "{stdout}");
+        assert!(stdout.contains("ok A sees B's message"), "{stdout}");
+        assert!(
+            stdout.contains(&format!("ok both pages are on {expect}")),
+            "{stdout}"
+        );
+    }
 }
 
 #[test]

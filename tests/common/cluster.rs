@@ -37,11 +37,11 @@ fn launcher() -> PathBuf {
 impl Cluster {
     /// The sticky cluster.
     pub fn start() -> Cluster {
-        Self::start_with(Balancing::Sticky, &[])
+        Self::start_with(Balancing::Sticky)
     }
 
-    /// A cluster with `balancing`; `env` goes to the nodes when launched here.
-    pub fn start_with(balancing: Balancing, env: &[(&str, &str)]) -> Cluster {
+    /// A cluster with `balancing`.
+    pub fn start_with(balancing: Balancing) -> Cluster {
         if let (Ok(entry), Ok(_redis)) = (std::env::var("ENTRY_URL"), std::env::var("REDIS_URL")) {
             let control = std::env::var("SIO_CLUSTER_CONTROL")
                 .unwrap_or_default()
@@ -79,7 +79,6 @@ impl Cluster {
             .env("SIO_NODE_BIN", env!("CARGO_BIN_EXE_sio-node"))
             .env("SIO_LB", lb)
             .env("SIO_HEARTBEAT_MS", heartbeat_ms.to_string())
-            .envs(env.iter().copied())
             .output()
             .expect("the launcher runs");
         assert!(

@@ -1,11 +1,12 @@
 // The chat page of two different nodes in headless Chromium (Debian's, driven by
 // playwright-core): both join one room and each sees the other's message.
-// Usage: node browser_chat.mjs <node-url-1> <node-url-2>
+// Usage: node browser_chat.mjs <node-url-1> <node-url-2> [expected-transport]
+// (the page's built-in client reports its transport: "polling" or "websocket" after an upgrade)
 // With one URL twice (a load balancer), the pages' requests spread over whatever nodes it picks.
 import { chromium } from "playwright-core";
 import { check, finish, timeLimit } from "./check.mjs";
 
-const [urlA, urlB] = process.argv.slice(2);
+const [urlA, urlB, transport] = process.argv.slice(2);
 timeLimit(60_000);
 
 const browser = await chromium.launch({
@@ -51,6 +52,16 @@ try {
   check("B sees A's message", await seen(pages[1], "hello from A"));
   await say(pages[1], "hello from B");
   check("A sees B's message", await seen(pages[0], "hello from B"));
+  if (transport) {
+    // The upgrade happens right after the connect; give it a moment.
+    const on = (page) =>
+      page.waitForFunction((t) => socket.engine.transport === t, transport, { timeout: 5_000 }).then(
+        () => transport,
+        () => page.evaluate(() => socket.engine.transport),
+      );
+    const used = await Promise.all(pages.map(on));
+    check(`both pages are on ${transport}`, used.every((t) => t === transport), used.join(" / "));
+  }
   if (process.env.SCREENSHOT) await pages[0].screenshot({ path: process.env.SCREENSHOT });
 } catch (err) {
   check("browser scenario", false, err?.stack ?? String(err));
