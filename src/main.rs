@@ -151,7 +151,10 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(tag = %route.tag, addr = %route.addr, "forwarding sessions");
                 let directory = Arc::new(cluster.clone());
                 builder = builder.forwarding(
-                    ForwardingConfig::new(route.tag, directory).answer_timeout(heartbeat_interval),
+                    // An owner silent for most of a heartbeat interval is dead: the client hears
+                    // so within one interval.
+                    ForwardingConfig::new(route.tag, directory)
+                        .answer_timeout(heartbeat_interval.mul_f64(0.8)),
                 );
             }
             tracing::info!(node = %node_id, "joining the cluster through redis");

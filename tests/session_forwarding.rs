@@ -78,6 +78,59 @@ fn a_forwarded_request_is_never_forwarded_again() {
 }
 
 #[test]
+fn pings_and_pongs_of_a_session_pass_through_another_node() {
+    let redis = Redis::start();
+    let args = [
+        "--redis",
+        &redis.url(),
+        "--heartbeat-ms",
+        "500",
+        "--ping-interval-ms",
+        "300",
+        "--ping-timeout-ms",
+        "2000",
+    ];
+    let a = Node::spawn("fwd-ping-a", &args);
+    let b = Node::spawn("fwd-ping-b", &args);
+    let (sid, _) = open_session(&a);
+    assert_eq!(connect_through(&b, &sid).0, 200);
+    assert!(
+        request(&b.url(), "GET", &sid, "", &mut None)
+            .1
+            .starts_with("40")
+    );
+    // Several ping intervals, every poll and pong through B: the session stays alive.
+    for round in 0..4 {
+        let (status, body) = request(&b.url(), "GET", &sid, "", &mut None);
+        assert_eq!((status, body.as_str()), (200, "2"), "ping {round}");
+        let (status, body) = request(&b.url(), "POST", &sid, "3", &mut None);
+        assert_eq!((status, body.as_str()), (200, "ok"), "pong {round}");
+    }
+    let (_, body) = request(&a.url(), "POST", &sid, "42[\"whoami\"]", &mut None);
+    assert_eq!(body, "ok", "the session is alive on its owner");
+}
+
+#[test]
+fn an_owner_that_stops_answering_is_dead_within_one_heartbeat() {
+    let redis = Redis::start();
+    let heartbeat = Duration::from_millis(2000);
+    let args = ["--redis", &redis.url(), "--heartbeat-ms", "2000"];
+    let a = Node::spawn("fwd-hung-a", &args);
+    let b = Node::spawn("fwd-hung-b", &args);
+    let (sid, _) = open_session(&a);
+    assert_eq!(connect_through(&b, &sid).0, 200);
+    // The owner hangs (SIGSTOP): its socket accepts, nothing answers.
+    a.signal("STOP");
+    let started = Instant::now();
+    let (status, body) = request(&b.url(), "POST", &sid, "42[\"whoami\"]", &mut None);
+    let took = started.elapsed();
+    a.signal("CONT");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Session ID unknown"), "{body}");
+    assert!(took <= heartbeat, "answered after {took:?}");
+}
+
+#[test]
 fn no_forwarding_makes_other_nodes_sessions_unknown() {
     let redis = Redis::start();
     let args = [
