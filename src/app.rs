@@ -119,10 +119,12 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
     let node_id = config.node_id.clone();
     ns.on("join", |socket: Socket<A>, event: Event| async move {
         match parse::<String>(&event) {
-            Some(room) => {
-                socket.join([room]);
-                let _ = event.ack.send(&true);
-            }
+            Some(room) => match socket.try_join([room]) {
+                Ok(()) => {
+                    let _ = event.ack.send(&true);
+                }
+                Err(err) => reply_error(event, &err.to_string()),
+            },
             None => reply_error(event, "join expects a room name"),
         }
     });

@@ -212,17 +212,19 @@ async fn run<A: Adapter>(
         None => None,
     };
     let node = http::Node::new(io.clone(), app.node_id.clone(), bundle, limits);
-    sio_server::serve::serve_http(
+    // On SIGTERM: stop accepting, close the clients (what is queued first), flush the adapter
+    // and announce the departure, then let the last HTTP exchanges finish.
+    sio_server::serve::serve_http_with_drain(
         listener,
         move |req, peer| {
             let node = node.clone();
             async move { node.handle(req, peer).await }
         },
-        async move {
+        async {
             shutdown_signal().await;
             tracing::info!("shutting down");
-            io.close().await;
         },
+        async move { io.close().await },
     )
     .await?;
     tracing::info!("stopped");

@@ -131,3 +131,21 @@ async fn with_an_auth_token_only_authenticated_sockets_kick() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_a_room_with_an_overlong_name_is_answered_with_an_error() {
+    let node = Node::spawn("n-limit-room", &[]);
+    let client = Client::connect(&node.url()).await;
+    let long = "x".repeat(257);
+    let answer = client.call("join", vec![json!(long)]).await;
+    assert_eq!(
+        answer,
+        vec![json!({"error": "room name too long (257 bytes, at most 256)"})]
+    );
+    assert_eq!(
+        client.call("join", vec![json!("x".repeat(256))]).await,
+        vec![json!(true)]
+    );
+    let metrics = http_get(node.addr, "/metrics").unwrap().1;
+    assert!(metrics.contains("sio_joins_refused_total 1"), "{metrics}");
+}

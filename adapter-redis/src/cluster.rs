@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use sio_server::engine::{NodeTag, OwnerDirectory};
 
 use crate::adapter::NsState;
-use crate::driver::{Driver, Received};
+use crate::driver::{Driver, Received, ResumeGate};
 
 /// Settings of the Redis adapter, each with its default.
 #[derive(Debug, Clone)]
@@ -143,6 +143,16 @@ impl RedisCluster {
             .inner
             .driver
             .subscribe(&[cluster.heartbeat_channel()], &[]);
+        // Every node subscribes to the heartbeat channel: after a reconnect, publishing resumes
+        // once it has as many subscribers as there were nodes.
+        let weak = Arc::downgrade(&cluster.inner);
+        cluster.inner.driver.set_resume_gate(ResumeGate {
+            channel: cluster.heartbeat_channel(),
+            listeners: Arc::new(move || {
+                weak.upgrade()
+                    .map_or(0, |inner| 1 + live_peers(&inner, None).len())
+            }),
+        });
         if let Some(messages) = cluster.inner.driver.take_messages() {
             tokio::spawn(dispatch(Arc::downgrade(&cluster.inner), messages));
         }
@@ -191,7 +201,7 @@ impl RedisCluster {
         );
         counter(
             "sio_redis_buffered",
-            "Messages waiting for Redis to come back.",
+            "Messages waiting for Redis to come back or in flight to it.",
             "gauge",
             stats.buffered,
         );
@@ -200,6 +210,18 @@ impl RedisCluster {
             "Messages dropped because the outage buffer was full.",
             "counter",
             stats.dropped,
+        );
+        counter(
+            "sio_redis_unconfirmed_total",
+            "Messages in a publish that failed: Redis may have published some, none are sent again (at most once).",
+            "counter",
+            stats.unconfirmed,
+        );
+        counter(
+            "sio_redis_receive_dropped_total",
+            "Messages received from Redis and dropped because the adapter did not keep up.",
+            "counter",
+            stats.receive_dropped,
         );
         counter(
             "sio_redis_connected",
@@ -250,14 +272,7 @@ impl RedisCluster {
     /// The ids of the other nodes alive now (that serve `nsp`, when given).
     #[must_use]
     pub fn live_peers(&self, nsp: Option<&str>) -> BTreeSet<String> {
-        let horizon = self.inner.config.heartbeat_interval * 2;
-        let now = Instant::now();
-        lock(&self.inner.peers)
-            .iter()
-            .filter(|(_, p)| now.duration_since(p.last_seen) <= horizon)
-            .filter(|(_, p)| nsp.is_none_or(|n| p.namespaces.contains(n)))
-            .map(|(id, _)| id.clone())
-            .collect()
+        live_peers(&self.inner, nsp)
     }
 
     /// The address of the live node that announced `tag` (the owner directory of session
@@ -294,6 +309,17 @@ impl OwnerDirectory for RedisCluster {
     fn locate(&self, tag: NodeTag) -> Option<String> {
         self.route_of(tag)
     }
+}
+
+fn live_peers(inner: &ClusterInner, nsp: Option<&str>) -> BTreeSet<String> {
+    let horizon = inner.config.heartbeat_interval * 2;
+    let now = Instant::now();
+    lock(&inner.peers)
+        .iter()
+        .filter(|(_, p)| now.duration_since(p.last_seen) <= horizon)
+        .filter(|(_, p)| nsp.is_none_or(|n| p.namespaces.contains(n)))
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 fn heartbeat_channel(prefix: &str) -> String {

@@ -5,13 +5,18 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc};
+
+mod loss;
+mod publisher;
+
+use loss::Loss;
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -42,10 +47,35 @@ pub struct DriverStats {
     pub received: u64,
     /// Reconnections after a lost connection.
     pub reconnects: u64,
-    /// Messages waiting in the outage buffer now.
+    /// Messages waiting in the outage buffer or in flight to Redis now.
     pub buffered: u64,
     /// Messages dropped because the outage buffer was full.
     pub dropped: u64,
+    /// Messages in a pipeline that failed: Redis may have published some of them, and they
+    /// are not sent again (delivery is at most once).
+    pub unconfirmed: u64,
+    /// Received messages dropped because the adapter did not keep up.
+    pub receive_dropped: u64,
+}
+
+/// How a driver knows, after a reconnect, that the other nodes listen again: it holds back
+/// what it publishes until `channel` has as many subscribers as `listeners` said before the
+/// outage (or a timeout passed).
+#[derive(Clone)]
+pub struct ResumeGate {
+    /// A channel that every node subscribes to.
+    pub channel: String,
+    /// The number of subscribers of `channel` when every known node listens, this one included.
+    pub listeners: Arc<dyn Fn() -> usize + Send + Sync>,
+}
+
+impl std::fmt::Debug for ResumeGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResumeGate")
+            .field("channel", &self.channel)
+            .field("listeners", &(self.listeners)())
+            .finish()
+    }
 }
 
 /// What the adapter needs from pub/sub.
@@ -76,6 +106,11 @@ pub trait Driver: Send + Sync + 'static {
         Box::pin(async {})
     }
 
+    /// Sets how to know that the other nodes listen again after a reconnect. Default: ignored.
+    fn set_resume_gate(&self, gate: ResumeGate) {
+        let _ = gate;
+    }
+
     /// Whether glob-pattern subscriptions work (not with sharded pub/sub). Default: `true`.
     fn supports_patterns(&self) -> bool {
         true
@@ -88,13 +123,15 @@ const RECEIVED_CAPACITY: usize = 65_536;
 /// Settings of [`RedisDriver`].
 #[derive(Debug, Clone)]
 pub struct RedisDriverConfig {
-    /// The most messages kept while Redis is unreachable; beyond it the oldest are dropped.
-    /// Default: 10 000.
+    /// The most messages kept while Redis is unreachable; beyond it the oldest are dropped
+    /// (and counted). Default: 10 000.
     pub max_buffered: usize,
-    /// The longest wait between two reconnection attempts. Default: 200 ms. After a
-    /// reconnection, messages buffered during the outage go out once this much (plus 50 ms) has
-    /// passed, so that the other nodes, retrying as often, have resubscribed and receive them.
+    /// The longest wait between two reconnection attempts (the first is 10 ms, then it
+    /// doubles). Default: 100 ms.
     pub max_backoff: Duration,
+    /// After a reconnection, publishing waits until the other nodes have resubscribed (see
+    /// [`ResumeGate`]), or this long at most. Default: 1 s.
+    pub resume_timeout: Duration,
     /// Use sharded pub/sub (`SPUBLISH` / `SSUBSCRIBE`, Redis 7+). Default: `false`.
     pub sharded: bool,
 }
@@ -103,7 +140,8 @@ impl Default for RedisDriverConfig {
     fn default() -> Self {
         RedisDriverConfig {
             max_buffered: 10_000,
-            max_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_millis(100),
+            resume_timeout: Duration::from_secs(1),
             sharded: false,
         }
     }
@@ -114,8 +152,14 @@ struct RedisShared {
     config: RedisDriverConfig,
     subscriptions: Mutex<Subscriptions>,
     sub_commands: mpsc::UnboundedSender<Subscriptions>,
+    /// The outage buffer: messages not handed to Redis yet.
     outbox: Mutex<VecDeque<(String, Bytes)>>,
     outbox_ready: Notify,
+    /// The size of the batch handed to Redis and not confirmed yet.
+    in_flight: AtomicUsize,
+    /// Woken whenever the outbox and the in-flight slot become empty.
+    drained: Notify,
+    resume_gate: Mutex<Option<ResumeGate>>,
     publisher: Mutex<Option<redis::aio::MultiplexedConnection>>,
     received_tx: mpsc::Sender<Received>,
     received_rx: Mutex<Option<mpsc::Receiver<Received>>>,
@@ -124,7 +168,9 @@ struct RedisShared {
     published: AtomicU64,
     received: AtomicU64,
     reconnects: AtomicU64,
-    dropped: AtomicU64,
+    dropped: Loss,
+    unconfirmed: Loss,
+    receive_dropped: Loss,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -171,6 +217,9 @@ impl RedisDriver {
             sub_commands,
             outbox: Mutex::new(VecDeque::new()),
             outbox_ready: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+            drained: Notify::new(),
+            resume_gate: Mutex::new(None),
             publisher: Mutex::new(None),
             received_tx,
             received_rx: Mutex::new(Some(received_rx)),
@@ -179,9 +228,11 @@ impl RedisDriver {
             published: AtomicU64::new(0),
             received: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
+            dropped: Loss::new("outage buffer full: dropped the oldest messages"),
+            unconfirmed: Loss::new("publish failed: messages not confirmed, not sent again"),
+            receive_dropped: Loss::new("adapter not keeping up: dropped received messages"),
         });
-        tokio::spawn(run_publisher(Arc::downgrade(&shared)));
+        tokio::spawn(publisher::run_publisher(Arc::downgrade(&shared)));
         if shared.config.sharded {
             tokio::spawn(run_sharded_subscriber(Arc::downgrade(&shared), sub_rx));
         } else {
@@ -210,8 +261,89 @@ impl RedisShared {
     fn forward(&self, tx: &mpsc::Sender<Received>, channel: String, payload: Bytes) {
         self.received.fetch_add(1, Ordering::Relaxed);
         if tx.try_send(Received { channel, payload }).is_err() {
-            tracing::warn!("adapter is not keeping up with redis messages; dropping one");
+            self.receive_dropped.record(1);
         }
+    }
+
+    fn publish_command(&self) -> &'static str {
+        if self.config.sharded {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        }
+    }
+
+    /// Subscribers of the resume channel expected once every known node is back.
+    fn expected_listeners(&self) -> usize {
+        lock(&self.resume_gate)
+            .as_ref()
+            .map_or(0, |gate| (gate.listeners)())
+    }
+
+    /// The channels to subscribe to after a reconnect, the resume gate's last: once it counts
+    /// this node as a subscriber again, this node listens to everything again (patterns are
+    /// subscribed before the channels).
+    fn resubscription_order<'a>(&self, subs: &'a Subscriptions) -> Vec<&'a String> {
+        let gate = lock(&self.resume_gate).as_ref().map(|g| g.channel.clone());
+        let (mut last, mut order): (Vec<&String>, Vec<&String>) = subs
+            .channels
+            .iter()
+            .partition(|c| gate.as_ref() == Some(*c));
+        order.append(&mut last);
+        order
+    }
+
+    /// Messages not yet confirmed by Redis: buffered or in flight.
+    fn pending(&self) -> usize {
+        lock(&self.outbox).len() + self.in_flight.load(Ordering::Acquire)
+    }
+}
+
+/// `PUBSUB NUMSUB` (or `SHARDNUMSUB`) of `channel` on `conn`.
+async fn numsub_on(
+    conn: &mut redis::aio::MultiplexedConnection,
+    channel: &str,
+    sharded: bool,
+) -> Result<usize, DriverError> {
+    let sub = if sharded { "SHARDNUMSUB" } else { "NUMSUB" };
+    let reply: Vec<redis::Value> = redis::cmd("PUBSUB")
+        .arg(sub)
+        .arg(channel)
+        .query_async(conn)
+        .await
+        .map_err(|e| DriverError::Disconnected(e.to_string()))?;
+    match reply.get(1) {
+        Some(redis::Value::Int(n)) => Ok((*n).max(0) as usize),
+        _ => Err(DriverError::Disconnected("unexpected NUMSUB reply".into())),
+    }
+}
+
+impl RedisShared {
+    /// A RESP3 connection (Redis 6+), whose end is reported on the returned channel as a
+    /// [`redis::PushKind::Disconnection`] (and whose pushes carry sharded messages).
+    async fn connect_resp3(
+        &self,
+    ) -> (
+        redis::RedisResult<redis::aio::MultiplexedConnection>,
+        mpsc::UnboundedReceiver<redis::PushInfo>,
+    ) {
+        let info = self.client.get_connection_info().clone();
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let (push_tx, pushes) = mpsc::unbounded_channel::<redis::PushInfo>();
+        let connected = match redis::Client::open(info.set_redis_settings(settings)) {
+            Ok(client) => {
+                client
+                    .get_multiplexed_async_connection_with_config(
+                        &connection_config().set_push_sender(push_tx),
+                    )
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        (connected, pushes)
     }
 }
 
@@ -221,94 +353,12 @@ fn connection_config() -> redis::AsyncConnectionConfig {
         .set_response_timeout(Some(Duration::from_secs(2)))
 }
 
-/// Publishes the outbox, in order and pipelined, reconnecting as needed.
-async fn run_publisher(weak: Weak<RedisShared>) {
-    let mut backoff = Duration::from_millis(25);
-    let mut was_connected = false;
-    loop {
-        let Some(shared) = weak.upgrade() else { return };
-        let conn = lock(&shared.publisher).clone();
-        let mut conn = match conn {
-            Some(conn) => conn,
-            None => {
-                match shared
-                    .client
-                    .get_multiplexed_async_connection_with_config(&connection_config())
-                    .await
-                {
-                    Ok(conn) => {
-                        if was_connected {
-                            shared.reconnects.fetch_add(1, Ordering::Relaxed);
-                            let buffered = lock(&shared.outbox).len();
-                            tracing::info!(buffered, "redis publisher reconnected");
-                            if buffered > 0 {
-                                // Give the other nodes time to resubscribe before the
-                                // buffered messages go out.
-                                let grace = shared.config.max_backoff + Duration::from_millis(50);
-                                tokio::time::sleep(grace).await;
-                            }
-                        }
-                        was_connected = true;
-                        backoff = Duration::from_millis(25);
-                        shared.pub_connected.store(true, Ordering::Release);
-                        *lock(&shared.publisher) = Some(conn.clone());
-                        conn
-                    }
-                    Err(err) => {
-                        tracing::debug!(error = %err, "redis publisher cannot connect");
-                        let max = shared.config.max_backoff;
-                        drop(shared);
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(max);
-                        continue;
-                    }
-                }
-            }
-        };
-        let batch: Vec<(String, Bytes)> = lock(&shared.outbox).iter().take(512).cloned().collect();
-        if batch.is_empty() {
-            // Re-check periodically so a dropped driver ends this task.
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), shared.outbox_ready.notified()).await;
-            continue;
-        }
-        let command = if shared.config.sharded {
-            "SPUBLISH"
-        } else {
-            "PUBLISH"
-        };
-        let mut pipe = redis::pipe();
-        for (channel, payload) in &batch {
-            pipe.cmd(command)
-                .arg(channel)
-                .arg(payload.as_ref())
-                .ignore();
-        }
-        match pipe.exec_async(&mut conn).await {
-            Ok(()) => {
-                let mut outbox = lock(&shared.outbox);
-                for _ in 0..batch.len().min(outbox.len()) {
-                    outbox.pop_front();
-                }
-                shared
-                    .published
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, buffered = lock(&shared.outbox).len(), "redis publish failed; buffering until reconnected");
-                shared.pub_connected.store(false, Ordering::Release);
-                *lock(&shared.publisher) = None;
-            }
-        }
-    }
-}
-
 /// Receives messages, restoring the subscriptions after every reconnect.
 async fn run_subscriber(
     weak: Weak<RedisShared>,
     mut commands: mpsc::UnboundedReceiver<Subscriptions>,
 ) {
-    let mut backoff = Duration::from_millis(25);
+    let mut backoff = publisher::INITIAL_BACKOFF;
     let mut was_connected = false;
     loop {
         let Some(shared) = weak.upgrade() else { return };
@@ -326,11 +376,11 @@ async fn run_subscriber(
         };
         let subs = lock(&shared.subscriptions).clone();
         let mut ok = true;
-        for channel in &subs.channels {
-            ok &= pubsub.subscribe(channel).await.is_ok();
-        }
         for pattern in &subs.patterns {
             ok &= pubsub.psubscribe(pattern).await.is_ok();
+        }
+        for channel in shared.resubscription_order(&subs) {
+            ok &= pubsub.subscribe(channel).await.is_ok();
         }
         if !ok {
             drop(shared);
@@ -338,7 +388,7 @@ async fn run_subscriber(
             continue;
         }
         shared.subscribed(&mut was_connected, "subscriber");
-        backoff = Duration::from_millis(25);
+        backoff = publisher::INITIAL_BACKOFF;
         let received_tx = shared.received_tx.clone();
         drop(shared);
         let (mut sink, mut stream) = pubsub.split();
@@ -381,28 +431,12 @@ async fn run_sharded_subscriber(
     weak: Weak<RedisShared>,
     mut commands: mpsc::UnboundedReceiver<Subscriptions>,
 ) {
-    let mut backoff = Duration::from_millis(25);
+    let mut backoff = publisher::INITIAL_BACKOFF;
     let mut was_connected = false;
     loop {
         let Some(shared) = weak.upgrade() else { return };
         let max = shared.config.max_backoff;
-        let info = shared.client.get_connection_info().clone();
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(redis::ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings));
-        let (push_tx, mut pushes) = mpsc::unbounded_channel::<redis::PushInfo>();
-        let connected = match client {
-            Ok(client) => {
-                client
-                    .get_multiplexed_async_connection_with_config(
-                        &connection_config().set_push_sender(push_tx),
-                    )
-                    .await
-            }
-            Err(err) => Err(err),
-        };
+        let (connected, mut pushes) = shared.connect_resp3().await;
         let mut conn = match connected {
             Ok(conn) => conn,
             Err(err) => {
@@ -413,13 +447,9 @@ async fn run_sharded_subscriber(
                 continue;
             }
         };
-        let channels: Vec<String> = lock(&shared.subscriptions)
-            .channels
-            .iter()
-            .cloned()
-            .collect();
+        let subs = lock(&shared.subscriptions).clone();
         let mut ok = true;
-        for channel in &channels {
+        for channel in shared.resubscription_order(&subs) {
             ok &= redis::cmd("SSUBSCRIBE")
                 .arg(channel)
                 .exec_async(&mut conn)
@@ -432,7 +462,7 @@ async fn run_sharded_subscriber(
             continue;
         }
         shared.subscribed(&mut was_connected, "sharded subscriber");
-        backoff = Duration::from_millis(25);
+        backoff = publisher::INITIAL_BACKOFF;
         let received_tx = shared.received_tx.clone();
         drop(shared);
         loop {
@@ -485,10 +515,23 @@ impl Driver for RedisDriver {
         let shared = self.shared.clone();
         Box::pin(async move {
             let until = tokio::time::Instant::now() + deadline;
-            while !lock(&shared.outbox).is_empty() && tokio::time::Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+            loop {
+                // Registered before the check, so a wake-up between the two is not missed.
+                let drained = shared.drained.notified();
+                tokio::pin!(drained);
+                drained.as_mut().enable();
+                if shared.pending() == 0 {
+                    return;
+                }
+                if tokio::time::timeout_at(until, drained).await.is_err() {
+                    return;
+                }
             }
         })
+    }
+
+    fn set_resume_gate(&self, gate: ResumeGate) {
+        *lock(&self.shared.resume_gate) = Some(gate);
     }
 
     fn publish(&self, channel: &str, payload: Bytes) {
@@ -497,13 +540,7 @@ impl Driver for RedisDriver {
             let mut outbox = lock(&shared.outbox);
             if outbox.len() >= shared.config.max_buffered.max(1) {
                 outbox.pop_front();
-                let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                if dropped.is_power_of_two() {
-                    tracing::warn!(
-                        dropped,
-                        "redis outage buffer full: dropping the oldest messages"
-                    );
-                }
+                shared.dropped.record(1);
             }
             outbox.push_back((channel.to_owned(), payload));
         }
@@ -536,17 +573,7 @@ impl Driver for RedisDriver {
         let sharded = self.shared.config.sharded;
         Box::pin(async move {
             let mut conn = conn.ok_or_else(|| DriverError::Disconnected("redis".into()))?;
-            let sub = if sharded { "SHARDNUMSUB" } else { "NUMSUB" };
-            let reply: Vec<redis::Value> = redis::cmd("PUBSUB")
-                .arg(sub)
-                .arg(&channel)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| DriverError::Disconnected(e.to_string()))?;
-            match reply.get(1) {
-                Some(redis::Value::Int(n)) => Ok((*n).max(0) as usize),
-                _ => Err(DriverError::Disconnected("unexpected NUMSUB reply".into())),
-            }
+            numsub_on(&mut conn, &channel, sharded).await
         })
     }
 
@@ -565,8 +592,10 @@ impl Driver for RedisDriver {
             published: s.published.load(Ordering::Relaxed),
             received: s.received.load(Ordering::Relaxed),
             reconnects: s.reconnects.load(Ordering::Relaxed),
-            buffered: lock(&s.outbox).len() as u64,
-            dropped: s.dropped.load(Ordering::Relaxed),
+            buffered: s.pending() as u64,
+            dropped: s.dropped.total(),
+            unconfirmed: s.unconfirmed.total(),
+            receive_dropped: s.receive_dropped.total(),
         }
     }
 }

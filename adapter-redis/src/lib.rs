@@ -16,7 +16,10 @@
 //!
 //! Beyond Node's adapter: nodes heartbeat (a dead node leaves `server_count` within two
 //! intervals), requests name the nodes that did not answer instead of failing or hanging, and
-//! messages published while Redis is down wait in a bounded buffer.
+//! messages published while Redis is down wait in a bounded buffer and go out once every node
+//! has resubscribed. Delivery through Redis is at most once: nothing is published twice, and
+//! what is given up (buffer overflow, a failed pipeline) is counted in
+//! [`DriverStats`](driver::DriverStats).
 
 mod adapter;
 mod cluster;
@@ -26,5 +29,5 @@ pub mod wire;
 
 pub use adapter::RedisAdapter;
 pub use cluster::{NodeRoute, RedisAdapterConfig, RedisCluster};
-pub use driver::{Driver, MemoryDriver, MemoryHub, RedisDriver, RedisDriverConfig};
+pub use driver::{Driver, MemoryDriver, MemoryHub, RedisDriver, RedisDriverConfig, ResumeGate};
 pub use emitter::Emitter;

@@ -115,7 +115,7 @@ impl<A: Adapter> BroadcastOperator<A> {
     pub async fn emit_payload(self, event: &str, payload: Payload) -> Result<(), EmitError> {
         let packet = Packet::event(self.ns.name(), event, payload);
         add(&self.ns.metrics().broadcasts, 1);
-        self.ns.adapter().broadcast(packet, self.opts).await?;
+        self.ns.adapter().broadcast(packet, self.opts).await;
         Ok(())
     }
 

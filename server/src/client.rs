@@ -2,11 +2,13 @@
 //! It is the engine's per-session state ([`EngineHandler::Conn`]).
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::{Context, Poll};
 
 use serde_json::Value;
 
 use crate::adapter::Adapter;
 use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
+use crate::handler_slots::{HandlerSlots, ReadGate};
 use crate::handshake::Handshake;
 use crate::metrics::add;
 use crate::namespace::Namespace;
@@ -49,6 +51,8 @@ pub(crate) struct Client<A: Adapter> {
     server: Arc<ServerInner<A>>,
     state: Mutex<ClientState<A>>,
     closed: OnceLock<CloseReason>,
+    /// Closed while too many events of this connection wait for a handler slot.
+    gate: Arc<ReadGate>,
 }
 
 impl<A: Adapter> Client<A> {
@@ -132,7 +136,18 @@ impl<A: Adapter> Client<A> {
     async fn connect(self: Arc<Self>, ns: Namespace<A>, auth: Value) {
         let nsp = ns.name().to_owned();
         let handshake = Handshake::new(self.session.request(), auth);
-        let socket = Socket::new(ns.clone(), self.me.clone(), self.session.clone(), handshake);
+        let slots = HandlerSlots::new(
+            self.server.config.max_handlers_per_socket,
+            self.gate.clone(),
+            self.server.metrics.clone(),
+        );
+        let socket = Socket::new(
+            ns.clone(),
+            self.me.clone(),
+            self.session.clone(),
+            handshake,
+            slots,
+        );
         if let Err(refusal) = ns.run_middlewares(&socket).await {
             add(&self.server.metrics.socket_refusals, 1);
             self.lock().remove(&nsp);
@@ -226,6 +241,7 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
                 slots: Vec::new(),
             }),
             closed: OnceLock::new(),
+            gate: Arc::new(ReadGate::new(config.max_handlers_per_socket)),
         });
         self.server.connect_timeouts.watch(&client);
         client
@@ -233,6 +249,10 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
 
     fn on_message(&self, client: &Arc<Client<A>>, message: Message<'_>) {
         client.on_message(message);
+    }
+
+    fn poll_read_ready(&self, client: &Arc<Client<A>>, cx: &mut Context<'_>) -> Poll<()> {
+        client.gate.poll_open(cx)
     }
 
     fn on_close(&self, client: &Arc<Client<A>>, reason: CloseReason) {

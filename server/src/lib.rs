@@ -11,6 +11,7 @@ mod connect_timeout;
 pub mod engine;
 mod error;
 mod handler;
+mod handler_slots;
 mod handshake;
 mod metrics;
 mod namespace;
@@ -21,7 +22,7 @@ mod socket;
 
 pub use adapter::{Adapter, LocalAdapter};
 pub use broadcast::{BroadcastOperator, RemoteSocket};
-pub use error::{AckError, ConnectError, EmitError};
+pub use error::{AckError, ConnectError, EmitError, JoinError};
 pub use handler::{AckSender, BoxFuture, Data, Event, EventHandler};
 pub use handshake::Handshake;
 pub use metrics::Metrics;

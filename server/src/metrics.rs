@@ -58,11 +58,34 @@ pub struct Metrics {
     pub forward_failures: AtomicU64,
     /// Websocket upgrades relayed to the session's owner.
     pub relayed_websockets: AtomicU64,
+    /// Acks awaited now (a gauge): emits with an ack whose reply, timeout or disconnect has not
+    /// come yet.
+    pub pending_acks: AtomicU64,
+    /// Namespace connects refused because the node holds `max_namespaces` namespaces.
+    pub namespaces_refused: AtomicU64,
+    /// Empty child namespaces removed after their grace period.
+    pub namespaces_removed: AtomicU64,
+    /// Events that waited because their socket had `max_handlers_per_socket` handlers running.
+    pub handlers_waited: AtomicU64,
+    /// Volatile packets dropped because the client's outbound queue was full (in packets or
+    /// bytes).
+    pub volatile_dropped: AtomicU64,
+    /// Room joins refused (room name too long, or too many rooms for the socket).
+    pub joins_refused: AtomicU64,
+    /// Polling request bodies refused with `413` for exceeding the max payload.
+    pub payloads_too_large: AtomicU64,
+    /// Handshakes refused with `503` because the node is shutting down.
+    pub refused_shutdown: AtomicU64,
 }
 
 /// Adds `n` to a counter.
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Subtracts `n` from a gauge.
+pub(crate) fn sub(gauge: &AtomicU64, n: u64) {
+    gauge.fetch_sub(n, Ordering::Relaxed);
 }
 
 impl Metrics {
@@ -166,6 +189,52 @@ impl Metrics {
             "sio_ack_timeouts_total",
             "Acks that did not arrive in time.",
             &self.ack_timeouts,
+        );
+        for (name, help, value) in [
+            (
+                "sio_namespaces_refused_total",
+                "Namespace connects refused because the node holds max_namespaces namespaces.",
+                &self.namespaces_refused,
+            ),
+            (
+                "sio_namespaces_removed_total",
+                "Empty child namespaces removed after their grace period.",
+                &self.namespaces_removed,
+            ),
+            (
+                "sio_handlers_waited_total",
+                "Events that waited for a free handler slot of their socket.",
+                &self.handlers_waited,
+            ),
+            (
+                "sio_volatile_dropped_total",
+                "Volatile packets dropped because the client's outbound queue was full.",
+                &self.volatile_dropped,
+            ),
+            (
+                "sio_joins_refused_total",
+                "Room joins refused (name too long, or too many rooms).",
+                &self.joins_refused,
+            ),
+            (
+                "sio_payloads_too_large_total",
+                "Polling request bodies refused with 413.",
+                &self.payloads_too_large,
+            ),
+            (
+                "sio_handshakes_refused_shutdown_total",
+                "Handshakes refused because the node is shutting down.",
+                &self.refused_shutdown,
+            ),
+        ] {
+            counter(out, name, help, value);
+        }
+        let _ = writeln!(out, "# HELP sio_pending_acks Acks awaited now.");
+        let _ = writeln!(out, "# TYPE sio_pending_acks gauge");
+        let _ = writeln!(
+            out,
+            "sio_pending_acks {}",
+            self.pending_acks.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

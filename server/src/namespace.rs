@@ -19,6 +19,13 @@ use crate::metrics::Metrics;
 use crate::protocol::{ParserKind, Payload};
 use crate::socket::Socket;
 
+/// The limits on the rooms of a socket.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoomLimits {
+    pub(crate) max_rooms_per_socket: usize,
+    pub(crate) max_room_name_len: usize,
+}
+
 type ConnectHandler<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<()> + Send + Sync>;
 type Middleware<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 
@@ -108,10 +115,15 @@ impl<A: Adapter> Namespace<A> {
         handlers: Arc<NsHandlers<A>>,
         request_timeout: Duration,
         metrics: Arc<Metrics>,
-        max_rooms_per_socket: usize,
+        room_limits: RoomLimits,
     ) -> Self {
         let adapter = A::new(
-            LocalAdapter::with_room_limit(name, parser, max_rooms_per_socket),
+            LocalAdapter::with_room_limits(
+                name,
+                parser,
+                room_limits.max_rooms_per_socket,
+                room_limits.max_room_name_len,
+            ),
             config,
         );
         let ns = Namespace {

@@ -1,6 +1,6 @@
 //! The HTTP/1.1 accept loop shared by the server and the examples: one task per connection,
 //! websocket upgrades enabled, a header read timeout against slow clients, and a graceful
-//! shutdown that stops accepting and lets in-flight requests finish.
+//! shutdown that stops accepting, drains, and lets in-flight requests finish.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -25,6 +25,23 @@ pub async fn serve_http<F, Fut>(
     listener: TcpListener,
     handler: F,
     shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    serve_http_with_drain(listener, handler, shutdown, async {}).await
+}
+
+/// Like [`serve_http`], with a drain step. Once `shutdown` resolves: the listener closes (new
+/// connections are refused), then `drain` runs while the open connections are still served
+/// (to deliver what is queued for clients and close them), then the connections are asked to
+/// finish their requests and close, and waited for (up to 5 s).
+pub async fn serve_http_with_drain<F, Fut>(
+    listener: TcpListener,
+    handler: F,
+    shutdown: impl Future<Output = ()>,
+    drain: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
@@ -75,7 +92,9 @@ where
             drop(stop);
         });
     }
+    // Stop accepting first: from here on a connection attempt is refused by the OS.
     drop(listener);
+    drain.await;
     drop(stop_rx);
     stop_tx.send_replace(());
     let _ = tokio::time::timeout(Duration::from_secs(5), stop_tx.closed()).await;

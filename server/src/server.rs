@@ -19,7 +19,7 @@ use crate::engine::{Body, CloseReason, CorsConfig, Engine, EngineConfig};
 use crate::error::{ConnectError, EmitError};
 use crate::handler::BoxFuture;
 use crate::metrics::Metrics;
-use crate::namespace::{Namespace, NsHandlers};
+use crate::namespace::{Namespace, NsHandlers, RoomLimits};
 use crate::protocol::{BinaryLimits, ParserKind, Payload};
 use crate::socket::Socket;
 
@@ -36,9 +36,17 @@ pub struct ServerConfig {
     pub connect_timeout: Duration,
     /// How long cluster requests and broadcast acks wait by default. Default: 5 s.
     pub request_timeout: Duration,
-    /// The most rooms a socket may join (its own id not counted); further joins are ignored and
-    /// logged. Default: 10 000.
+    /// The most rooms a socket may join (its own id not counted); further joins are refused
+    /// (see [`Socket::try_join`]), logged and counted. Default: 10 000.
     pub max_rooms_per_socket: usize,
+    /// The longest room name a socket may join, in bytes; longer ones are refused (see
+    /// [`Socket::try_join`]), logged and counted. Default: 256.
+    pub max_room_name_len: usize,
+    /// The most event handlers of one socket that run at once. Further events wait, in order,
+    /// and start as handlers finish; once a connection has as many events waiting, it stops
+    /// reading until they start (backpressure: nothing is dropped, but a handler that waits
+    /// for something the same client sends may then wait for its timeout). Default: 64.
+    pub max_handlers_per_socket: usize,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +58,8 @@ impl Default for ServerConfig {
             connect_timeout: Duration::from_secs(45),
             request_timeout: Duration::from_secs(5),
             max_rooms_per_socket: 10_000,
+            max_room_name_len: 256,
+            max_handlers_per_socket: 64,
         }
     }
 }
@@ -85,7 +95,10 @@ impl<A: Adapter> ServerInner<A> {
             handlers,
             self.config.request_timeout,
             self.metrics.clone(),
-            self.config.max_rooms_per_socket,
+            RoomLimits {
+                max_rooms_per_socket: self.config.max_rooms_per_socket,
+                max_room_name_len: self.config.max_room_name_len,
+            },
         )
     }
 
@@ -197,6 +210,13 @@ impl<A: Adapter> ServerBuilder<A> {
         self
     }
 
+    /// Each connection's outbound queue capacity, in payload bytes; beyond it the client is a
+    /// slow consumer (volatile packets are dropped instead). Default: 8 MiB.
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.config.engine.max_buffered_bytes = bytes;
+        self
+    }
+
     /// The most connections this node holds; further handshakes get `503`. Default: unlimited.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.config.engine.max_connections = Some(max);
@@ -226,6 +246,19 @@ impl<A: Adapter> ServerBuilder<A> {
     /// The most rooms a socket may join. Default: 10 000.
     pub fn max_rooms_per_socket(mut self, max: usize) -> Self {
         self.config.max_rooms_per_socket = max;
+        self
+    }
+
+    /// The longest room name a socket may join, in bytes. Default: 256.
+    pub fn max_room_name_len(mut self, bytes: usize) -> Self {
+        self.config.max_room_name_len = bytes;
+        self
+    }
+
+    /// The most event handlers of one socket that run at once; further events wait, in order.
+    /// Default: 64.
+    pub fn max_handlers_per_socket(mut self, max: usize) -> Self {
+        self.config.max_handlers_per_socket = max;
         self
     }
 
@@ -543,8 +576,9 @@ impl<A: Adapter> Server<A> {
         }
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then closes every connection (clients
-    /// reconnect elsewhere) and stops the adapters.
+    /// Serves on `listener` until `shutdown` resolves; then stops accepting connections,
+    /// closes every client connection (clients reconnect elsewhere, see [`Server::close`]), and
+    /// stops the adapters.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
@@ -561,16 +595,13 @@ impl<A: Adapter> Server<A> {
                 }
             }
         };
-        let this = self.clone();
-        crate::serve::serve_http(listener, handler, async move {
-            shutdown.await;
-            this.close().await;
-        })
-        .await
+        crate::serve::serve_http_with_drain(listener, handler, shutdown, self.close()).await
     }
 
-    /// Closes every connection ("server shutting down") after delivering what was queued (up to
-    /// 5 s), then stops the adapters (which flush what they owe the cluster).
+    /// Shuts the server down, in this order: new handshakes are refused (`503`), every
+    /// connection is closed ("server shutting down") after what was queued for it is delivered
+    /// (up to 5 s), then the adapters stop (they flush what they owe the cluster, then announce
+    /// the node's departure). [`Server::serve`] also stops accepting connections first.
     pub async fn close(&self) {
         // Clients get what was queued for them, then their connection closes; those that do not
         // collect it within the drain deadline are dropped.

@@ -16,8 +16,9 @@ use crate::adapter::{Adapter, BroadcastOptions, LocalSocket, Room, SocketInfo};
 use crate::broadcast::BroadcastOperator;
 use crate::client::Client;
 use crate::engine::{Frame, Session, Sid, Transport};
-use crate::error::{AckError, EmitError};
+use crate::error::{AckError, EmitError, JoinError};
 use crate::handler::{AckSender, BoxFuture, BoxedEventHandler, Event, EventHandler, boxed};
+use crate::handler_slots::HandlerSlots;
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::protocol::{Packet, PacketType, Payload};
@@ -68,6 +69,8 @@ pub(crate) struct SocketInner<A: Adapter> {
     next_ack: AtomicU64,
     connected: AtomicBool,
     data: Mutex<Value>,
+    /// Bounds the handlers running at once.
+    slots: Arc<HandlerSlots>,
 }
 
 /// A client connected to a namespace. Cheap to clone.
@@ -98,6 +101,7 @@ impl<A: Adapter> Socket<A> {
         client: Weak<Client<A>>,
         session: Arc<Session>,
         handshake: Handshake,
+        slots: Arc<HandlerSlots>,
     ) -> Self {
         let nsp = ns.name_arc().clone();
         Socket {
@@ -116,6 +120,7 @@ impl<A: Adapter> Socket<A> {
                 next_ack: AtomicU64::new(0),
                 connected: AtomicBool::new(false),
                 data: Mutex::new(Value::Null),
+                slots,
             }),
         }
     }
@@ -223,12 +228,15 @@ impl<A: Adapter> Socket<A> {
         timeout: Duration,
     ) -> Result<Payload, AckError> {
         let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
-        let rx = self.inner.register_ack(packet)?;
-        match tokio::time::timeout(timeout, rx.1).await {
+        let (id, rx) = self.inner.register_ack(packet)?;
+        let _forget = PendingAck {
+            socket: Arc::downgrade(&self.inner),
+            id,
+        };
+        match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(AckError::Disconnected),
             Err(_) => {
-                self.inner.forget_ack(rx.0);
                 crate::metrics::add(&self.inner.ns.metrics().ack_timeouts, 1);
                 Err(AckError::Timeout)
             }
@@ -246,19 +254,47 @@ impl<A: Adapter> Socket<A> {
             .map_err(|_| EmitError::Disconnected)
     }
 
-    /// Joins rooms.
+    /// Joins rooms. Rooms beyond the limits (`max_room_name_len`, `max_rooms_per_socket`)
+    /// are not joined; the refusal is logged and counted (see [`Socket::try_join`] to learn
+    /// of it).
     pub fn join<I, R>(&self, rooms: I)
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
     {
-        if self.connected() {
-            self.inner
-                .ns
-                .adapter()
-                .local()
-                .add_all(self.inner.id, rooms.into_iter().map(Into::into));
+        let _ = self.try_join(rooms);
+    }
+
+    /// Joins rooms, and says whether one was refused: every room within the limits is joined,
+    /// and the first refusal is returned.
+    ///
+    /// ```
+    /// # fn f(socket: sio_server::Socket) {
+    /// if let Err(err) = socket.try_join(["a-room"]) {
+    ///     let _ = socket.emit("error", &err.to_string());
+    /// }
+    /// # }
+    /// ```
+    pub fn try_join<I, R>(&self, rooms: I) -> Result<(), JoinError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        if !self.connected() {
+            return Ok(());
         }
+        let mut refused = 0;
+        let rooms = rooms.into_iter().map(Into::into);
+        let local = self.inner.ns.adapter().local();
+        let mut result = Ok(());
+        for room in rooms {
+            if let Err(err) = local.add_all(self.inner.id, [room]) {
+                refused += 1;
+                result = result.and(Err(err));
+            }
+        }
+        crate::metrics::add(&self.inner.ns.metrics().joins_refused, refused);
+        result
     }
 
     /// Leaves a room.
@@ -328,23 +364,17 @@ impl<A: Adapter> Socket<A> {
         match packet.kind {
             PacketType::Event => self.on_event(packet),
             PacketType::Ack => {
-                if let Some(id) = packet.id {
-                    let tx = self
-                        .inner
-                        .acks
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&id);
-                    if let Some(tx) = tx {
-                        let args = match packet.data {
-                            Some(Value::Array(args)) => args,
-                            _ => Vec::new(),
-                        };
-                        let _ = tx.send(Payload {
-                            args,
-                            attachments: packet.attachments,
-                        });
-                    }
+                if let Some(id) = packet.id
+                    && let Some(tx) = self.inner.forget_ack(id)
+                {
+                    let args = match packet.data {
+                        Some(Value::Array(args)) => args,
+                        _ => Vec::new(),
+                    };
+                    let _ = tx.send(Payload {
+                        args,
+                        attachments: packet.attachments,
+                    });
                 }
             }
             PacketType::Disconnect => self
@@ -396,15 +426,10 @@ impl<A: Adapter> Socket<A> {
             ),
         };
         // Handlers start in the order their events arrived, as in the reference server: the
-        // first step of each (up to its first await) runs here, on the connection's task, and
-        // only what then waits is handed to its own task. Two `publish` from one client
-        // therefore broadcast in order.
-        let mut fut = handler(self.clone(), event);
-        let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
-        if fut.as_mut().poll(&mut cx).is_pending() {
-            // The task polls it again at once, registering its own waker.
-            tokio::spawn(fut);
-        }
+        // first step of each (up to its first await) runs on the connection's task when a
+        // slot is free (in order, later, when not). Two `publish` from one client therefore
+        // broadcast in order.
+        self.inner.slots.start(handler(self.clone(), event));
     }
 
     /// Ends the socket because its connection ended.
@@ -427,6 +452,7 @@ impl<A: Adapter> SocketInner<A> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
+        crate::metrics::add(&self.ns.metrics().pending_acks, 1);
         packet.id = Some(id);
         let frame = self.ns.parser().encode(&packet);
         if self.session.send(frame).is_err() {
@@ -436,11 +462,17 @@ impl<A: Adapter> SocketInner<A> {
         Ok((id, rx))
     }
 
-    fn forget_ack(&self, id: u64) {
-        self.acks
+    /// Removes the ack awaited under `id` (answered, timed out, or never sent).
+    fn forget_ack(&self, id: u64) -> Option<oneshot::Sender<Payload>> {
+        let tx = self
+            .acks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
+        if tx.is_some() {
+            crate::metrics::sub(&self.ns.metrics().pending_acks, 1);
+        }
+        tx
     }
 
     fn disconnect_by_server(self: &Arc<Self>, close: bool) {
@@ -465,7 +497,9 @@ impl<A: Adapter> SocketInner<A> {
         if let Some(client) = self.client.upgrade() {
             client.forget_socket(&self.nsp, self.id);
         }
-        self.acks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let pending = std::mem::take(&mut *self.acks.lock().unwrap_or_else(|e| e.into_inner()));
+        crate::metrics::sub(&self.ns.metrics().pending_acks, pending.len() as u64);
+        drop(pending);
         self.handlers
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -483,6 +517,20 @@ impl<A: Adapter> SocketInner<A> {
     }
 }
 
+/// Forgets an awaited ack when dropped.
+struct PendingAck<A: Adapter> {
+    socket: Weak<SocketInner<A>>,
+    id: u64,
+}
+
+impl<A: Adapter> Drop for PendingAck<A> {
+    fn drop(&mut self) {
+        if let Some(socket) = self.socket.upgrade() {
+            socket.forget_ack(self.id);
+        }
+    }
+}
+
 impl<A: Adapter> LocalSocket for SocketInner<A> {
     fn id(&self) -> Sid {
         self.id
@@ -490,7 +538,9 @@ impl<A: Adapter> LocalSocket for SocketInner<A> {
 
     fn deliver(&self, frame: &Frame, volatile: bool) {
         if volatile {
-            self.session.send_volatile(frame.clone());
+            if !self.session.send_volatile(frame.clone()) {
+                crate::metrics::add(&self.ns.metrics().volatile_dropped, 1);
+            }
         } else {
             let _ = self.session.send(frame.clone());
         }
@@ -502,12 +552,19 @@ impl<A: Adapter> LocalSocket for SocketInner<A> {
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
         match self.register_ack(packet) {
-            Ok((_, rx)) => Box::pin(async move {
-                tokio::time::timeout(timeout, rx)
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-            }),
+            Ok((id, rx)) => {
+                // A client that never answers must not leave the entry behind: it goes when the
+                // wait ends, however it ends (reply, timeout, or the future dropped).
+                let guard = PendingAck {
+                    socket: self.me.clone(),
+                    id,
+                };
+                Box::pin(async move {
+                    let reply = tokio::time::timeout(timeout, rx).await;
+                    drop(guard);
+                    reply.ok().and_then(Result::ok)
+                })
+            }
             Err(_) => Box::pin(async { None }),
         }
     }

@@ -96,3 +96,60 @@ async fn a_client_close_packet_ends_the_session() {
     server.wait_closed(CloseReason::TransportClose).await;
     assert_eq!(server.get(&sid).await.0, 400);
 }
+
+/// Posts `mib` MiB to `url` with Python's `urllib.request`; prints the status it read, or the
+/// exception it got instead.
+fn python_post(url: &str, mib: usize) -> String {
+    let script = r#"
+import sys, urllib.request, urllib.error
+body = b"4" + b"x" * (int(sys.argv[2]) * 1024 * 1024)
+try:
+    with urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=body, method="POST"), timeout=30) as r:
+        print(r.status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except Exception as e:
+    print(type(e).__name__, e)
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, url, &mib.to_string()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_client_posting_far_over_the_max_payload_reads_413() {
+    let server = EchoServer::start(EngineConfig {
+        path: "/engine.io/".into(),
+        ..EngineConfig::default()
+    })
+    .await;
+    let sid = server.handshake().await;
+    let url = format!(
+        "http://{}{}",
+        server.addr,
+        server.url(&format!("EIO=4&transport=polling&sid={sid}"))
+    );
+    // 16 MiB against a max payload of 1 000 000 bytes: the server answers before it read the
+    // body, and must keep reading (and discarding) long enough for the client to see the answer.
+    let got = tokio::task::spawn_blocking(move || python_post(&url, 16))
+        .await
+        .unwrap();
+    assert_eq!(got, "413", "python urllib read: {got}");
+    server.wait_closed(CloseReason::TransportError).await;
+    let text = {
+        let mut out = String::new();
+        server.engine.metrics().write_prometheus(&mut out);
+        out
+    };
+    assert!(
+        text.contains("\nsio_payloads_too_large_total 1\n"),
+        "{text}"
+    );
+}

@@ -9,7 +9,6 @@ use common::sio::RawClient;
 use futures_util::SinkExt;
 use sio_server::protocol::ParserKind;
 use sio_server::{AckError, Event, Payload, Server, Socket};
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Parses `42<id>[...]` into the ack id.
@@ -26,13 +25,7 @@ fn ack_id(packet: &str, event: &str) -> u64 {
 #[tokio::test]
 async fn server_acks_arrive_or_time_out() {
     let io = Server::builder().build();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    io.on_connection(move |socket: Socket| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(socket);
-        }
-    });
+    let mut rx = common::connected_sockets(&io);
     let (addr, _guard) = common::serve_io(&io).await;
     let (mut client, _) = RawClient::connect(addr, "/").await;
     let socket = rx.recv().await.unwrap();

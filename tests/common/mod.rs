@@ -225,8 +225,9 @@ impl Redis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Starts (again) the server and waits until it answers.
-    pub fn restart(&mut self) {
+    /// Starts (again) the server and waits until it answers; returns when it first accepted
+    /// a connection (checked every millisecond).
+    pub fn restart(&mut self) -> Instant {
         assert!(self.child.is_none(), "redis already running");
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
@@ -236,8 +237,10 @@ impl Redis {
             .expect("redis-server runs (scripts/install-deps.sh installs it)");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut accepted = None;
         while Instant::now() < deadline {
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let at = *accepted.get_or_insert_with(Instant::now);
                 use std::io::{Read, Write};
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
                 let mut buf = [0u8; 7];
@@ -245,10 +248,10 @@ impl Redis {
                     && s.read_exact(&mut buf).is_ok()
                     && &buf == b"+PONG\r\n"
                 {
-                    return;
+                    return at;
                 }
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(1));
         }
         panic!("redis-server did not start");
     }

@@ -171,7 +171,7 @@ impl Adapter for RedisAdapter {
         &self.state.local
     }
 
-    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
         if !opts.flags.local {
             let body = wire::encode_broadcast(self.cluster.node_id(), &packet, &opts);
             let channel = if self.cluster.inner.driver.supports_patterns() {
@@ -182,7 +182,6 @@ impl Adapter for RedisAdapter {
             self.publish(&channel, body);
         }
         self.state.local.broadcast_local(&packet, &opts);
-        Ok(())
     }
 
     async fn broadcast_with_ack(

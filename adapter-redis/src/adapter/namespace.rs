@@ -202,7 +202,10 @@ impl NsState {
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 match kind {
-                    RequestType::RemoteJoin => self.local.add_all(sid, [room.to_owned()]),
+                    RequestType::RemoteJoin => {
+                        // Refusals (limits) are logged by the local index.
+                        let _ = self.local.add_all(sid, [room.to_owned()]);
+                    }
                     RequestType::RemoteLeave => self.local.del(sid, room),
                     _ => {
                         let close = request.get("close").and_then(Value::as_bool) == Some(true);

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::{BroadcastOptions, Room, ServerEvent, SocketInfo};
 use crate::engine::{Frame, Sid};
+use crate::error::JoinError;
 use crate::protocol::{Packet, ParserKind, Payload};
 
 /// A socket connected to this node, as the adapter drives it.
@@ -51,6 +52,7 @@ struct Index {
     rooms: HashMap<Room, HashMap<Sid, Arc<dyn LocalSocket>>>,
     sockets: HashMap<Sid, Entry>,
     max_rooms_per_socket: usize,
+    max_room_name_len: usize,
 }
 
 impl Index {
@@ -107,16 +109,26 @@ impl Index {
         rooms
     }
 
-    fn join(&mut self, sid: Sid, room: &str) {
+    /// Adds a socket to a room, within the limits (a refusal is logged).
+    fn join(&mut self, sid: Sid, room: &str) -> Result<(), JoinError> {
         if room == sid.as_str() {
-            return;
+            return Ok(());
+        }
+        if room.len() > self.max_room_name_len {
+            tracing::warn!(sid = %sid, len = room.len(), limit = self.max_room_name_len, "room name too long; join refused");
+            return Err(JoinError::RoomNameTooLong {
+                len: room.len(),
+                max: self.max_room_name_len,
+            });
         }
         let Some(entry) = self.sockets.get_mut(&sid) else {
-            return;
+            return Ok(());
         };
         if entry.rooms.len() >= self.max_rooms_per_socket && !entry.rooms.contains(room) {
-            tracing::warn!(sid = %sid, limit = self.max_rooms_per_socket, "room limit reached; join ignored");
-            return;
+            tracing::warn!(sid = %sid, limit = self.max_rooms_per_socket, "room limit reached; join refused");
+            return Err(JoinError::TooManyRooms {
+                max: self.max_rooms_per_socket,
+            });
         }
         if entry.rooms.insert(room.to_owned()) {
             let socket = entry.socket.clone();
@@ -125,6 +137,7 @@ impl Index {
                 .or_default()
                 .insert(sid, socket);
         }
+        Ok(())
     }
 
     fn leave(&mut self, sid: Sid, room: &str) {
@@ -174,16 +187,18 @@ impl LocalAdapter {
     /// the rooms a socket may join.
     #[must_use]
     pub fn new(nsp: impl Into<String>, parser: ParserKind) -> Self {
-        Self::with_room_limit(nsp, parser, usize::MAX)
+        Self::with_room_limits(nsp, parser, usize::MAX, usize::MAX)
     }
 
     /// Like [`LocalAdapter::new`]; a socket joins at most `max_rooms_per_socket` rooms (its own
-    /// id not counted), further joins are ignored and logged.
+    /// id not counted), of names at most `max_room_name_len` bytes long; further joins are
+    /// refused and logged.
     #[must_use]
-    pub fn with_room_limit(
+    pub fn with_room_limits(
         nsp: impl Into<String>,
         parser: ParserKind,
         max_rooms_per_socket: usize,
+        max_room_name_len: usize,
     ) -> Self {
         LocalAdapter {
             inner: Arc::new(Inner {
@@ -193,6 +208,7 @@ impl LocalAdapter {
                     rooms: HashMap::new(),
                     sockets: HashMap::new(),
                     max_rooms_per_socket,
+                    max_room_name_len,
                 }),
                 server_events: RwLock::new(None),
             }),
@@ -275,12 +291,21 @@ impl LocalAdapter {
         self.read().rooms.len()
     }
 
-    /// Adds a socket to rooms.
-    pub fn add_all<I: IntoIterator<Item = Room>>(&self, sid: Sid, rooms: I) {
+    /// Adds a socket to rooms; those beyond the limits are refused (the first refusal is
+    /// returned, after every room that fits was joined).
+    pub fn add_all<I: IntoIterator<Item = Room>>(
+        &self,
+        sid: Sid,
+        rooms: I,
+    ) -> Result<(), JoinError> {
         let mut index = self.write();
+        let mut result = Ok(());
         for room in rooms {
-            index.join(sid, &room);
+            if let Err(err) = index.join(sid, &room) {
+                result = result.and(Err(err));
+            }
         }
+        result
     }
 
     /// Removes a socket from a room.
@@ -351,7 +376,8 @@ impl LocalAdapter {
         let mut index = self.write();
         for sid in ids {
             for room in rooms {
-                index.join(sid, room);
+                // Refusals are logged by `join`.
+                let _ = index.join(sid, room);
             }
         }
     }

@@ -94,9 +94,6 @@ pub enum AdapterError {
     /// The cluster transport failed (the operation still applied locally).
     #[error("adapter transport: {0}")]
     Transport(String),
-    /// A message could not be encoded.
-    #[error("encoding: {0}")]
-    Encode(String),
 }
 
 /// An event sent between servers with `server_side_emit`.
@@ -120,8 +117,10 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     /// Creates the adapter of one namespace around its local index.
     fn new(local: LocalAdapter, config: &Arc<Self::Config>) -> Self;
 
-    /// Starts cluster messaging (subscriptions, heartbeats). Called once, before the namespace
-    /// accepts sockets.
+    /// Starts what the adapter needs beyond [`Adapter::new`]. Called once, in a task of its own,
+    /// when the namespace is created; sockets may connect before it finishes (an adapter that is
+    /// not ready says so through [`Adapter::is_ready`]). An error is logged, and the namespace
+    /// keeps serving its local sockets.
     fn init(&self) -> impl Future<Output = Result<(), AdapterError>> + Send;
 
     /// Stops cluster messaging and announces this node's departure.
@@ -130,12 +129,10 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     /// The local index and delivery.
     fn local(&self) -> &LocalAdapter;
 
-    /// Delivers a packet to every matching socket, cluster-wide unless `flags.local`.
-    fn broadcast(
-        &self,
-        packet: Packet,
-        opts: BroadcastOptions,
-    ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+    /// Delivers a packet to every matching socket, cluster-wide unless `flags.local`. It cannot
+    /// fail for the caller: a cluster adapter that cannot reach the others now buffers the
+    /// message or drops it, and counts what it drops in its metrics.
+    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> impl Future<Output = ()> + Send;
 
     /// Delivers a packet that asks for acks, and collects the replies until every socket
     /// answered or `timeout` passed.
@@ -219,9 +216,8 @@ impl Adapter for LocalAdapter {
         self
     }
 
-    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+    async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
         self.broadcast_local(&packet, &opts);
-        Ok(())
     }
 
     async fn broadcast_with_ack(

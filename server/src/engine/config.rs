@@ -79,6 +79,11 @@ pub struct EngineConfig {
     /// The capacity of each session's outbound queue, in packets. A client that does not read
     /// fast enough to keep it from filling up is disconnected. Default: 1024.
     pub max_buffered_packets: usize,
+    /// The most payload bytes each session's outbound queue holds (a frame shared by a
+    /// broadcast counts for each queue; a lone frame is always taken). Beyond it, as beyond
+    /// `max_buffered_packets`, the client is disconnected as a slow consumer and volatile
+    /// packets are dropped. Default: 8 MiB.
+    pub max_buffered_bytes: usize,
     /// Refuses a handshake when it returns `false`. Default: none.
     pub allow_request: Option<AllowRequest>,
     /// The size of each WebSocket connection's read buffer, in bytes. Default: 2048.
@@ -104,6 +109,7 @@ impl Default for EngineConfig {
             upgrade_timeout: Duration::from_secs(10),
             cors: None,
             max_buffered_packets: 1024,
+            max_buffered_bytes: 8 * 1024 * 1024,
             allow_request: None,
             websocket_read_buffer: 2048,
             max_connections: None,
@@ -125,6 +131,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("upgrade_timeout", &self.upgrade_timeout)
             .field("cors", &self.cors)
             .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("allow_request", &self.allow_request.is_some())
             .field("forwarding", &self.forwarding)
             .finish()

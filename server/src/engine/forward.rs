@@ -192,6 +192,7 @@ impl Forwarder {
                         .downcast_ref::<http_body_util::LengthLimitError>()
                         .is_some()
                     {
+                        add(&metrics.payloads_too_large, 1);
                         return http_util::payload_too_large();
                     }
                     return EngineError::BadRequest.into_response();

@@ -18,12 +18,14 @@ mod websocket;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::Full;
+use tokio::sync::Notify;
 
 pub use config::{AllowRequest, CorsConfig, EngineConfig};
 pub use error::EngineError;
@@ -58,6 +60,17 @@ pub trait EngineHandler: Send + Sync + 'static {
     /// A message arrived. Called in order, from one task at a time per session.
     fn on_message(&self, conn: &Self::Conn, message: Message<'_>);
 
+    /// Whether the session may read the client's next message now. `Pending` pauses reading
+    /// (backpressure) until the handler wakes the task. Default: always ready.
+    fn poll_read_ready(
+        &self,
+        conn: &Self::Conn,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let _ = (conn, cx);
+        std::task::Poll::Ready(())
+    }
+
     /// The session ended. Called exactly once, after the last `on_message`.
     fn on_close(&self, conn: &Self::Conn, reason: CloseReason);
 }
@@ -85,6 +98,13 @@ pub struct Engine<H: EngineHandler> {
     handler: H,
     sessions: RwLock<HashMap<Sid, Entry<H::Conn>>>,
     forwarder: Option<forward::Forwarder>,
+    /// Sessions counted against `max_connections`: taken by a handshake before the session
+    /// exists (check and reservation in one atomic step), given back when it ends.
+    reserved: AtomicUsize,
+    /// Set when the shutdown starts: handshakes are refused from then on.
+    closing: AtomicBool,
+    /// Woken when the last session ends.
+    emptied: Notify,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -111,6 +131,9 @@ impl<H: EngineHandler> Engine<H> {
             forwarder,
             handler,
             sessions: RwLock::new(HashMap::new()),
+            reserved: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            emptied: Notify::new(),
             metrics,
         })
     }
@@ -145,25 +168,45 @@ impl<H: EngineHandler> Engine<H> {
         (sessions.len() - ws, ws)
     }
 
-    /// Closes every session: what is queued is delivered first (as `close` does), and whatever
-    /// is still open after `drain` is dropped. Resolves when no session is left.
+    /// Refuses new handshakes from now on (`503`), and closes every session: what is queued is
+    /// delivered first (as `close` does), and whatever is still open after `drain` is dropped.
+    /// Resolves when no session is left.
     pub async fn shutdown(&self, reason: CloseReason, drain: Duration) {
-        let all: Vec<Arc<Session>> = self
-            .sessions
+        self.closing.store(true, Ordering::Release);
+        let all = self.live_sessions();
+        for session in &all {
+            session.close_with(reason);
+        }
+        let _ = tokio::time::timeout(drain, self.emptied()).await;
+        // What is left is dropped (a handshake that raced the start of the shutdown included).
+        let left = self.live_sessions();
+        for session in &left {
+            session.stop_with(reason);
+        }
+        // Their supervisors report the ends at once; the bound is a safety net.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.emptied()).await;
+    }
+
+    fn live_sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
             .map(|e| e.session.clone())
-            .collect();
-        for session in &all {
-            session.close_with(reason);
-        }
-        let deadline = tokio::time::Instant::now() + drain;
-        while self.session_count() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        for session in &all {
-            session.stop_with(reason);
+            .collect()
+    }
+
+    /// Resolves once no session is left.
+    async fn emptied(&self) {
+        loop {
+            // Registered before the check, so that the last session's end cannot slip between.
+            let emptied = self.emptied.notified();
+            tokio::pin!(emptied);
+            emptied.as_mut().enable();
+            if self.session_count() == 0 {
+                return;
+            }
+            emptied.await;
         }
     }
 
@@ -304,14 +347,21 @@ impl<H: EngineHandler> Engine<H> {
         if transport == Transport::Websocket && !http_util::is_websocket_upgrade(&req) {
             return Err(EngineError::BadRequest);
         }
-        if self
-            .config
-            .max_connections
-            .is_some_and(|max| self.session_count() >= max)
-        {
+        if self.closing.load(Ordering::Acquire) {
+            add(&self.metrics.refused_shutdown, 1);
+            return Ok(http_util::service_unavailable());
+        }
+        let max = self.config.max_connections.unwrap_or(usize::MAX);
+        let reserved = self
+            .reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        if reserved.is_err() {
             add(&self.metrics.refused_full, 1);
             return Ok(http_util::service_unavailable());
         }
+        // From here on the session exists and its supervisor gives the reservation back.
         add(&self.metrics.handshakes, 1);
         let sid = match &self.forwarder {
             Some(forwarder) => Sid::tagged(forwarder.tag()),
@@ -329,6 +379,7 @@ impl<H: EngineHandler> Engine<H> {
             sid,
             transport,
             self.config.max_buffered_packets,
+            self.config.max_buffered_bytes,
             request,
         ));
         let conn = self.handler.on_open(&session);
@@ -385,11 +436,15 @@ impl<H: EngineHandler> Engine<H> {
             )
             .await;
             let sid = entry.session.sid();
-            engine
-                .sessions
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&sid);
+            let emptied = {
+                let mut sessions = engine.sessions.write().unwrap_or_else(|e| e.into_inner());
+                sessions.remove(&sid);
+                sessions.is_empty()
+            };
+            engine.reserved.fetch_sub(1, Ordering::AcqRel);
+            if emptied {
+                engine.emptied.notify_waiters();
+            }
             tracing::debug!(sid = %sid, reason = reason.as_str(), "session closed");
             engine.metrics.closed(reason);
             engine.handler.on_close(&entry.conn, reason);

@@ -1,4 +1,5 @@
-//! A session's outbound queue: bounded, written by any task, read by one transport at a time.
+//! A session's outbound queue: bounded in frames and in bytes, written by any task, read by one
+//! transport at a time.
 //!
 //! It costs nothing on the heap while empty (a channel would keep a block of slots per session),
 //! which matters with tens of thousands of mostly idle connections.
@@ -18,7 +19,7 @@ const KEEP_CAPACITY: usize = 16;
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PushError {
-    /// The queue holds its maximum of frames.
+    /// The queue holds its maximum of frames or of bytes.
     Full,
     /// The session ended; nothing more will be read.
     Closed,
@@ -27,7 +28,19 @@ pub(crate) enum PushError {
 #[derive(Default)]
 struct Queue {
     frames: VecDeque<Frame>,
+    /// The payload bytes of `frames`.
+    bytes: usize,
     closed: bool,
+}
+
+/// The payload bytes of a frame (a frame shared by a broadcast counts for each queue).
+fn frame_bytes(frame: &Frame) -> usize {
+    match frame {
+        Frame::Text(text) => text.len(),
+        Frame::Binary(bin) => bin.len(),
+        Frame::Group(frames) => frames.iter().map(frame_bytes).sum(),
+        Frame::Close => 0,
+    }
 }
 
 /// The outbound frames of one session.
@@ -40,6 +53,7 @@ pub(crate) struct Outbox {
     /// One permit: the transport that currently reads (a pending poll, or the websocket).
     reader: Semaphore,
     capacity: usize,
+    max_bytes: usize,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -47,18 +61,21 @@ impl std::fmt::Debug for Outbox {
         f.debug_struct("Outbox")
             .field("len", &self.len())
             .field("capacity", &self.capacity)
+            .field("max_bytes", &self.max_bytes)
             .finish_non_exhaustive()
     }
 }
 
 impl Outbox {
-    /// An empty queue holding at most `capacity` frames.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// An empty queue holding at most `capacity` frames and `max_bytes` bytes of payload (a
+    /// frame is always taken by an empty queue, however large).
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Outbox {
             queue: Mutex::new(Queue::default()),
             reader_waker: AtomicWaker::new(),
             reader: Semaphore::new(1),
             capacity: capacity.max(1),
+            max_bytes,
         }
     }
 
@@ -72,10 +89,14 @@ impl Outbox {
         if queue.closed {
             return Err(PushError::Closed);
         }
-        if queue.frames.len() >= self.capacity {
+        let size = frame_bytes(&frame);
+        let was_empty = queue.frames.is_empty();
+        if queue.frames.len() >= self.capacity
+            || (!was_empty && queue.bytes.saturating_add(size) > self.max_bytes)
+        {
             return Err(PushError::Full);
         }
-        let was_empty = queue.frames.is_empty();
+        queue.bytes += size;
         queue.frames.push_back(frame);
         drop(queue);
         if was_empty {
@@ -89,6 +110,7 @@ impl Outbox {
     pub(crate) fn push_front(&self, frame: Frame) {
         let mut queue = self.lock();
         if !queue.closed {
+            queue.bytes += frame_bytes(&frame);
             queue.frames.push_front(frame);
         }
         drop(queue);
@@ -99,6 +121,9 @@ impl Outbox {
     pub(crate) fn try_pop(&self) -> Option<Frame> {
         let mut queue = self.lock();
         let frame = queue.frames.pop_front();
+        if let Some(frame) = &frame {
+            queue.bytes = queue.bytes.saturating_sub(frame_bytes(frame));
+        }
         if queue.frames.is_empty() && queue.frames.capacity() > KEEP_CAPACITY {
             queue.frames = VecDeque::new();
         }
@@ -139,6 +164,7 @@ impl Outbox {
         let frames = {
             let mut queue = self.lock();
             queue.closed = true;
+            queue.bytes = 0;
             std::mem::take(&mut queue.frames)
         };
         drop(frames);
@@ -178,7 +204,7 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_fifo_that_wakes_its_reader() {
-        let outbox = std::sync::Arc::new(Outbox::new(2));
+        let outbox = std::sync::Arc::new(Outbox::new(2, usize::MAX));
         let reader = outbox.clone();
         let got = tokio::spawn(async move { (reader.pop().await, reader.pop().await) });
         tokio::task::yield_now().await;
@@ -197,7 +223,7 @@ mod tests {
 
     #[test]
     fn one_reader_at_a_time() {
-        let outbox = Outbox::new(1);
+        let outbox = Outbox::new(1, usize::MAX);
         let permit = outbox.try_reader().unwrap();
         assert!(outbox.has_reader());
         assert!(outbox.try_reader().is_err());
@@ -206,8 +232,23 @@ mod tests {
     }
 
     #[test]
+    fn bounded_in_bytes_too() {
+        let outbox = Outbox::new(100, 10);
+        // A lone frame is taken however large; behind it, frames fit within the byte bound.
+        outbox.push(text("0123456789abc")).unwrap();
+        assert_eq!(outbox.push(text("x")), Err(PushError::Full));
+        assert!(outbox.try_pop().is_some());
+        outbox.push(text("01234")).unwrap();
+        outbox.push(text("56789")).unwrap();
+        assert_eq!(outbox.push(text("a")), Err(PushError::Full));
+        assert!(outbox.try_pop().is_some());
+        outbox.push(text("abcde")).unwrap();
+        assert_eq!(outbox.len(), 2);
+    }
+
+    #[test]
     fn releases_a_large_buffer_once_drained() {
-        let outbox = Outbox::new(1000);
+        let outbox = Outbox::new(1000, usize::MAX);
         for _ in 0..100 {
             outbox.push(text("x")).unwrap();
         }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, BufMut, Bytes};
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 
 use super::packet::{self, Frame};
 use super::session::{CloseReason, Session, Transport};
@@ -100,26 +100,13 @@ impl<H: EngineHandler> super::Engine<H> {
             session.stop_with(CloseReason::TransportError);
             return EngineError::BadRequest.into_response();
         }
-        let max = self.config.max_payload;
-        let declared = req
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > max as u64) {
-            session.end_post();
-            session.stop_with(CloseReason::TransportError);
-            return http_util::payload_too_large();
-        }
-        let body = match Limited::new(req.into_body(), max).collect().await {
-            Ok(collected) => collected.to_bytes(),
+        let body = match read_body(req.into_body(), self.config.max_payload).await {
+            Ok(body) => body,
             Err(err) => {
                 session.end_post();
                 session.stop_with(CloseReason::TransportError);
-                if err
-                    .downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
+                if err == BodyError::TooLarge {
+                    add(&self.metrics.payloads_too_large, 1);
                     return http_util::payload_too_large();
                 }
                 return EngineError::BadRequest.into_response();
@@ -128,6 +115,12 @@ impl<H: EngineHandler> super::Engine<H> {
         match packet::decode_payload(&body) {
             Ok(packets) => {
                 for p in packets {
+                    // The layer above may pause reading (too much work waiting): the answer
+                    // to the POST waits, and so does the client's next one.
+                    tokio::select! {
+                        () = std::future::poll_fn(|cx| self.handler().poll_read_ready(&entry.conn, cx)) => {}
+                        () = session.stopped() => break,
+                    }
                     if session.is_closed() {
                         break;
                     }
@@ -141,5 +134,56 @@ impl<H: EngineHandler> super::Engine<H> {
         }
         session.end_post();
         http_util::ok_response()
+    }
+}
+
+/// How long an oversized body is read and discarded before the `413` goes out, so that a client
+/// that sends its whole body before reading the answer (Python's `urllib`, ...) gets the status
+/// instead of a broken pipe. Beyond it the connection closes anyway.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why a request body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyError {
+    /// Longer than the max payload (declared or sent).
+    TooLarge,
+    /// The body could not be read.
+    Failed,
+}
+
+/// Reads a body of at most `max` bytes. A longer one (by its `Content-Length` or by what
+/// arrives) is read to its end and discarded, for up to [`LINGER`], before the error returns.
+async fn read_body<B>(body: B, max: usize) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(body);
+    let mut collected = bytes::BytesMut::new();
+    if body.size_hint().lower() <= max as u64 {
+        loop {
+            let Some(frame) = body.frame().await else {
+                return Ok(collected.freeze());
+            };
+            let Ok(data) = frame.map_err(Into::into)?.into_data() else {
+                continue;
+            };
+            if collected.len() + data.remaining() > max {
+                break;
+            }
+            collected.put(data);
+        }
+    }
+    drop(collected);
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Some(Ok(_)) = body.frame().await {}
+    })
+    .await;
+    Err(BodyError::TooLarge)
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for BodyError {
+    fn from(_: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        BodyError::Failed
     }
 }

@@ -117,11 +117,12 @@ impl Session {
         sid: Sid,
         transport: Transport,
         queue: usize,
+        queue_bytes: usize,
         request: RequestInfo,
     ) -> Session {
         Session {
             sid,
-            outbox: Outbox::new(queue),
+            outbox: Outbox::new(queue, queue_bytes),
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
             upgrade_started: Notify::new(),
@@ -176,9 +177,9 @@ impl Session {
     }
 
     /// Queues a frame unless the queue is full, in which case the frame is dropped (the session
-    /// stays open). For volatile packets.
-    pub fn send_volatile(&self, frame: Frame) {
-        let _ = self.outbox.push(frame);
+    /// stays open). For volatile packets. Returns whether the frame was queued.
+    pub fn send_volatile(&self, frame: Frame) -> bool {
+        self.outbox.push(frame).is_ok()
     }
 
     /// Closes the session after the frames already queued have been delivered (bounded by the

@@ -361,24 +361,35 @@ impl<H: EngineHandler> Future for Driver<'_, H> {
                 return Poll::Ready(End::Stopped);
             }
             let mut progressed = false;
-            // One client message per turn, so reads and writes take turns.
-            let readable = !this.read_idle || this.ws.get_ref().poll_read_ready(cx).is_ready();
-            match if readable {
-                this.ws.poll_next_unpin(cx)
-            } else {
-                Poll::Pending
-            } {
-                Poll::Ready(Some(Ok(msg))) => {
-                    this.read_idle = false;
-                    this.engine.on_ws_message(this.entry, msg);
-                    progressed = true;
+            // One client message per turn, so reads and writes take turns. The layer above may
+            // pause reading (too much work waiting for this client): its waker resumes it, and
+            // what the socket buffered meanwhile is read then.
+            let paused = this
+                .engine
+                .handler()
+                .poll_read_ready(&this.entry.conn, cx)
+                .is_pending();
+            if !paused {
+                let readable = !this.read_idle || this.ws.get_ref().poll_read_ready(cx).is_ready();
+                match if readable {
+                    this.ws.poll_next_unpin(cx)
+                } else {
+                    Poll::Pending
+                } {
+                    Poll::Ready(Some(Ok(msg))) => {
+                        this.read_idle = false;
+                        this.engine.on_ws_message(this.entry, msg);
+                        progressed = true;
+                    }
+                    Poll::Ready(Some(Err(err))) => {
+                        tracing::debug!(sid = %this.entry.session.sid(), error = %err, "websocket error");
+                        return Poll::Ready(End::Failed(CloseReason::TransportError));
+                    }
+                    Poll::Ready(None) => {
+                        return Poll::Ready(End::Failed(CloseReason::TransportClose));
+                    }
+                    Poll::Pending => this.read_idle = true,
                 }
-                Poll::Ready(Some(Err(err))) => {
-                    tracing::debug!(sid = %this.entry.session.sid(), error = %err, "websocket error");
-                    return Poll::Ready(End::Failed(CloseReason::TransportError));
-                }
-                Poll::Ready(None) => return Poll::Ready(End::Failed(CloseReason::TransportClose)),
-                Poll::Pending => this.read_idle = true,
             }
             if !this.flushing()
                 && let Err(reason) = this.feed_queued(cx)

@@ -183,6 +183,28 @@ pub async fn http_full(
     body: &[u8],
 ) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
+    http_on_with_headers(&mut stream, method, target, headers, body).await
+}
+
+/// One HTTP/1.1 request on a connection already open; returns the status, the raw response
+/// head, and the body.
+pub async fn http_on(
+    stream: &mut TcpStream,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> (u16, String, String) {
+    http_on_with_headers(stream, method, target, &[], body).await
+}
+
+async fn http_on_with_headers(
+    stream: &mut TcpStream,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
+    let addr = stream.peer_addr().unwrap();
     let mut request = format!(
         "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -224,6 +246,20 @@ pub async fn serve_io<A: sio_server::Adapter>(
             .await;
     });
     (addr, StopGuard(Some(stop)))
+}
+
+/// Every socket that connects to `/` of `io`, as it connects.
+pub fn connected_sockets(
+    io: &sio_server::Server,
+) -> tokio::sync::mpsc::UnboundedReceiver<sio_server::Socket> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    io.on_connection(move |socket: sio_server::Socket| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(socket);
+        }
+    });
+    rx
 }
 
 /// Stops a server when dropped.
