@@ -113,6 +113,12 @@ fn polling_clients_of_a_killed_node_reconnect_within_two_heartbeats() {
         stdout.contains("ok they reconnected within two heartbeats"),
         "{stdout}"
     );
+    // Bring the node back for whatever runs next on a shared (compose) cluster.
+    let victim = stdout.lines().find_map(|l| l.strip_prefix("killed "));
+    cluster.control(
+        "restart",
+        victim.expect("the script names the node it killed"),
+    );
 }
 
 #[test]
@@ -168,4 +174,5 @@ fn a_request_for_a_dead_owners_session_is_answered_unknown_within_a_heartbeat() 
         assert_eq!(status, 400, "{method}: {body}");
         assert!(body.contains("\"code\":1"), "{method}: {body}");
     }
+    cluster.control("restart", &owner_id);
 }

@@ -341,13 +341,26 @@ fn send_heartbeat(inner: &ClusterInner, kind: &str) {
 
 /// Announces this node every interval and forgets nodes silent for two intervals.
 async fn heartbeat(weak: Weak<ClusterInner>) {
+    // The first heartbeat waits (up to an interval) for the subscriptions and says "hello":
+    // every node answers it at once, and the answers reach this node.
+    let started = Instant::now();
+    let mut kind = "hello";
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.driver.is_connected() || started.elapsed() >= inner.config.heartbeat_interval {
+            break;
+        }
+        drop(inner);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     loop {
         let Some(inner) = weak.upgrade() else { return };
         if inner.closed.load(Ordering::Acquire) {
             return;
         }
         let interval = inner.config.heartbeat_interval;
-        send_heartbeat(&inner, "heartbeat");
+        send_heartbeat(&inner, kind);
+        kind = "heartbeat";
         let horizon = interval * 2;
         let now = Instant::now();
         let mut departed = Vec::new();
@@ -421,7 +434,7 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
             tracing::info!(node = uid, "node left the cluster");
             inner.peers_changed.send_modify(|v| *v += 1);
         }
-        "heartbeat" => {
+        "heartbeat" | "hello" => {
             let new = !peers.contains_key(uid);
             let grew = peers
                 .get(uid)
@@ -437,11 +450,11 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
             drop(peers);
             if new {
                 tracing::info!(node = uid, "node joined the cluster");
-                // Answer a newcomer at once, so it knows this node (and its route) now rather
-                // than at the next interval.
-                if !inner.closed.load(Ordering::Acquire) {
-                    send_heartbeat(inner, "heartbeat");
-                }
+            }
+            // Answer a newcomer at once, so it knows this node (and its route) now rather than
+            // at the next interval.
+            if (new || kind == "hello") && !inner.closed.load(Ordering::Acquire) {
+                send_heartbeat(inner, "heartbeat");
             }
             if new || grew {
                 inner.peers_changed.send_modify(|v| *v += 1);

@@ -40,6 +40,7 @@ const reconnected = affected.map(
 );
 const killedAt = Date.now();
 execFileSync(control[0], [...control.slice(1), "kill", victim], { stdio: "inherit" });
+console.log(`killed ${victim}`);
 const times = (await Promise.all(reconnected)).map((t) => t - killedAt);
 check(`${affected.length} clients of the killed node reconnected`, true, times.join(","));
 if (heartbeat) {
