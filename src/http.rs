@@ -141,7 +141,10 @@ impl<A: Adapter> Node<A> {
         let mut names = self.io.namespaces();
         names.sort();
         for name in &names {
-            let ns = self.io.of(name);
+            // A namespace removed meanwhile is skipped, not created again.
+            let Some(ns) = self.io.namespace(name) else {
+                continue;
+            };
             let _ = writeln!(
                 out,
                 "sio_namespace_sockets{{namespace=\"{}\"}} {}",
@@ -155,11 +158,14 @@ impl<A: Adapter> Node<A> {
         );
         let _ = writeln!(out, "# TYPE sio_namespace_rooms gauge");
         for name in &names {
+            let Some(ns) = self.io.namespace(name) else {
+                continue;
+            };
             let _ = writeln!(
                 out,
                 "sio_namespace_rooms{{namespace=\"{}\"}} {}",
                 name.replace('\\', "\\\\").replace('"', "\\\""),
-                self.io.of(name).adapter().local().room_count()
+                ns.adapter().local().room_count()
             );
         }
         let _ = writeln!(out, "# HELP sio_namespaces Namespaces on this node.");

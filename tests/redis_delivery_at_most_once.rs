@@ -1,18 +1,20 @@
 //! The Redis publisher delivers at most once and counts what it gives up on: a batch in flight
 //! is not touched by the outage buffer dropping its oldest entries, a pipeline that failed is
-//! not sent again, and `flush` waits for the batch in flight without polling. Against a real
-//! `redis-server`, stalled with `CLIENT PAUSE` to hold a pipeline in flight.
+//! not sent again, `flush` waits for the batch in flight without polling, and what is published
+//! after a reconnect before every node has resubscribed is counted. Against a real
+//! `redis-server`, stalled with `CLIENT PAUSE` or a busy script to hold a pipeline in flight.
 
 mod common;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::Redis;
-use sio_adapter_redis::{Driver, RedisDriver, RedisDriverConfig};
+use sio_adapter_redis::{Driver, RedisDriver, RedisDriverConfig, ResumeGate};
 use tokio::sync::mpsc;
 
 /// Sends one inline command to Redis and returns its first reply line.
@@ -182,4 +184,44 @@ async fn flush_waits_for_the_batch_in_flight_without_polling() {
     assert_eq!(publisher.stats().buffered, 0);
     let got = drain(&mut received, Duration::from_millis(300)).await;
     assert_eq!(got, vec!["last".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_before_every_node_resubscribed_is_counted() {
+    let mut redis = Redis::start();
+    let config = RedisDriverConfig {
+        resume_timeout: Duration::from_millis(300),
+        ..RedisDriverConfig::default()
+    };
+    let (publisher, subscriber, mut received) = pair(&redis, config).await;
+    // The publisher expects two listeners on the gate channel; only the subscriber is one.
+    subscriber.subscribe(&["gate".into()], &[]);
+    publisher.set_resume_gate(ResumeGate {
+        channel: "gate".into(),
+        listeners: Arc::new(|| 2),
+    });
+    redis.kill();
+    redis.restart();
+    // The wait for the second listener times out: what goes out then is counted.
+    publisher.publish("t", Bytes::from_static(b"early"));
+    let got = drain(&mut received, Duration::from_millis(1500)).await;
+    assert_eq!(got, vec!["early".to_owned()]);
+    assert_eq!(publisher.stats().resume_incomplete, 1);
+    // Once the second listener is there, publishing is complete again and not counted.
+    let late = RedisDriver::new(&redis.url(), RedisDriverConfig::default()).unwrap();
+    late.subscribe(&["gate".into()], &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while publisher.numsub("gate").await != Ok(2) {
+        assert!(
+            Instant::now() < deadline,
+            "the second listener never subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    publisher.publish("t", Bytes::from_static(b"complete"));
+    let got = drain(&mut received, Duration::from_millis(500)).await;
+    assert_eq!(got, vec!["complete".to_owned()]);
+    let stats = publisher.stats();
+    assert_eq!(stats.resume_incomplete, 1, "{stats:?}");
+    assert_eq!(stats.unconfirmed + stats.dropped, 0, "{stats:?}");
 }

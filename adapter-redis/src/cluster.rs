@@ -224,6 +224,12 @@ impl RedisCluster {
             stats.receive_dropped,
         );
         counter(
+            "sio_redis_resume_incomplete_total",
+            "Messages published after a reconnect before every known node had resubscribed (the wait timed out); they may miss those nodes.",
+            "counter",
+            stats.resume_incomplete,
+        );
+        counter(
             "sio_redis_connected",
             "1 when both Redis connections are up.",
             "gauge",
@@ -293,6 +299,18 @@ impl RedisCluster {
         lock(&self.inner.namespaces).insert(state.nsp().to_owned(), Arc::downgrade(state));
         // Tell the others at once that this node now serves the namespace.
         send_heartbeat(&self.inner, "heartbeat");
+    }
+
+    /// Forgets a namespace that closed on this node (unless it was created again since):
+    /// the heartbeats stop naming it, and its messages are no longer dispatched.
+    pub(crate) fn unregister(&self, state: &Arc<NsState>) {
+        let mut namespaces = lock(&self.inner.namespaces);
+        let current = namespaces
+            .get(state.nsp())
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(state)));
+        if current {
+            namespaces.remove(state.nsp());
+        }
     }
 
     /// Announces this node's departure (once) and waits (up to 2 s) until everything queued

@@ -56,6 +56,9 @@ pub struct DriverStats {
     pub unconfirmed: u64,
     /// Received messages dropped because the adapter did not keep up.
     pub receive_dropped: u64,
+    /// Messages published after a reconnect whose wait for the other nodes to resubscribe
+    /// timed out, before they all had: they may have missed the nodes still away.
+    pub resume_incomplete: u64,
 }
 
 /// How a driver knows, after a reconnect, that the other nodes listen again: it holds back
@@ -86,6 +89,9 @@ pub trait Driver: Send + Sync + 'static {
 
     /// Subscribes to exact channels and glob patterns, now and after every reconnect.
     fn subscribe(&self, channels: &[String], patterns: &[String]);
+
+    /// Drops subscriptions made with [`Driver::subscribe`] (a namespace that closed).
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]);
 
     /// The number of subscribers of `channel` (`PUBSUB NUMSUB`).
     fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>>;
@@ -171,12 +177,15 @@ struct RedisShared {
     dropped: Loss,
     unconfirmed: Loss,
     receive_dropped: Loss,
+    resume_incomplete: Loss,
 }
 
 #[derive(Debug, Clone, Default)]
 struct Subscriptions {
     channels: BTreeSet<String>,
     patterns: BTreeSet<String>,
+    /// As a command to the subscriber: drop these subscriptions rather than add them.
+    remove: bool,
 }
 
 /// A [`Driver`] on Redis: one connection publishes (pipelined), one subscribes; both reconnect
@@ -231,6 +240,9 @@ impl RedisDriver {
             dropped: Loss::new("outage buffer full: dropped the oldest messages"),
             unconfirmed: Loss::new("publish failed: messages not confirmed, not sent again"),
             receive_dropped: Loss::new("adapter not keeping up: dropped received messages"),
+            resume_incomplete: Loss::new(
+                "published before every node had resubscribed: they may miss some nodes",
+            ),
         });
         tokio::spawn(publisher::run_publisher(Arc::downgrade(&shared)));
         if shared.config.sharded {
@@ -398,10 +410,10 @@ async fn run_subscriber(
                     let Some(add) = command else { return };
                     let mut failed = false;
                     for channel in &add.channels {
-                        failed |= sink.subscribe(channel).await.is_err();
+                        failed |= if add.remove { sink.unsubscribe(channel).await } else { sink.subscribe(channel).await }.is_err();
                     }
                     for pattern in &add.patterns {
-                        failed |= sink.psubscribe(pattern).await.is_err();
+                        failed |= if add.remove { sink.punsubscribe(pattern).await } else { sink.psubscribe(pattern).await }.is_err();
                     }
                     if failed {
                         break;
@@ -470,8 +482,9 @@ async fn run_sharded_subscriber(
                 command = commands.recv() => {
                     let Some(add) = command else { return };
                     let mut failed = false;
+                    let command = if add.remove { "SUNSUBSCRIBE" } else { "SSUBSCRIBE" };
                     for channel in &add.channels {
-                        failed |= redis::cmd("SSUBSCRIBE").arg(channel).exec_async(&mut conn).await.is_err();
+                        failed |= redis::cmd(command).arg(channel).exec_async(&mut conn).await.is_err();
                     }
                     if failed {
                         break;
@@ -567,6 +580,29 @@ impl Driver for RedisDriver {
         }
     }
 
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]) {
+        let mut removed = Subscriptions {
+            remove: true,
+            ..Subscriptions::default()
+        };
+        {
+            let mut subs = lock(&self.shared.subscriptions);
+            for c in channels {
+                if subs.channels.remove(c) {
+                    removed.channels.insert(c.clone());
+                }
+            }
+            for p in patterns {
+                if subs.patterns.remove(p) {
+                    removed.patterns.insert(p.clone());
+                }
+            }
+        }
+        if !removed.channels.is_empty() || !removed.patterns.is_empty() {
+            let _ = self.shared.sub_commands.send(removed);
+        }
+    }
+
     fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>> {
         let conn = lock(&self.shared.publisher).clone();
         let channel = channel.to_owned();
@@ -596,6 +632,7 @@ impl Driver for RedisDriver {
             dropped: s.dropped.total(),
             unconfirmed: s.unconfirmed.total(),
             receive_dropped: s.receive_dropped.total(),
+            resume_incomplete: s.resume_incomplete.total(),
         }
     }
 }
@@ -725,6 +762,17 @@ impl Driver for MemoryDriver {
         }
     }
 
+    fn unsubscribe(&self, channels: &[String], patterns: &[String]) {
+        if let Some(member) = lock(&self.hub.members).get_mut(&self.id) {
+            for c in channels {
+                member.subscriptions.channels.remove(c);
+            }
+            for p in patterns {
+                member.subscriptions.patterns.remove(p);
+            }
+        }
+    }
+
     fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>> {
         let n = lock(&self.hub.members)
             .values()
@@ -776,6 +824,10 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap().payload, Bytes::from_static(b"1"));
         assert_eq!(rx.recv().await.unwrap().channel, "bc#room");
         assert!(rx.try_recv().is_err());
+        assert_eq!(a.numsub("req").await, Ok(1));
+        b.unsubscribe(&["req".into()], &[]);
+        assert_eq!(a.numsub("req").await, Ok(0));
+        b.subscribe(&["req".into()], &[]);
         assert_eq!(a.numsub("req").await, Ok(1));
         b.detach();
         assert_eq!(a.numsub("req").await, Ok(0));

@@ -11,7 +11,7 @@ use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
 use crate::handler_slots::{HandlerSlots, ReadGate};
 use crate::handshake::Handshake;
 use crate::metrics::add;
-use crate::namespace::Namespace;
+use crate::namespace::{ConnectGuard, Namespace};
 use crate::protocol::{Decoder, Packet, PacketType};
 use crate::server::ServerInner;
 use crate::socket::Socket;
@@ -106,16 +106,19 @@ impl<A: Adapter> Client<A> {
     }
 
     fn on_connect(&self, packet: Packet) {
-        let Some(ns) = self.server.namespace_for(&packet.nsp) else {
-            add(&self.server.metrics.socket_refusals, 1);
-            let mut error = serde_json::Map::new();
-            error.insert("message".into(), Value::String("Invalid namespace".into()));
-            self.send(&Packet::new(
-                PacketType::ConnectError,
-                packet.nsp,
-                Some(Value::Object(error)),
-            ));
-            return;
+        let (ns, connecting) = match self.server.namespace_for(&packet.nsp) {
+            Ok(found) => found,
+            Err(refusal) => {
+                add(&self.server.metrics.socket_refusals, 1);
+                let mut error = serde_json::Map::new();
+                error.insert("message".into(), Value::String(refusal.to_string()));
+                self.send(&Packet::new(
+                    PacketType::ConnectError,
+                    packet.nsp,
+                    Some(Value::Object(error)),
+                ));
+                return;
+            }
         };
         {
             let mut state = self.lock();
@@ -130,10 +133,10 @@ impl<A: Adapter> Client<A> {
         let auth = packet
             .data
             .unwrap_or_else(|| Value::Object(Default::default()));
-        tokio::spawn(async move { me.connect(ns, auth).await });
+        tokio::spawn(async move { me.connect(ns, auth, connecting).await });
     }
 
-    async fn connect(self: Arc<Self>, ns: Namespace<A>, auth: Value) {
+    async fn connect(self: Arc<Self>, ns: Namespace<A>, auth: Value, _connecting: ConnectGuard<A>) {
         let nsp = ns.name().to_owned();
         let handshake = Handshake::new(self.session.request(), auth);
         let slots = HandlerSlots::new(

@@ -15,6 +15,7 @@ mod handler_slots;
 mod handshake;
 mod metrics;
 mod namespace;
+mod namespace_cleanup;
 pub mod protocol;
 pub mod serve;
 mod server;

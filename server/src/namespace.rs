@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -17,14 +18,8 @@ use crate::error::{ConnectError, EmitError};
 use crate::handler::{BoxFuture, BoxedEventHandler, EventHandler, boxed};
 use crate::metrics::Metrics;
 use crate::protocol::{ParserKind, Payload};
+use crate::server::ServerConfig;
 use crate::socket::Socket;
-
-/// The limits on the rooms of a socket.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RoomLimits {
-    pub(crate) max_rooms_per_socket: usize,
-    pub(crate) max_room_name_len: usize,
-}
 
 type ConnectHandler<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<()> + Send + Sync>;
 type Middleware<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
@@ -78,12 +73,20 @@ impl<A: Adapter> NsHandlers<A> {
     }
 }
 
+/// Told when a namespace may be idle (no socket, no connect under way).
+pub(crate) type IdleHook<A> = Arc<dyn Fn(&Namespace<A>) + Send + Sync>;
+
 struct NsInner<A: Adapter> {
     name: Arc<str>,
     adapter: A,
     handlers: Arc<NsHandlers<A>>,
     request_timeout: Duration,
     metrics: Arc<Metrics>,
+    /// Connects under way (from the lookup of the namespace to the socket's registration or
+    /// refusal).
+    connecting: AtomicUsize,
+    /// For a child of a dynamic namespace: schedules its removal once it is idle.
+    on_idle: Option<IdleHook<A>>,
 }
 
 /// A namespace (`/`, `/chat`, ...). Cheap to clone.
@@ -110,22 +113,22 @@ impl<A: Adapter> std::fmt::Debug for Namespace<A> {
 impl<A: Adapter> Namespace<A> {
     pub(crate) fn new(
         name: &str,
-        parser: ParserKind,
+        settings: &ServerConfig,
         config: &Arc<A::Config>,
         handlers: Arc<NsHandlers<A>>,
-        request_timeout: Duration,
         metrics: Arc<Metrics>,
-        room_limits: RoomLimits,
+        on_idle: Option<IdleHook<A>>,
     ) -> Self {
         let adapter = A::new(
             LocalAdapter::with_room_limits(
                 name,
-                parser,
-                room_limits.max_rooms_per_socket,
-                room_limits.max_room_name_len,
+                settings.parser,
+                settings.max_rooms_per_socket,
+                settings.max_room_name_len,
             ),
             config,
         );
+        let request_timeout = settings.request_timeout;
         let ns = Namespace {
             inner: Arc::new(NsInner {
                 name: Arc::from(name),
@@ -133,6 +136,8 @@ impl<A: Adapter> Namespace<A> {
                 handlers,
                 request_timeout,
                 metrics,
+                connecting: AtomicUsize::new(0),
+                on_idle,
             }),
         };
         let started = ns.clone();
@@ -179,6 +184,37 @@ impl<A: Adapter> Namespace<A> {
 
     pub(crate) fn request_timeout(&self) -> Duration {
         self.inner.request_timeout
+    }
+
+    /// Whether `other` is this very namespace (not one of the same name created since).
+    pub(crate) fn same(&self, other: &Namespace<A>) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Whether it is a child of a dynamic namespace (removed once idle).
+    pub(crate) fn is_child(&self) -> bool {
+        self.inner.on_idle.is_some()
+    }
+
+    /// A connect to the namespace starts; the guard ends it.
+    pub(crate) fn begin_connect(&self) -> ConnectGuard<A> {
+        self.inner.connecting.fetch_add(1, Ordering::AcqRel);
+        ConnectGuard(self.clone())
+    }
+
+    /// No socket and no connect under way.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.inner.connecting.load(Ordering::Acquire) == 0 && self.adapter().local().is_empty()
+    }
+
+    /// Tells the idle hook when the namespace may have become idle (a socket left, a connect
+    /// ended).
+    pub(crate) fn check_idle(&self) {
+        if let Some(hook) = &self.inner.on_idle
+            && self.is_idle()
+        {
+            hook(self);
+        }
     }
 
     /// Runs `handler` for every socket that connects, after the middlewares accepted it. Events
@@ -400,5 +436,15 @@ impl<A: Adapter> Namespace<A> {
     #[must_use]
     pub fn local_socket_count(&self) -> usize {
         self.adapter().local().len()
+    }
+}
+
+/// A connect under way to a namespace; dropping it ends the connect (whatever its outcome).
+pub(crate) struct ConnectGuard<A: Adapter>(Namespace<A>);
+
+impl<A: Adapter> Drop for ConnectGuard<A> {
+    fn drop(&mut self) {
+        self.0.inner.connecting.fetch_sub(1, Ordering::AcqRel);
+        self.0.check_idle();
     }
 }

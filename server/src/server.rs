@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,7 +19,8 @@ use crate::engine::{Body, CloseReason, CorsConfig, Engine, EngineConfig};
 use crate::error::{ConnectError, EmitError};
 use crate::handler::BoxFuture;
 use crate::metrics::Metrics;
-use crate::namespace::{Namespace, NsHandlers, RoomLimits};
+use crate::metrics::add;
+use crate::namespace::{ConnectGuard, IdleHook, Namespace, NsHandlers};
 use crate::protocol::{BinaryLimits, ParserKind, Payload};
 use crate::socket::Socket;
 
@@ -42,6 +43,14 @@ pub struct ServerConfig {
     /// The longest room name a socket may join, in bytes; longer ones are refused (see
     /// [`Socket::try_join`]), logged and counted. Default: 256.
     pub max_room_name_len: usize,
+    /// The most namespaces this node holds. A client's CONNECT that would create one more child
+    /// of a dynamic namespace beyond it gets CONNECT_ERROR "Too many namespaces" (counted in
+    /// `sio_namespaces_refused_total`). Default: 1 000.
+    pub max_namespaces: usize,
+    /// How long a child of a dynamic namespace stays once it has no socket left; then it is
+    /// removed and its adapter closes it (a cluster adapter unsubscribes its channels). A
+    /// client that connects to it later creates it again. Default: 30 s.
+    pub empty_namespace_grace: Duration,
     /// The most event handlers of one socket that run at once. Further events wait, in order,
     /// and start as handlers finish; once a connection has as many events waiting, it stops
     /// reading until they start (backpressure: nothing is dropped, but a handler that waits
@@ -60,16 +69,30 @@ impl Default for ServerConfig {
             max_rooms_per_socket: 10_000,
             max_room_name_len: 256,
             max_handlers_per_socket: 64,
+            max_namespaces: 1_000,
+            empty_namespace_grace: Duration::from_secs(30),
         }
     }
 }
 
 type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// Why a CONNECT found no namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NamespaceRefusal {
+    /// No namespace of that name, and no dynamic namespace matches it.
+    #[error("Invalid namespace")]
+    Unknown,
+    /// The node holds `max_namespaces` namespaces.
+    #[error("Too many namespaces")]
+    TooMany,
+}
+
 pub(crate) struct ServerInner<A: Adapter> {
+    pub(crate) me: Weak<ServerInner<A>>,
     pub(crate) config: ServerConfig,
     adapter_config: Arc<A::Config>,
-    namespaces: RwLock<HashMap<String, Namespace<A>>>,
+    pub(crate) namespaces: RwLock<HashMap<String, Namespace<A>>>,
     dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers<A>>)>>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) connect_timeouts: Arc<ConnectTimeouts<A>>,
@@ -83,22 +106,23 @@ impl<A: Adapter> ServerInner<A> {
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
         namespaces
             .entry(name.to_owned())
-            .or_insert_with(|| self.create(name, Arc::default()))
+            .or_insert_with(|| self.create(name, Arc::default(), None))
             .clone()
     }
 
-    fn create(&self, name: &str, handlers: Arc<NsHandlers<A>>) -> Namespace<A> {
+    fn create(
+        &self,
+        name: &str,
+        handlers: Arc<NsHandlers<A>>,
+        on_idle: Option<IdleHook<A>>,
+    ) -> Namespace<A> {
         Namespace::new(
             name,
-            self.config.parser,
+            &self.config,
             &self.adapter_config,
             handlers,
-            self.config.request_timeout,
             self.metrics.clone(),
-            RoomLimits {
-                max_rooms_per_socket: self.config.max_rooms_per_socket,
-                max_room_name_len: self.config.max_room_name_len,
-            },
+            on_idle,
         )
     }
 
@@ -106,11 +130,17 @@ impl<A: Adapter> ServerInner<A> {
         self.namespaces.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The namespace a CONNECT addresses: a registered one, or a new child of a matching dynamic
-    /// namespace.
-    pub(crate) fn namespace_for(&self, name: &str) -> Option<Namespace<A>> {
+    /// The namespace a CONNECT addresses (a registered one, or a new child of a matching
+    /// dynamic namespace), with the connect under way: the namespace is not removed before the
+    /// guard drops.
+    pub(crate) fn namespace_for(
+        &self,
+        name: &str,
+    ) -> Result<(Namespace<A>, ConnectGuard<A>), NamespaceRefusal> {
         if let Some(ns) = self.read_namespaces().get(name) {
-            return Some(ns.clone());
+            // Under the lock: a removal (under the write lock) sees the connect under way.
+            let guard = ns.begin_connect();
+            return Ok((ns.clone(), guard));
         }
         let handlers = self
             .dynamic
@@ -118,14 +148,26 @@ impl<A: Adapter> ServerInner<A> {
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .find(|(matches, _)| matches(name))
-            .map(|(_, handlers)| handlers.clone())?;
+            .map(|(_, handlers)| handlers.clone())
+            .ok_or(NamespaceRefusal::Unknown)?;
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        Some(
-            namespaces
-                .entry(name.to_owned())
-                .or_insert_with(|| self.create(name, handlers))
-                .clone(),
-        )
+        if let Some(ns) = namespaces.get(name) {
+            let guard = ns.begin_connect();
+            return Ok((ns.clone(), guard));
+        }
+        if namespaces.len() >= self.config.max_namespaces {
+            add(&self.metrics.namespaces_refused, 1);
+            tracing::warn!(
+                nsp = name,
+                limit = self.config.max_namespaces,
+                "namespace limit reached; connect refused"
+            );
+            return Err(NamespaceRefusal::TooMany);
+        }
+        let ns = self.create(name, handlers, Some(self.idle_hook()));
+        namespaces.insert(name.to_owned(), ns.clone());
+        let guard = ns.begin_connect();
+        Ok((ns, guard))
     }
 }
 
@@ -262,6 +304,19 @@ impl<A: Adapter> ServerBuilder<A> {
         self
     }
 
+    /// The most namespaces this node holds; a CONNECT that would create one more dynamic child
+    /// gets CONNECT_ERROR. Default: 1 000.
+    pub fn max_namespaces(mut self, max: usize) -> Self {
+        self.config.max_namespaces = max;
+        self
+    }
+
+    /// How long an empty child of a dynamic namespace stays before it is removed. Default: 30 s.
+    pub fn empty_namespace_grace(mut self, grace: Duration) -> Self {
+        self.config.empty_namespace_grace = grace;
+        self
+    }
+
     /// Uses adapter `B` (default: [`LocalAdapter`]) with its configuration.
     pub fn adapter<B: Adapter>(self, config: B::Config) -> ServerBuilder<B> {
         ServerBuilder {
@@ -272,7 +327,8 @@ impl<A: Adapter> ServerBuilder<A> {
 
     /// Builds the server. Call it inside a tokio runtime.
     pub fn build(self) -> Server<A> {
-        let inner = Arc::new(ServerInner {
+        let inner = Arc::new_cyclic(|me| ServerInner {
+            me: me.clone(),
             connect_timeouts: ConnectTimeouts::new(self.config.connect_timeout),
             config: self.config,
             adapter_config: self.adapter_config,
@@ -401,6 +457,11 @@ impl<A: Adapter> Server<A> {
     /// Namespaces whose names match `regex` (like Node's `io.of(/^\/room-\d+$/)`).
     pub fn of_regex(&self, regex: regex::Regex) -> DynamicNamespace<A> {
         self.of_dynamic(move |name| regex.is_match(name))
+    }
+
+    /// The namespace `name`, if it exists now (unlike [`Server::of`], never creates it).
+    pub fn namespace(&self, name: &str) -> Option<Namespace<A>> {
+        self.inner.read_namespaces().get(name).cloned()
     }
 
     /// The names of the namespaces that exist now.

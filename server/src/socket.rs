@@ -494,6 +494,7 @@ impl<A: Adapter> SocketInner<A> {
             return;
         }
         self.ns.adapter().local().remove(self.id);
+        self.ns.check_idle();
         if let Some(client) = self.client.upgrade() {
             client.forget_socket(&self.nsp, self.id);
         }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use common::sio::RawClient;
 use futures_util::SinkExt;
 use sio_server::protocol::ParserKind;
-use sio_server::{AckError, Event, Payload, Server, Socket};
+use sio_server::{AckError, Adapter, Event, Payload, Server, Socket};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Parses `42<id>[...]` into the ack id.
@@ -172,6 +172,15 @@ async fn events_from_one_client_are_handled_in_order() {
     let (addr, _guard) = common::serve_io(&io).await;
     let (mut sender, _) = RawClient::connect(addr, "/").await;
     let (mut receiver, _) = RawClient::connect(addr, "/").await;
+    // The CONNECT is answered before the connect handler runs: wait until both joined.
+    let in_room = sio_server::adapter::BroadcastOptions {
+        rooms: ["room".to_owned()].into(),
+        ..Default::default()
+    };
+    common::eventually("both sockets joined the room", || {
+        io.of("/").adapter().local().matching_ids(&in_room).len() == 2
+    })
+    .await;
     let n = 2000;
     for i in 0..n {
         sender.send(&format!(r#"42["relay",{i}]"#)).await;

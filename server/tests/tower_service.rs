@@ -55,3 +55,35 @@ async fn mounts_inside_a_hyper_app() {
         r#"42["hello","from a mounted server"]"#
     );
 }
+
+fn handshake_request() -> http::Request<Full<Bytes>> {
+    http::Request::get("/socket.io/?EIO=4&transport=polling")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+// Paused time: the 5 s drain passes at once.
+#[tokio::test(start_paused = true)]
+async fn handshakes_during_close_get_503_while_clients_drain() {
+    let io = Server::builder().build();
+    // A polling session with no poll pending: the close waits for it to collect its close
+    // packet (up to the 5 s drain).
+    assert_eq!(io.handle(handshake_request(), None).await.status(), 200);
+    let closing = tokio::spawn({
+        let io = io.clone();
+        async move { io.close().await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!closing.is_finished(), "the client is still draining");
+    let refused = io.handle(handshake_request(), None).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(
+        io.metrics()
+            .refused_shutdown
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(io.session_count(), 1);
+    closing.await.unwrap();
+    assert_eq!(io.session_count(), 0, "the drain ends every session");
+}

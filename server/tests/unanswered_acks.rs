@@ -69,10 +69,15 @@ async fn a_hundred_thousand_unanswered_broadcast_acks_leave_no_entry() {
     let mut text = String::new();
     metrics.write_prometheus(&mut text);
     assert!(text.contains("\nsio_pending_acks 0\n"), "{text}");
-    common::eventually("the clients got every broadcast", || {
-        received.load(Ordering::Relaxed) == CLIENTS * BROADCASTS
-    })
-    .await;
+    // Generous on a loaded machine: the clients may still be reading their backlog.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while received.load(Ordering::Relaxed) < CLIENTS * BROADCASTS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clients got every broadcast"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for reader in readers {
         reader.abort();
     }

@@ -36,26 +36,51 @@ impl Client {
 
     /// Connects with an optional auth payload; `Err` carries a CONNECT_ERROR's data.
     pub async fn connect_with(base: &str, auth: Option<Value>) -> Result<Client, Value> {
+        Self::open(base, auth)
+            .await
+            .unwrap_or_else(|err| panic!("connecting to {base}: {err}"))
+    }
+
+    /// Connects, or `None` when the server cannot be reached or does not complete the
+    /// handshake within 10 s (for clients that retry, as through a load balancer whose node
+    /// was just killed).
+    pub async fn try_connect(base: &str) -> Option<Client> {
+        Self::open(base, None).await.ok()?.ok()
+    }
+
+    /// `Err` when the transport fails; `Ok(Err)` carries a CONNECT_ERROR's data.
+    async fn open(base: &str, auth: Option<Value>) -> Result<Result<Client, Value>, String> {
         let url = format!(
             "{}/socket.io/?EIO=4&transport=websocket",
             base.replacen("http://", "ws://", 1)
         );
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket");
-        let open = read_text(&mut ws).await;
-        assert!(open.starts_with('0'), "{open}");
+        let (mut ws, _) = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio_tungstenite::connect_async(url),
+        )
+        .await
+        .map_err(|_| "websocket handshake timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+        let open = read_text(&mut ws).await?;
+        if !open.starts_with('0') {
+            return Err(format!("unexpected open packet {open}"));
+        }
         let connect = match &auth {
             Some(a) => format!("40{a}"),
             None => "40".to_owned(),
         };
-        ws.send(Message::text(connect)).await.unwrap();
-        let reply = read_text(&mut ws).await;
+        ws.send(Message::text(connect))
+            .await
+            .map_err(|e| e.to_string())?;
+        let reply = read_text(&mut ws).await?;
         if let Some(err) = reply.strip_prefix("44") {
-            return Err(serde_json::from_str(err).unwrap_or(Value::Null));
+            return Ok(Err(serde_json::from_str(err).unwrap_or(Value::Null)));
         }
-        let json: Value = serde_json::from_str(reply.strip_prefix("40").expect("CONNECT")).unwrap();
-        let sid = json["sid"].as_str().unwrap().to_owned();
+        let json: Value = reply
+            .strip_prefix("40")
+            .and_then(|r| serde_json::from_str(r).ok())
+            .ok_or_else(|| format!("unexpected CONNECT reply {reply}"))?;
+        let sid = json["sid"].as_str().unwrap_or_default().to_owned();
         let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
         let (ev_tx, events) = mpsc::unbounded_channel();
         let acks: Acks = Arc::default();
@@ -106,13 +131,13 @@ impl Client {
                 ack: None,
             });
         });
-        Ok(Client {
+        Ok(Ok(Client {
             sid,
             out,
             acks,
             events: tokio::sync::Mutex::new(events),
             next_id: AtomicU64::new(1),
-        })
+        }))
     }
 
     /// Emits and waits (up to 10 s) for the ack's arguments.
@@ -167,15 +192,15 @@ fn split_id(rest: &str) -> (Option<u64>, Vec<Value>) {
     (id, args)
 }
 
-async fn read_text<S>(ws: &mut S) -> String
+async fn read_text<S>(ws: &mut S) -> Result<String, String>
 where
     S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) if t.as_str() != "2" => return t.to_string(),
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str() != "2" => return Ok(t.to_string()),
             Ok(Some(Ok(_))) => continue,
-            other => panic!("no message: {other:?}"),
+            other => return Err(format!("no message: {other:?}")),
         }
     }
 }

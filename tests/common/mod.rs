@@ -23,6 +23,8 @@ pub struct Node {
     pub child: Child,
     pub addr: SocketAddr,
     pub node_id: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Node {
@@ -31,8 +33,8 @@ impl Node {
         Self::start(node_id, args, None, &[])
     }
 
-    /// Like `spawn`, with the node's output (logs at debug level) in `log` and extra
-    /// environment variables.
+    /// Like `spawn`, with the node's output (logs at debug level, unless `env` sets
+    /// `RUST_LOG`) in `log` and extra environment variables.
     pub fn spawn_logged(
         node_id: &str,
         args: &[&str],
@@ -50,34 +52,39 @@ impl Node {
     ) -> Node {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sio-node"));
-        command
-            .arg("--bind")
-            .arg(addr.to_string())
-            .arg("--node-id")
-            .arg(node_id)
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::null());
-        if let Some(log) = log {
-            let file = std::fs::File::create(log).expect("log file");
-            command
-                .env("RUST_LOG", "debug")
-                .stdout(file.try_clone().expect("log file"))
-                .stderr(file);
-        }
-        let child = command.spawn().expect("sio-node starts");
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        let child = launch(node_id, addr, &args, log, &env);
         let node = Node {
             child,
             addr,
             node_id: node_id.to_owned(),
+            args,
+            env,
         };
         node.wait_healthy();
         node
+    }
+
+    /// Kills the process (SIGKILL) if it still runs, starts a new one on the same address with
+    /// the same flags (output in `log`), and waits for `/healthz`.
+    pub fn respawn(&mut self, log: Option<&std::path::Path>) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = launch(&self.node_id, self.addr, &self.args, log, &self.env);
+        self.wait_healthy();
+    }
+
+    /// The process's resident memory in KiB (`VmRSS`), `None` once it has exited.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     fn wait_healthy(&self) {
@@ -120,6 +127,36 @@ impl Node {
         }
         None
     }
+}
+
+fn launch(
+    node_id: &str,
+    addr: SocketAddr,
+    args: &[String],
+    log: Option<&std::path::Path>,
+    env: &[(String, String)],
+) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sio-node"));
+    command
+        .arg("--bind")
+        .arg(addr.to_string())
+        .arg("--node-id")
+        .arg(node_id)
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdin(Stdio::null());
+    if let Some(log) = log {
+        let file = std::fs::File::create(log).expect("log file");
+        command
+            .env("RUST_LOG", "debug")
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file);
+    }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    command.spawn().expect("sio-node starts")
 }
 
 impl Drop for Node {
@@ -268,5 +305,56 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// `haproxy` in front of nodes, with the configuration of `deploy/haproxy.cfg.tmpl` (rendered by
+/// `scripts/render-haproxy.sh`), on a free port; killed when dropped.
+pub struct HaProxy {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl HaProxy {
+    /// Starts haproxy for `servers` (name, address), its configuration and log in `dir`, and
+    /// waits until `/healthz` answers through it.
+    pub fn start(servers: &[(&str, SocketAddr)], dir: &std::path::Path) -> HaProxy {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let rendered = Command::new(root.join("scripts/render-haproxy.sh"))
+            .arg(addr.to_string())
+            .args(servers.iter().map(|(name, a)| format!("{name}={a}")))
+            .output()
+            .expect("render-haproxy.sh runs");
+        assert!(rendered.status.success(), "{rendered:?}");
+        let config = dir.join("haproxy.cfg");
+        std::fs::write(&config, &rendered.stdout).unwrap();
+        let log = std::fs::File::create(dir.join("haproxy.log")).unwrap();
+        let child = Command::new("haproxy")
+            .arg("-f")
+            .arg(&config)
+            .arg("-db")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("haproxy runs (scripts/install-deps.sh installs it)");
+        let haproxy = HaProxy { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while http_get(addr, "/healthz").is_none_or(|r| r.0 != 200) {
+            assert!(Instant::now() < deadline, "haproxy did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        haproxy
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for HaProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

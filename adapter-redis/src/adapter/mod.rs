@@ -115,6 +115,24 @@ impl RedisAdapter {
         missing
     }
 
+    /// The namespace's channels and patterns, as subscribed.
+    fn subscriptions(&self) -> (Vec<String>, Vec<String>) {
+        let channels = &self.state.channels;
+        let mut exact = vec![
+            channels.request.clone(),
+            channels.response.clone(),
+            channels.specific_response.clone(),
+        ];
+        let mut patterns = Vec::new();
+        if self.cluster.inner.driver.supports_patterns() {
+            patterns.push(format!("{}*", channels.broadcast));
+        } else {
+            // Sharded pub/sub has no patterns: every broadcast goes on the namespace channel.
+            exact.push(channels.broadcast.clone());
+        }
+        (exact, patterns)
+    }
+
     fn selector_request(
         &self,
         kind: RequestType,
@@ -139,24 +157,20 @@ impl Adapter for RedisAdapter {
     fn new(local: LocalAdapter, cluster: &Arc<RedisCluster>) -> Self {
         let channels = Channels::new(&cluster.inner.config.prefix, local.nsp(), cluster.node_id());
         let state = Arc::new(NsState::new(local, channels));
-        let mut channels = vec![
-            state.channels.request.clone(),
-            state.channels.response.clone(),
-            state.channels.specific_response.clone(),
-        ];
-        let mut patterns = Vec::new();
-        if cluster.inner.driver.supports_patterns() {
-            patterns.push(format!("{}*", state.channels.broadcast));
-        } else {
-            // Sharded pub/sub has no patterns: every broadcast goes on the namespace channel.
-            channels.push(state.channels.broadcast.clone());
-        }
-        cluster.inner.driver.subscribe(&channels, &patterns);
-        cluster.register(&state);
-        RedisAdapter {
+        let adapter = RedisAdapter {
             state,
             cluster: RedisCluster::clone(cluster),
-        }
+        };
+        let (channels, patterns) = adapter.subscriptions();
+        cluster.inner.driver.subscribe(&channels, &patterns);
+        cluster.register(&adapter.state);
+        adapter
+    }
+
+    async fn close_namespace(&self) {
+        self.cluster.unregister(&self.state);
+        let (channels, patterns) = self.subscriptions();
+        self.cluster.inner.driver.unsubscribe(&channels, &patterns);
     }
 
     async fn init(&self) -> Result<(), AdapterError> {

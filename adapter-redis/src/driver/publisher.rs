@@ -50,9 +50,11 @@ pub(super) async fn run_publisher(weak: Weak<RedisShared>) {
             }
         };
         backoff = INITIAL_BACKOFF;
+        let mut incomplete = false;
         if let Some(expected) = listeners_before_outage {
             shared.reconnects.fetch_add(1, Ordering::Relaxed);
-            let waited = wait_for_listeners(&shared, &mut conn, expected).await;
+            let (waited, all_back) = wait_for_listeners(&shared, &mut conn, expected).await;
+            incomplete = !all_back;
             tracing::info!(
                 buffered = lock(&shared.outbox).len(),
                 waited_ms = waited.as_millis() as u64,
@@ -62,7 +64,7 @@ pub(super) async fn run_publisher(weak: Weak<RedisShared>) {
         shared.pub_connected.store(true, Ordering::Release);
         *lock(&shared.publisher) = Some(conn.clone());
         drop(shared);
-        let Some(expected) = serve(&weak, conn, pushes).await else {
+        let Some(expected) = serve(&weak, conn, pushes, incomplete).await else {
             return;
         };
         listeners_before_outage = Some(expected);
@@ -75,11 +77,14 @@ pub(super) async fn run_publisher(weak: Weak<RedisShared>) {
 
 /// Publishes batches on `conn` until it breaks; then returns how many subscribers of the
 /// resume channel there were (to wait for after the reconnect), or `None` when the driver was
-/// dropped.
+/// dropped. While `incomplete` (the resume stopped waiting before every node had
+/// resubscribed), each batch first asks whether they all have now, and is counted as
+/// published to an incomplete cluster until they have.
 async fn serve(
     weak: &Weak<RedisShared>,
     mut conn: redis::aio::MultiplexedConnection,
     mut pushes: mpsc::UnboundedReceiver<redis::PushInfo>,
+    mut incomplete: bool,
 ) -> Option<usize> {
     let command = weak.upgrade()?.publish_command();
     loop {
@@ -109,6 +114,12 @@ async fn serve(
             }
             continue;
         }
+        if incomplete {
+            incomplete = !all_listening(&shared, &mut conn, shared.expected_listeners()).await;
+            if !incomplete {
+                tracing::info!("every node has resubscribed");
+            }
+        }
         let mut pipe = redis::pipe();
         for (channel, payload) in &batch {
             pipe.cmd(command)
@@ -123,6 +134,9 @@ async fn serve(
                 shared
                     .published
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                if incomplete {
+                    shared.resume_incomplete.record(batch.len() as u64);
+                }
             }
             Err(err) => {
                 tracing::warn!(error = %err, messages = batch.len(), "redis publish failed; the batch is not sent again");
@@ -155,37 +169,48 @@ fn take_batch(shared: &RedisShared) -> Vec<(String, Bytes)> {
     batch
 }
 
-/// After a reconnect, waits until the resume channel has `expected` subscribers again (the
-/// other nodes resubscribed, so what was buffered reaches them), or `resume_timeout` passed.
-/// Redis does not announce subscriptions, so this asks `PUBSUB NUMSUB` every few milliseconds,
-/// for this short while only. Returns how long it waited.
-async fn wait_for_listeners(
-    shared: &Arc<RedisShared>,
+/// Whether the resume channel has `expected` subscribers (`true` without a resume gate).
+async fn all_listening(
+    shared: &RedisShared,
     conn: &mut redis::aio::MultiplexedConnection,
     expected: usize,
-) -> Duration {
-    let started = Instant::now();
+) -> bool {
     let Some(channel) = lock(&shared.resume_gate)
         .as_ref()
         .map(|g| g.channel.clone())
     else {
-        return Duration::ZERO;
+        return true;
     };
+    match super::numsub_on(conn, &channel, shared.config.sharded).await {
+        Ok(n) => n >= expected,
+        Err(err) => {
+            tracing::debug!(error = %err, "redis NUMSUB failed while resuming");
+            false
+        }
+    }
+}
+
+/// After a reconnect, waits until the resume channel has `expected` subscribers again (the
+/// other nodes resubscribed, so what was buffered reaches them), or `resume_timeout` passed.
+/// Redis does not announce subscriptions, so this asks `PUBSUB NUMSUB` every few milliseconds,
+/// for this short while only. Returns how long it waited and whether they all came back.
+async fn wait_for_listeners(
+    shared: &Arc<RedisShared>,
+    conn: &mut redis::aio::MultiplexedConnection,
+    expected: usize,
+) -> (Duration, bool) {
+    let started = Instant::now();
     let deadline = started + shared.config.resume_timeout;
     loop {
-        match super::numsub_on(conn, &channel, shared.config.sharded).await {
-            Ok(n) if n >= expected => return started.elapsed(),
-            Ok(_) => {}
-            Err(err) => {
-                tracing::debug!(error = %err, "redis NUMSUB failed while resuming");
-            }
+        if all_listening(shared, conn, expected).await {
+            return (started.elapsed(), true);
         }
         if Instant::now() >= deadline {
             tracing::warn!(
                 expected,
-                "not every node resubscribed in time; publishing anyway"
+                "not every node resubscribed in time; publishing anyway (counted until they have)"
             );
-            return started.elapsed();
+            return (started.elapsed(), false);
         }
         tokio::time::sleep(RESUBSCRIBE_CHECK).await;
     }

@@ -126,6 +126,14 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     /// Stops cluster messaging and announces this node's departure.
     fn close(&self) -> impl Future<Output = ()> + Send;
 
+    /// Releases what the adapter holds for its namespace, which this node no longer serves (an
+    /// empty child of a dynamic namespace, removed after its grace period): a cluster adapter
+    /// unsubscribes the namespace's channels and stops naming it in its heartbeats. The
+    /// namespace has no socket left. The server polls the future once at once, before a
+    /// namespace of the same name can be created again, so what it does before its first await
+    /// is ordered before the new namespace's adapter starts.
+    fn close_namespace(&self) -> impl Future<Output = ()> + Send;
+
     /// The local index and delivery.
     fn local(&self) -> &LocalAdapter;
 
@@ -211,6 +219,10 @@ impl Adapter for LocalAdapter {
     }
 
     async fn close(&self) {}
+
+    async fn close_namespace(&self) {
+        // The index is empty, and nothing else is held beyond the namespace.
+    }
 
     fn local(&self) -> &LocalAdapter {
         self

@@ -33,16 +33,6 @@ struct Queue {
     closed: bool,
 }
 
-/// The payload bytes of a frame (a frame shared by a broadcast counts for each queue).
-fn frame_bytes(frame: &Frame) -> usize {
-    match frame {
-        Frame::Text(text) => text.len(),
-        Frame::Binary(bin) => bin.len(),
-        Frame::Group(frames) => frames.iter().map(frame_bytes).sum(),
-        Frame::Close => 0,
-    }
-}
-
 /// The outbound frames of one session.
 pub(crate) struct Outbox {
     queue: Mutex<Queue>,
@@ -89,7 +79,7 @@ impl Outbox {
         if queue.closed {
             return Err(PushError::Closed);
         }
-        let size = frame_bytes(&frame);
+        let size = frame.payload_len();
         let was_empty = queue.frames.is_empty();
         if queue.frames.len() >= self.capacity
             || (!was_empty && queue.bytes.saturating_add(size) > self.max_bytes)
@@ -110,7 +100,7 @@ impl Outbox {
     pub(crate) fn push_front(&self, frame: Frame) {
         let mut queue = self.lock();
         if !queue.closed {
-            queue.bytes += frame_bytes(&frame);
+            queue.bytes += frame.payload_len();
             queue.frames.push_front(frame);
         }
         drop(queue);
@@ -122,7 +112,7 @@ impl Outbox {
         let mut queue = self.lock();
         let frame = queue.frames.pop_front();
         if let Some(frame) = &frame {
-            queue.bytes = queue.bytes.saturating_sub(frame_bytes(frame));
+            queue.bytes = queue.bytes.saturating_sub(frame.payload_len());
         }
         if queue.frames.is_empty() && queue.frames.capacity() > KEEP_CAPACITY {
             queue.frames = VecDeque::new();

@@ -100,6 +100,18 @@ pub enum Frame {
 }
 
 impl Frame {
+    /// The payload bytes of the frame (a group's in all; a frame shared by a broadcast counts
+    /// for each queue that holds it).
+    #[must_use]
+    pub(crate) fn payload_len(&self) -> usize {
+        match self {
+            Frame::Text(text) => text.len(),
+            Frame::Binary(bin) => bin.len(),
+            Frame::Group(frames) => frames.iter().map(Frame::payload_len).sum(),
+            Frame::Close => 0,
+        }
+    }
+
     /// A message packet (`4` + text).
     #[must_use]
     pub fn message(text: &str) -> Frame {

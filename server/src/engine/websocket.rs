@@ -314,7 +314,7 @@ impl<H: EngineHandler> Driver<'_, H> {
             let Poll::Ready(frame) = session.outbox.poll_pop(cx) else {
                 break;
             };
-            self.pending.bytes += frame_len(&frame);
+            self.pending.bytes += frame.payload_len() as u64;
             if !feed(self.ws, frame, &mut self.pending)? {
                 self.pending.closing = true;
             }
@@ -444,13 +444,4 @@ fn feed(ws: &mut Ws, frame: Frame, batch: &mut Batch) -> Result<bool, CloseReaso
     result
         .map_err(|_| CloseReason::TransportError)
         .map(|()| true)
-}
-
-fn frame_len(frame: &Frame) -> u64 {
-    match frame {
-        Frame::Text(t) => t.len() as u64,
-        Frame::Binary(b) => b.len() as u64,
-        Frame::Group(g) => g.iter().map(frame_len).sum(),
-        Frame::Close => 0,
-    }
 }
