@@ -14,9 +14,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use sio_adapter_redis::{
-    RedisAdapter, RedisAdapterConfig, RedisCluster, RedisDriver, RedisDriverConfig,
+    NodeRoute, RedisAdapter, RedisAdapterConfig, RedisCluster, RedisDriver, RedisDriverConfig,
     RedisStreamsAdapter, RedisStreamsCluster, StreamsConfig,
 };
+use sio_server::engine::{ForwardingConfig, NodeTag};
 use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
 
 /// Command-line flags (each also read from the environment).
@@ -74,6 +75,14 @@ struct Flags {
     /// Allowed CORS origins (repeatable); none: CORS headers are not sent.
     #[arg(long = "cors-origin", env = "SIO_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
+    /// The address (`host:port`) other nodes use to forward requests to this one, announced in
+    /// the heartbeat (default: the bound address, unless it is unspecified such as 0.0.0.0).
+    #[arg(long, env = "SIO_ADVERTISE")]
+    advertise: Option<String>,
+    /// Turn off session forwarding (with `--redis`, on by default): polling clients then need a
+    /// load balancer with sticky sessions.
+    #[arg(long, env = "SIO_NO_FORWARDING", value_parser = clap::builder::BoolishValueParser::new())]
+    no_forwarding: bool,
 }
 
 /// How log lines are written.
@@ -131,6 +140,10 @@ async fn main() -> anyhow::Result<()> {
     if flags.redis_streams && flags.redis.is_none() {
         anyhow::bail!("--redis-streams needs --redis URL");
     }
+    let listener = tokio::net::TcpListener::bind(flags.bind)
+        .await
+        .with_context(|| format!("binding {}", flags.bind))?;
+    let local = listener.local_addr()?;
     match &flags.redis {
         Some(url) => {
             let driver = RedisDriver::new(
@@ -152,35 +165,79 @@ async fn main() -> anyhow::Result<()> {
                     },
                 )
                 .context("invalid --redis URL")?;
+                // No session forwarding here (it needs the pub/sub adapter's heartbeats):
+                // polling clients need sticky sessions.
                 tracing::info!(node = %node_id, "joining the cluster through redis streams");
-                return run(builder.adapter::<RedisStreamsAdapter>(cluster), &flags, app).await;
+                let builder = builder.adapter::<RedisStreamsAdapter>(cluster);
+                return run(builder, listener, &flags, app).await;
             }
+            let heartbeat_interval = Duration::from_millis(flags.heartbeat_ms.max(100));
+            let route = forwarding_route(&flags, local)?;
             let cluster = RedisCluster::new(
                 Arc::new(driver),
                 RedisAdapterConfig {
                     prefix: flags.redis_prefix.clone(),
                     node_id: node_id.clone(),
-                    heartbeat_interval: Duration::from_millis(flags.heartbeat_ms.max(100)),
+                    heartbeat_interval,
+                    route: route.clone(),
                     ..RedisAdapterConfig::default()
                 },
             );
+            if let Some(route) = route {
+                tracing::info!(tag = %route.tag, addr = %route.addr, "forwarding sessions");
+                let directory = Arc::new(cluster.clone());
+                builder = builder.forwarding(
+                    // An owner silent for most of a heartbeat interval is dead: the client hears
+                    // so within one interval.
+                    ForwardingConfig::new(route.tag, directory)
+                        .answer_timeout(heartbeat_interval.mul_f64(0.8)),
+                );
+            }
             tracing::info!(node = %node_id, "joining the cluster through redis");
-            run(builder.adapter::<RedisAdapter>(cluster), &flags, app).await
+            run(
+                builder.adapter::<RedisAdapter>(cluster),
+                listener,
+                &flags,
+                app,
+            )
+            .await
         }
-        None => run::<LocalAdapter>(builder, &flags, app).await,
+        None => run::<LocalAdapter>(builder, listener, &flags, app).await,
     }
+}
+
+/// This node's forwarding route: a fresh tag and the advertised address, or `None` when
+/// forwarding is off (`--no-forwarding`, or no address to advertise).
+fn forwarding_route(flags: &Flags, local: SocketAddr) -> anyhow::Result<Option<NodeRoute>> {
+    if flags.no_forwarding {
+        return Ok(None);
+    }
+    let addr = match &flags.advertise {
+        Some(addr) => addr.clone(),
+        None if !local.ip().is_unspecified() => local.to_string(),
+        None => {
+            tracing::warn!(
+                bind = %local,
+                "session forwarding off: the bound address is unspecified, give --advertise \
+                 HOST:PORT (where other nodes reach this one); polling clients need sticky sessions"
+            );
+            return Ok(None);
+        }
+    };
+    Ok(Some(NodeRoute {
+        tag: NodeTag::random(),
+        addr,
+    }))
 }
 
 async fn run<A: Adapter>(
     builder: ServerBuilder<A>,
+    listener: tokio::net::TcpListener,
     flags: &Flags,
     app: app::AppConfig,
 ) -> anyhow::Result<()> {
     let io = builder.build();
     let limits = app::register(&io, &app);
-    let listener = tokio::net::TcpListener::bind(flags.bind)
-        .await
-        .with_context(|| format!("binding {}", flags.bind))?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, node = %app.node_id, "sio-node listening");
     let bundle = match &flags.client_bundle {

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use sio_server::engine::{NodeTag, OwnerDirectory};
+
 use crate::adapter::NsState;
 use crate::driver::{Driver, Received, ResumeGate};
 
@@ -28,6 +30,18 @@ pub struct RedisAdapterConfig {
     /// Answer requests on the requester's own response channel. Default: `false` (Node's
     /// default; every node then sees every response).
     pub publish_on_specific_response_channel: bool,
+    /// Where this node serves forwarded requests for its sessions, announced in every heartbeat
+    /// (fields `tag` and `addr`, which Node nodes ignore). Default: `None` (not announced).
+    pub route: Option<NodeRoute>,
+}
+
+/// A node's session-forwarding route: the tag of its session ids and its internal address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRoute {
+    /// The tag that prefixes the node's session ids.
+    pub tag: NodeTag,
+    /// The node's internal HTTP address, `host:port`.
+    pub addr: String,
 }
 
 impl Default for RedisAdapterConfig {
@@ -37,6 +51,7 @@ impl Default for RedisAdapterConfig {
             node_id: uuid::Uuid::new_v4().to_string(),
             heartbeat_interval: Duration::from_secs(5),
             publish_on_specific_response_channel: false,
+            route: None,
         }
     }
 }
@@ -45,6 +60,7 @@ impl Default for RedisAdapterConfig {
 struct Peer {
     last_seen: Instant,
     namespaces: BTreeSet<String>,
+    route: Option<NodeRoute>,
 }
 
 /// Upper bounds (seconds) of the request latency histogram buckets.
@@ -265,6 +281,20 @@ impl RedisCluster {
         live_peers(&self.inner, nsp)
     }
 
+    /// The address of the live node that announced `tag` (the owner directory of session
+    /// forwarding).
+    #[must_use]
+    pub fn route_of(&self, tag: NodeTag) -> Option<String> {
+        let horizon = self.inner.config.heartbeat_interval * 2;
+        let now = Instant::now();
+        lock(&self.inner.peers)
+            .values()
+            .filter(|p| now.duration_since(p.last_seen) <= horizon)
+            .filter_map(|p| p.route.as_ref())
+            .find(|r| r.tag == tag)
+            .map(|r| r.addr.clone())
+    }
+
     pub(crate) fn register(&self, state: &Arc<NsState>) {
         lock(&self.inner.namespaces).insert(state.nsp().to_owned(), Arc::downgrade(state));
         // Tell the others at once that this node now serves the namespace.
@@ -293,6 +323,12 @@ impl RedisCluster {
     }
 }
 
+impl OwnerDirectory for RedisCluster {
+    fn locate(&self, tag: NodeTag) -> Option<String> {
+        self.route_of(tag)
+    }
+}
+
 fn live_peers(inner: &ClusterInner, nsp: Option<&str>) -> BTreeSet<String> {
     let horizon = inner.config.heartbeat_interval * 2;
     let now = Instant::now();
@@ -310,7 +346,11 @@ fn heartbeat_channel(prefix: &str) -> String {
 
 fn send_heartbeat(inner: &ClusterInner, kind: &str) {
     let namespaces: Vec<String> = lock(&inner.namespaces).keys().cloned().collect();
-    let message = json!({ "type": kind, "uid": inner.config.node_id, "nsps": namespaces });
+    let mut message = json!({ "type": kind, "uid": inner.config.node_id, "nsps": namespaces });
+    if let (Some(route), Some(fields)) = (&inner.config.route, message.as_object_mut()) {
+        fields.insert("tag".into(), Value::from(route.tag.as_str()));
+        fields.insert("addr".into(), Value::from(route.addr.as_str()));
+    }
     inner.driver.publish(
         &heartbeat_channel(&inner.config.prefix),
         Bytes::from(message.to_string()),
@@ -319,13 +359,26 @@ fn send_heartbeat(inner: &ClusterInner, kind: &str) {
 
 /// Announces this node every interval and forgets nodes silent for two intervals.
 async fn heartbeat(weak: Weak<ClusterInner>) {
+    // The first heartbeat waits (up to an interval) for the subscriptions and says "hello":
+    // every node answers it at once, and the answers reach this node.
+    let started = Instant::now();
+    let mut kind = "hello";
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.driver.is_connected() || started.elapsed() >= inner.config.heartbeat_interval {
+            break;
+        }
+        drop(inner);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     loop {
         let Some(inner) = weak.upgrade() else { return };
         if inner.closed.load(Ordering::Acquire) {
             return;
         }
         let interval = inner.config.heartbeat_interval;
-        send_heartbeat(&inner, "heartbeat");
+        send_heartbeat(&inner, kind);
+        kind = "heartbeat";
         let horizon = interval * 2;
         let now = Instant::now();
         let mut departed = Vec::new();
@@ -382,6 +435,16 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
                 .collect()
         })
         .unwrap_or_default();
+    let route = match (
+        value.get("tag").and_then(Value::as_str),
+        value.get("addr").and_then(Value::as_str),
+    ) {
+        (Some(tag), Some(addr)) => tag.parse().ok().map(|tag| NodeRoute {
+            tag,
+            addr: addr.to_owned(),
+        }),
+        _ => None,
+    };
     let mut peers = lock(&inner.peers);
     match kind {
         "bye" if peers.remove(uid).is_some() => {
@@ -389,7 +452,7 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
             tracing::info!(node = uid, "node left the cluster");
             inner.peers_changed.send_modify(|v| *v += 1);
         }
-        "heartbeat" => {
+        "heartbeat" | "hello" => {
             let new = !peers.contains_key(uid);
             let grew = peers
                 .get(uid)
@@ -399,11 +462,17 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
                 Peer {
                     last_seen: Instant::now(),
                     namespaces,
+                    route,
                 },
             );
             drop(peers);
             if new {
                 tracing::info!(node = uid, "node joined the cluster");
+            }
+            // Answer a newcomer at once, so it knows this node (and its route) now rather than
+            // at the next interval.
+            if (new || kind == "hello") && !inner.closed.load(Ordering::Acquire) {
+                send_heartbeat(inner, "heartbeat");
             }
             if new || grew {
                 inner.peers_changed.send_modify(|v| *v += 1);

@@ -29,7 +29,7 @@ pub mod streams;
 pub mod wire;
 
 pub use adapter::RedisAdapter;
-pub use cluster::{RedisAdapterConfig, RedisCluster};
+pub use cluster::{NodeRoute, RedisAdapterConfig, RedisCluster};
 pub use driver::{Driver, MemoryDriver, MemoryHub, RedisDriver, RedisDriverConfig, ResumeGate};
 pub use emitter::Emitter;
 pub use streams::{RedisStreamsAdapter, RedisStreamsCluster, StreamsConfig};

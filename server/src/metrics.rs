@@ -54,6 +54,12 @@ pub struct Metrics {
     pub ack_timeouts: AtomicU64,
     /// Sockets restored by connection state recovery.
     pub socket_recoveries: AtomicU64,
+    /// Requests for another node's session, forwarded to their owner.
+    pub forwarded_requests: AtomicU64,
+    /// Forwarded requests whose owner was dead or unreachable (answered "Session ID unknown").
+    pub forward_failures: AtomicU64,
+    /// Websocket upgrades relayed to the session's owner.
+    pub relayed_websockets: AtomicU64,
     /// Acks awaited now (a gauge): emits with an ack whose reply, timeout or disconnect has not
     /// come yet.
     pub pending_acks: AtomicU64,
@@ -143,6 +149,24 @@ impl Metrics {
             "sio_bytes_out_total",
             "Bytes written to clients.",
             &self.bytes_out,
+        );
+        counter(
+            out,
+            "sio_forwarded_requests_total",
+            "Requests for another node's session, forwarded to their owner.",
+            &self.forwarded_requests,
+        );
+        counter(
+            out,
+            "sio_forward_failures_total",
+            "Forwarded requests whose owner was dead or unreachable (answered Session ID unknown).",
+            &self.forward_failures,
+        );
+        counter(
+            out,
+            "sio_relayed_websockets_total",
+            "Websocket upgrades relayed to the session's owner.",
+            &self.relayed_websockets,
         );
         counter(
             out,

@@ -272,6 +272,14 @@ impl<A: Adapter> ServerBuilder<A> {
         self
     }
 
+    /// Forwards requests for other nodes' sessions to their owner, so that a load balancer
+    /// needs no sticky sessions (see [`ForwardingConfig`](crate::engine::ForwardingConfig)).
+    /// Default: off.
+    pub fn forwarding(mut self, forwarding: crate::engine::ForwardingConfig) -> Self {
+        self.config.engine.forwarding = Some(forwarding);
+        self
+    }
+
     /// How long a connection may stay without joining a namespace. Default: 45 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
