@@ -2,8 +2,8 @@
 
 With the compose plugin, `docker compose config -q` is the check. Without it, this checks the
 shape the deployment relies on: the services, their health checks and dependencies, the
-load balancer's config (rendered from the one template, and accepted by `haproxy -c`), and the
-image (multi-stage, non-root). Usage: python check_compose.py <repo root>
+load balancers' configs (the sticky one and the cookie-free round-robin one, each rendered from
+its template and accepted by `haproxy -c`), and the image (multi-stage, non-root). Usage: python check_compose.py <repo root>
 """
 
 import os
@@ -43,25 +43,45 @@ for name in ("node1", "node2", "node3"):
     check(f"{name} waits for redis", node.get("depends_on", {}).get("redis", {}).get("condition") == "service_healthy")
     check(f"{name} raises the open-files limit", node.get("ulimits", {}).get("nofile", {}).get("soft", 0) >= 100000)
     check(f"{name} has a readiness check", "/readyz" in " ".join(node.get("healthcheck", {}).get("test", [])))
-haproxy = services.get("haproxy", {})
-check("haproxy serves :8080", "8080:8080" in haproxy.get("ports", []))
-mount = next((v for v in haproxy.get("volumes", []) if "haproxy.cfg" in v), "")
-cfg = root / mount.split(":")[0].removeprefix("./")
-check("haproxy config mounted", cfg.is_file(), mount)
-rendered = subprocess.run(
-    [str(root / "scripts/render-haproxy.sh"), "*:8080", "node1=node1:3000", "node2=node2:3000", "node3=node3:3000"],
-    capture_output=True,
-    text=True,
-    env={**os.environ, "HAPROXY_MAXCONN": "200000"},
-)
-check("haproxy config is rendered from the template", rendered.stdout == cfg.read_text(), "re-run scripts/render-haproxy.sh")
 haproxy_bin = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
 check("haproxy is installed (scripts/install-deps.sh)", haproxy_bin is not None)
-valid = haproxy_bin and subprocess.run([haproxy_bin, "-c", "-f", str(cfg)], capture_output=True, text=True)
-check("haproxy accepts its config", bool(valid) and valid.returncode == 0, valid and valid.stderr[-500:])
-text = cfg.read_text()
-check("sticky sessions by cookie", "cookie SIO_NODE insert" in text)
-check("health checks on /readyz", "option httpchk GET /readyz" in text)
+
+
+def check_balancer(service, template_flag, port, sticky):
+    """The balancer `service`: its port, its config rendered from its template, haproxy -c."""
+    haproxy = services.get(service, {})
+    check(f"{service} serves :{port}", f"{port}:8080" in haproxy.get("ports", []))
+    mount = next((v for v in haproxy.get("volumes", []) if "haproxy" in v and ".cfg" in v), "")
+    cfg = root / mount.split(":")[0].removeprefix("./")
+    check(f"{service} config mounted", cfg.is_file(), mount)
+    if not cfg.is_file():
+        return
+    rendered = subprocess.run(
+        [str(root / "scripts/render-haproxy.sh"), *template_flag, "*:8080", "node1=node1:3000", "node2=node2:3000", "node3=node3:3000"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HAPROXY_MAXCONN": "200000"},
+    )
+    check(f"{service} config is rendered from the template", rendered.stdout == cfg.read_text(), "re-run scripts/render-haproxy.sh")
+    valid = haproxy_bin and subprocess.run([haproxy_bin, "-c", "-f", str(cfg)], capture_output=True, text=True)
+    check(f"{service}: haproxy accepts its config", bool(valid) and valid.returncode == 0, valid and valid.stderr[-500:])
+    text = cfg.read_text()
+    if sticky:
+        check(f"{service}: sticky sessions by cookie", "cookie SIO_NODE insert" in text)
+    else:
+        check(f"{service}: round robin without a cookie", "balance roundrobin" in text and not any(
+            line.split()[:1] == ["cookie"] or " cookie " in line for line in text.splitlines() if not line.lstrip().startswith("#")
+        ))
+    check(f"{service}: health checks on /readyz", "option httpchk GET /readyz" in text)
+
+
+check_balancer("haproxy", [], 8080, True)
+check_balancer("haproxy-round-robin", ["--round-robin"], 8081, False)
+rr = services.get("haproxy-round-robin", {})
+check("the cookie-free balancer is behind a profile", "round-robin" in rr.get("profiles", []))
+for name in ("node1", "node2", "node3"):
+    env = services.get(name, {}).get("environment", {})
+    check(f"{name} advertises its forwarding address", env.get("SIO_ADVERTISE") == f"{name}:3000", env)
 tests = services.get("tests", {})
 check("tests service behind a profile", tests.get("profiles") == ["tests"])
 check("tests get the entry and redis urls", {"ENTRY_URL", "REDIS_URL"} <= set(tests.get("environment", {})))
@@ -87,6 +107,11 @@ for name in ("cnode1", "cnode2", "cnode3"):
         node.get("depends_on", {}).get("redis-cluster-init", {}).get("condition") == "service_completed_successfully",
     )
     check(f"{name} has a readiness check", "/readyz" in " ".join(node.get("healthcheck", {}).get("test", [])))
+tests_rr = services.get("tests-round-robin", {})
+rr_env = tests_rr.get("environment", {})
+check("cookie-free tests behind a profile", tests_rr.get("profiles") == ["tests-round-robin"])
+check("cookie-free tests go through the round-robin balancer", rr_env.get("ENTRY_URL") == "http://haproxy-round-robin:8080", rr_env)
+check("cookie-free tests run lb_round_robin", "lb_round_robin" in tests_rr.get("command", []))
 dockerfile = (root / "Dockerfile").read_text()
 check("multi-stage image", dockerfile.count("\nFROM ") + dockerfile.startswith("FROM ") >= 2)
 check("non-root user", "\nUSER sio" in dockerfile)

@@ -11,6 +11,7 @@
 #   local-cluster.sh run [NODES] -- CMD  up, run CMD with the env, down (even if CMD fails)
 #
 # The node binary is $SIO_NODE_BIN, or target/release/sio-node (built, or rebuilt if stale).
+# SIO_LB=round-robin renders the cookie-free round-robin balancer instead of the sticky one.
 set -Eeuo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -77,7 +78,9 @@ up() {
   for url in "${urls[@]}"; do wait_http "$url/readyz" 30; done
   local lb_port
   lb_port="$(free_port)"
-  "$root/scripts/render-haproxy.sh" "127.0.0.1:$lb_port" "${servers[@]}" >"$dir/haproxy.cfg"
+  local lb_flags=()
+  [ "${SIO_LB:-sticky}" = "round-robin" ] && lb_flags=(--round-robin)
+  "$root/scripts/render-haproxy.sh" "${lb_flags[@]}" "127.0.0.1:$lb_port" "${servers[@]}" >"$dir/haproxy.cfg"
   haproxy -f "$dir/haproxy.cfg" -db >"$dir/haproxy.log" 2>&1 &
   echo "$! haproxy" >>"$dir/pids"
   wait_http "http://127.0.0.1:$lb_port/healthz" 15

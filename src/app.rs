@@ -48,9 +48,10 @@ pub(crate) fn register<A: Adapter>(io: &Server<A>, config: &AppConfig) -> Arc<Cl
     limits
 }
 
-/// Whether the socket's CONNECT carried `{"token": <token>}` (always true without a token).
+/// Whether the socket's CONNECT carried `"token": <token>` (always true without a token).
 fn is_authenticated<A: Adapter>(socket: &Socket<A>, token: Option<&str>) -> bool {
-    token.is_none_or(|token| socket.handshake().auth == json!({ "token": token }))
+    // Only the token counts: a recovering client adds `pid` and `offset` beside it.
+    token.is_none_or(|token| socket.handshake().auth.get("token") == Some(&json!(token)))
 }
 
 #[derive(Deserialize)]

@@ -14,9 +14,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use sio_adapter_redis::{
-    Driver, RedisAdapter, RedisAdapterConfig, RedisCluster, RedisClusterDriver, RedisDriver,
-    RedisDriverConfig, ShardedRedisAdapter, SubscriptionMode,
+    Driver, NodeRoute, RedisAdapter, RedisAdapterConfig, RedisCluster, RedisClusterDriver,
+    RedisDriver, RedisDriverConfig, RedisStreamsAdapter, RedisStreamsCluster, ShardedRedisAdapter,
+    StreamsConfig, SubscriptionMode,
 };
+use sio_server::engine::{ForwardingConfig, NodeTag};
 use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
 
 /// Command-line flags (each also read from the environment).
@@ -67,6 +69,15 @@ struct Flags {
     /// `--redis-sharded`.
     #[arg(long, env = "SIO_REDIS_CLUSTER")]
     redis_cluster: bool,
+    /// Connection state recovery: how long (ms) a disconnected client's session and the
+    /// broadcasts it missed are kept for it to recover; 0 or absent: off.
+    #[arg(long, env = "SIO_RECOVERY_MS")]
+    recovery_ms: Option<u64>,
+    /// Use the Redis Streams adapter (wire-compatible with Node's
+    /// `@socket.io/redis-streams-adapter`) instead of pub/sub; needs `--redis`. With
+    /// `--recovery-ms`, sessions survive the death of their node.
+    #[arg(long, env = "SIO_REDIS_STREAMS")]
+    redis_streams: bool,
     /// The socket.io-client browser bundle (`socket.io.min.js` from the npm package), served at
     /// `/socket.io/socket.io.min.js` for pages of your own (the chat page has its own client).
     #[arg(long, env = "SIO_CLIENT_BUNDLE")]
@@ -77,6 +88,14 @@ struct Flags {
     /// Allowed CORS origins (repeatable); none: CORS headers are not sent.
     #[arg(long = "cors-origin", env = "SIO_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
+    /// The address (`host:port`) other nodes use to forward requests to this one, announced in
+    /// the heartbeat (default: the bound address, unless it is unspecified such as 0.0.0.0).
+    #[arg(long, env = "SIO_ADVERTISE")]
+    advertise: Option<String>,
+    /// Turn off session forwarding (with `--redis`, on by default): polling clients then need a
+    /// load balancer with sticky sessions.
+    #[arg(long, env = "SIO_NO_FORWARDING", value_parser = clap::builder::BoolishValueParser::new())]
+    no_forwarding: bool,
 }
 
 /// How log lines are written.
@@ -115,6 +134,12 @@ async fn main() -> anyhow::Result<()> {
     if let Some(max) = flags.max_connections {
         builder = builder.max_connections(max);
     }
+    if let Some(ms) = flags.recovery_ms.filter(|ms| *ms > 0) {
+        builder = builder.connection_state_recovery(sio_server::adapter::RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(ms),
+            ..sio_server::adapter::RecoveryConfig::default()
+        });
+    }
     if !flags.cors_origins.is_empty() {
         builder = builder.cors(
             sio_server::engine::CorsConfig::origins(flags.cors_origins.clone())
@@ -125,6 +150,9 @@ async fn main() -> anyhow::Result<()> {
         node_id: node_id.clone(),
         auth_token: flags.auth_token.clone(),
     };
+    if flags.redis_streams && flags.redis.is_empty() {
+        anyhow::bail!("--redis-streams needs --redis URL");
+    }
     let sharded = flags.redis_sharded || flags.redis_cluster;
     if flags.redis_subscription_mode.is_some() && !sharded {
         anyhow::bail!("--redis-subscription-mode needs --redis-sharded or --redis-cluster");
@@ -132,6 +160,10 @@ async fn main() -> anyhow::Result<()> {
     if flags.redis.len() > 1 && !flags.redis_cluster {
         anyhow::bail!("several --redis URLs need --redis-cluster");
     }
+    let listener = tokio::net::TcpListener::bind(flags.bind)
+        .await
+        .with_context(|| format!("binding {}", flags.bind))?;
+    let local = listener.local_addr()?;
     match flags.redis.first() {
         Some(url) => {
             let config = RedisDriverConfig {
@@ -145,37 +177,101 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 Arc::new(RedisDriver::new(url, config).context("invalid --redis URL")?)
             };
+            if flags.redis_streams {
+                let cluster = RedisStreamsCluster::new(
+                    url,
+                    driver,
+                    StreamsConfig {
+                        channel_prefix: flags.redis_prefix.clone(),
+                        node_id: node_id.clone(),
+                        ..StreamsConfig::default()
+                    },
+                )
+                .context("invalid --redis URL")?;
+                // No session forwarding here (it needs the pub/sub adapter's heartbeats):
+                // polling clients need sticky sessions.
+                tracing::info!(node = %node_id, "joining the cluster through redis streams");
+                let builder = builder.adapter::<RedisStreamsAdapter>(cluster);
+                return run(builder, listener, &flags, app).await;
+            }
+            let heartbeat_interval = Duration::from_millis(flags.heartbeat_ms.max(100));
+            let route = forwarding_route(&flags, local)?;
             let cluster = RedisCluster::new(
                 driver,
                 RedisAdapterConfig {
                     prefix: flags.redis_prefix.clone(),
                     node_id: node_id.clone(),
-                    heartbeat_interval: Duration::from_millis(flags.heartbeat_ms.max(100)),
+                    heartbeat_interval,
+                    route: route.clone(),
                     subscription_mode: flags.redis_subscription_mode.unwrap_or_default(),
                     ..RedisAdapterConfig::default()
                 },
             );
+            if let Some(route) = route {
+                tracing::info!(tag = %route.tag, addr = %route.addr, "forwarding sessions");
+                let directory = Arc::new(cluster.clone());
+                builder = builder.forwarding(
+                    // An owner silent for most of a heartbeat interval is dead: the client hears
+                    // so within one interval.
+                    ForwardingConfig::new(route.tag, directory)
+                        .answer_timeout(heartbeat_interval.mul_f64(0.8)),
+                );
+            }
             tracing::info!(node = %node_id, sharded, redis_cluster = flags.redis_cluster, "joining the cluster through redis");
             if sharded {
-                run(builder.adapter::<ShardedRedisAdapter>(cluster), &flags, app).await
+                run(
+                    builder.adapter::<ShardedRedisAdapter>(cluster),
+                    listener,
+                    &flags,
+                    app,
+                )
+                .await
             } else {
-                run(builder.adapter::<RedisAdapter>(cluster), &flags, app).await
+                run(
+                    builder.adapter::<RedisAdapter>(cluster),
+                    listener,
+                    &flags,
+                    app,
+                )
+                .await
             }
         }
-        None => run::<LocalAdapter>(builder, &flags, app).await,
+        None => run::<LocalAdapter>(builder, listener, &flags, app).await,
     }
+}
+
+/// This node's forwarding route: a fresh tag and the advertised address, or `None` when
+/// forwarding is off (`--no-forwarding`, or no address to advertise).
+fn forwarding_route(flags: &Flags, local: SocketAddr) -> anyhow::Result<Option<NodeRoute>> {
+    if flags.no_forwarding {
+        return Ok(None);
+    }
+    let addr = match &flags.advertise {
+        Some(addr) => addr.clone(),
+        None if !local.ip().is_unspecified() => local.to_string(),
+        None => {
+            tracing::warn!(
+                bind = %local,
+                "session forwarding off: the bound address is unspecified, give --advertise \
+                 HOST:PORT (where other nodes reach this one); polling clients need sticky sessions"
+            );
+            return Ok(None);
+        }
+    };
+    Ok(Some(NodeRoute {
+        tag: NodeTag::random(),
+        addr,
+    }))
 }
 
 async fn run<A: Adapter>(
     builder: ServerBuilder<A>,
+    listener: tokio::net::TcpListener,
     flags: &Flags,
     app: app::AppConfig,
 ) -> anyhow::Result<()> {
     let io = builder.build();
     let limits = app::register(&io, &app);
-    let listener = tokio::net::TcpListener::bind(flags.bind)
-        .await
-        .with_context(|| format!("binding {}", flags.bind))?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, node = %app.node_id, "sio-node listening");
     let bundle = match &flags.client_bundle {

@@ -7,8 +7,12 @@ mod common;
 use std::time::Duration;
 
 use common::client::Client;
-use common::{Node, Redis, run_node, spawn_node_js, wait_for_metric};
+use common::{Node, Redis, run_node, wait_for_metric};
 use serde_json::json;
+
+fn spawn_node_js(redis: &str, id: &str) -> (common::NodeJs, String) {
+    common::spawn_node_js(redis, id, &[])
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_and_node_nodes_share_a_cluster() {
@@ -17,7 +21,7 @@ async fn rust_and_node_nodes_share_a_cluster() {
         "rust-1",
         &["--redis", &redis.url(), "--heartbeat-ms", "500"],
     );
-    let (_node_js, node_url) = spawn_node_js(&redis.url(), "node-1", "classic");
+    let (_node_js, node_url) = spawn_node_js(&redis.url(), "node-1");
     // Both subscribed: Redis counts two servers.
     wait_for_metric(&rust, "sio_cluster_nodes 2\n");
 

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::client::Client;
-use common::{Node, Redis, spawn_node_js, wait_for_metric};
+use common::{Node, Redis, spawn_node_js_variant, wait_for_metric};
 use serde_json::{Value, json};
 
 /// Waits until both clients get `message` with `data`.
@@ -73,7 +73,8 @@ async fn rust_and_node_nodes_share_a_sharded_cluster() {
             "--redis-sharded",
         ],
     );
-    let (_node_js, node_url) = spawn_node_js(&redis.url(), "node-1", "sharded:dynamic");
+    let (_node_js, node_url) =
+        spawn_node_js_variant(&redis.url(), "node-1", "sharded:dynamic", &[]);
     // Both subscribed: SHARDNUMSUB counts two servers.
     wait_for_metric(&rust, "sio_cluster_nodes 2\n");
 

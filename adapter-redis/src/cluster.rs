@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use sio_server::engine::{NodeTag, OwnerDirectory};
+
 use crate::driver::{Driver, Received, ResumeGate};
 
 /// How a sharded node subscribes to room channels (Node's `subscriptionMode`).
@@ -70,6 +72,18 @@ pub struct RedisAdapterConfig {
     /// How the sharded adapter subscribes to room channels (not used by the classic one).
     /// Default: [`SubscriptionMode::Dynamic`].
     pub subscription_mode: SubscriptionMode,
+    /// Where this node serves forwarded requests for its sessions, announced in every heartbeat
+    /// (fields `tag` and `addr`, which Node nodes ignore). Default: `None` (not announced).
+    pub route: Option<NodeRoute>,
+}
+
+/// A node's session-forwarding route: the tag of its session ids and its internal address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRoute {
+    /// The tag that prefixes the node's session ids.
+    pub tag: NodeTag,
+    /// The node's internal HTTP address, `host:port`.
+    pub addr: String,
 }
 
 impl Default for RedisAdapterConfig {
@@ -80,6 +94,7 @@ impl Default for RedisAdapterConfig {
             heartbeat_interval: Duration::from_secs(5),
             publish_on_specific_response_channel: false,
             subscription_mode: SubscriptionMode::Dynamic,
+            route: None,
         }
     }
 }
@@ -88,6 +103,7 @@ impl Default for RedisAdapterConfig {
 struct Peer {
     last_seen: Instant,
     namespaces: BTreeSet<String>,
+    route: Option<NodeRoute>,
 }
 
 /// Upper bounds (seconds) of the request latency histogram buckets.
@@ -317,6 +333,20 @@ impl RedisCluster {
         live_peers(&self.inner, nsp)
     }
 
+    /// The address of the live node that announced `tag` (the owner directory of session
+    /// forwarding).
+    #[must_use]
+    pub fn route_of(&self, tag: NodeTag) -> Option<String> {
+        let horizon = self.inner.config.heartbeat_interval * 2;
+        let now = Instant::now();
+        lock(&self.inner.peers)
+            .values()
+            .filter(|p| now.duration_since(p.last_seen) <= horizon)
+            .filter_map(|p| p.route.as_ref())
+            .find(|r| r.tag == tag)
+            .map(|r| r.addr.clone())
+    }
+
     pub(crate) fn register(&self, state: Arc<dyn NsHandler>) {
         lock(&self.inner.namespaces).insert(state.nsp().to_owned(), Arc::downgrade(&state));
         // Tell the others at once that this node now serves the namespace, and again once its
@@ -363,6 +393,12 @@ impl RedisCluster {
     }
 }
 
+impl OwnerDirectory for RedisCluster {
+    fn locate(&self, tag: NodeTag) -> Option<String> {
+        self.route_of(tag)
+    }
+}
+
 fn live_peers(inner: &ClusterInner, nsp: Option<&str>) -> BTreeSet<String> {
     let horizon = inner.config.heartbeat_interval * 2;
     let now = Instant::now();
@@ -380,7 +416,11 @@ fn heartbeat_channel(prefix: &str) -> String {
 
 fn send_heartbeat(inner: &ClusterInner, kind: &str) {
     let namespaces: Vec<String> = lock(&inner.namespaces).keys().cloned().collect();
-    let message = json!({ "type": kind, "uid": inner.config.node_id, "nsps": namespaces });
+    let mut message = json!({ "type": kind, "uid": inner.config.node_id, "nsps": namespaces });
+    if let (Some(route), Some(fields)) = (&inner.config.route, message.as_object_mut()) {
+        fields.insert("tag".into(), Value::from(route.tag.as_str()));
+        fields.insert("addr".into(), Value::from(route.addr.as_str()));
+    }
     inner.driver.publish(
         &heartbeat_channel(&inner.config.prefix),
         Bytes::from(message.to_string()),
@@ -406,13 +446,26 @@ async fn count_subscribers(inner: &ClusterInner) {
 
 /// Announces this node every interval and forgets nodes silent for two intervals.
 async fn heartbeat(weak: Weak<ClusterInner>) {
+    // The first heartbeat waits (up to an interval) for the subscriptions and says "hello":
+    // every node answers it at once, and the answers reach this node.
+    let started = Instant::now();
+    let mut kind = "hello";
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.driver.is_connected() || started.elapsed() >= inner.config.heartbeat_interval {
+            break;
+        }
+        drop(inner);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     loop {
         let Some(inner) = weak.upgrade() else { return };
         if inner.closed.load(Ordering::Acquire) {
             return;
         }
         let interval = inner.config.heartbeat_interval;
-        send_heartbeat(&inner, "heartbeat");
+        send_heartbeat(&inner, kind);
+        kind = "heartbeat";
         count_subscribers(&inner).await;
         let horizon = interval * 2;
         let now = Instant::now();
@@ -470,6 +523,16 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
                 .collect()
         })
         .unwrap_or_default();
+    let route = match (
+        value.get("tag").and_then(Value::as_str),
+        value.get("addr").and_then(Value::as_str),
+    ) {
+        (Some(tag), Some(addr)) => tag.parse().ok().map(|tag| NodeRoute {
+            tag,
+            addr: addr.to_owned(),
+        }),
+        _ => None,
+    };
     let mut peers = lock(&inner.peers);
     match kind {
         "bye" if peers.remove(uid).is_some() => {
@@ -477,7 +540,7 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
             tracing::info!(node = uid, "node left the cluster");
             inner.peers_changed.send_modify(|v| *v += 1);
         }
-        "heartbeat" => {
+        "heartbeat" | "hello" => {
             let new = !peers.contains_key(uid);
             let grew = peers
                 .get(uid)
@@ -487,12 +550,16 @@ fn on_heartbeat(inner: &ClusterInner, payload: &[u8]) {
                 Peer {
                     last_seen: Instant::now(),
                     namespaces,
+                    route,
                 },
             );
             drop(peers);
             if new {
                 tracing::info!(node = uid, "node joined the cluster");
-                // Let the newcomer know this node at once.
+            }
+            // Answer a newcomer at once, so it knows this node (and its route) now rather than
+            // at the next interval.
+            if (new || kind == "hello") && !inner.closed.load(Ordering::Acquire) {
                 send_heartbeat(inner, "heartbeat");
             }
             if new || grew {

@@ -25,12 +25,14 @@ mod adapter;
 mod cluster;
 pub mod driver;
 mod emitter;
+pub mod streams;
 pub mod wire;
 
 pub use adapter::sharded::wire as sharded_wire;
 pub use adapter::{RedisAdapter, ShardedRedisAdapter};
-pub use cluster::{RedisAdapterConfig, RedisCluster, SubscriptionMode};
+pub use cluster::{NodeRoute, RedisAdapterConfig, RedisCluster, SubscriptionMode};
 pub use driver::{
     Driver, MemoryDriver, MemoryHub, RedisClusterDriver, RedisDriver, RedisDriverConfig, ResumeGate,
 };
 pub use emitter::Emitter;
+pub use streams::{RedisStreamsAdapter, RedisStreamsCluster, StreamsConfig};

@@ -99,6 +99,9 @@ pub(crate) struct Target {
     pub(crate) path: String,
     /// How clients connect (`--transport`).
     pub(crate) transport: Transport,
+    /// Polling only: where every GET and POST after the handshake goes (`--poll-via`), when not
+    /// to `addr`.
+    pub(crate) poll_via: Option<SocketAddr>,
 }
 
 impl Target {
@@ -134,6 +137,7 @@ impl Target {
             url: format!("ws://{hostport}{path}?EIO=4&transport=websocket"),
             path,
             transport: Transport::Websocket,
+            poll_via: None,
         })
     }
 }

@@ -99,18 +99,28 @@ pub(crate) struct Common {
     /// two keep-alive connections per client). The fan-out's subscribers always use WebSocket.
     #[arg(long, value_enum, default_value_t = client::Transport::Websocket)]
     pub(crate) transport: client::Transport,
+    /// With `--transport polling`: after the handshake on the target, send every GET and POST
+    /// of the session to this address instead (another node of a cluster with session
+    /// forwarding, which forwards them to the session's node). Loopback only.
+    #[arg(long)]
+    pub(crate) poll_via: Option<String>,
 }
 
 impl Common {
     /// The parsed targets.
     pub(crate) fn targets(&self) -> anyhow::Result<Vec<client::Target>> {
         client::check_sources(&self.source_ips)?;
+        let poll_via = match &self.poll_via {
+            Some(via) => Some(client::Target::parse(via)?.addr),
+            None => None,
+        };
         let targets: Vec<_> = self
             .targets
             .iter()
             .map(|t| {
                 client::Target::parse(t).map(|mut target| {
                     target.transport = self.transport;
+                    target.poll_via = poll_via;
                     target
                 })
             })
@@ -143,6 +153,9 @@ impl Common {
         // Recorded (and so grouped apart by `summarize`) only when not the default.
         if self.transport == client::Transport::Polling {
             config["transport"] = json!("polling");
+        }
+        if let Some(via) = &self.poll_via {
+            config["poll_via"] = json!(via);
         }
         json!({
             "scenario": scenario,

@@ -113,7 +113,19 @@ impl Polling {
             .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
             .and_then(|v| v["sid"].as_str().map(str::to_owned))
             .ok_or_else(|| fail(Stage::Open, format!("got {open:.40}")))?;
-        let post = http_connection(target, source).await?;
+        let via;
+        let polled = match target.poll_via {
+            Some(addr) => {
+                via = Target {
+                    addr,
+                    ..target.clone()
+                };
+                get = http_connection(&via, source).await?;
+                &via
+            }
+            None => target,
+        };
+        let post = http_connection(polled, source).await?;
         let session = Polling {
             uri: format!("{base}&sid={sid}"),
             host,

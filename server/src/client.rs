@@ -1,12 +1,13 @@
 //! One Engine.IO connection seen from Socket.IO: its packet decoder and the namespaces it joined.
 //! It is the engine's per-session state ([`EngineHandler::Conn`]).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll};
 
 use serde_json::Value;
 
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, SessionState};
 use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
 use crate::handler_slots::{HandlerSlots, ReadGate};
 use crate::handshake::Handshake;
@@ -14,7 +15,7 @@ use crate::metrics::add;
 use crate::namespace::{ConnectGuard, Namespace};
 use crate::protocol::{Decoder, Packet, PacketType};
 use crate::server::ServerInner;
-use crate::socket::Socket;
+use crate::socket::{Identity, Socket};
 
 /// Packets a client may send to a namespace while its connect is being handled.
 const MAX_QUEUED_WHILE_CONNECTING: usize = 256;
@@ -136,9 +137,46 @@ impl<A: Adapter> Client<A> {
         tokio::spawn(async move { me.connect(ns, auth, connecting).await });
     }
 
+    /// The session a CONNECT asks to restore (`{pid, offset}` beside the auth payload), if
+    /// recovery is on and the adapter grants it.
+    async fn claim(&self, ns: &Namespace<A>, auth: &Value) -> Option<(SessionState, String)> {
+        self.server.config.connection_state_recovery.as_ref()?;
+        let pid = auth.get("pid")?.as_str()?;
+        let offset = auth.get("offset")?.as_str()?;
+        let session = ns.adapter().claim_session(pid, offset).await?;
+        // A record that does not name this namespace, or whose ids are not ours, is not
+        // restored (never another client's state).
+        if session.pid != pid || session.nsp.as_deref().is_some_and(|n| n != ns.name()) {
+            return None;
+        }
+        let sid = session.sid.parse::<Sid>().ok()?;
+        if ns.adapter().local().get(sid).is_some() {
+            // Its old connection is still open here: not restored twice.
+            tracing::debug!(sid = %sid, "session claimed while its socket is still connected");
+            return None;
+        }
+        Some((session, offset.to_owned()))
+    }
+
     async fn connect(self: Arc<Self>, ns: Namespace<A>, auth: Value, _connecting: ConnectGuard<A>) {
         let nsp = ns.name().to_owned();
+        let recovery = self.server.config.connection_state_recovery.clone();
+        let restored = self.claim(&ns, &auth).await;
         let handshake = Handshake::new(self.session.request(), auth);
+        let identity = match &restored {
+            Some((session, _)) => Identity {
+                id: session.sid.parse().unwrap_or_else(|_| Sid::random()),
+                pid: Some(Arc::from(session.pid.as_str())),
+                recovered: true,
+                data: session.data.clone(),
+            },
+            None => Identity {
+                id: Sid::random(),
+                pid: recovery.as_ref().map(|_| Arc::from(Sid::random().as_str())),
+                recovered: false,
+                data: Value::Null,
+            },
+        };
         let slots = HandlerSlots::new(
             self.server.config.max_handlers_per_socket,
             self.gate.clone(),
@@ -149,9 +187,11 @@ impl<A: Adapter> Client<A> {
             self.me.clone(),
             self.session.clone(),
             handshake,
+            identity,
             slots,
         );
-        if let Err(refusal) = ns.run_middlewares(&socket).await {
+        let skip = restored.is_some() && recovery.as_ref().is_some_and(|r| r.skip_middlewares);
+        if !skip && let Err(refusal) = ns.run_middlewares(&socket).await {
             add(&self.server.metrics.socket_refusals, 1);
             self.lock().remove(&nsp);
             self.send(&Packet::new(
@@ -167,17 +207,40 @@ impl<A: Adapter> Client<A> {
         }
         socket.mark_connected();
         ns.adapter().local().insert(socket.inner.clone());
+        if let Some((session, _)) = &restored {
+            let own = socket.id().to_string();
+            socket.join(session.rooms.iter().filter(|r| **r != own).cloned());
+        }
         // With an adapter that subscribes per socket, messages sent to this socket from other
         // nodes reach it once the CONNECT is out.
         ns.adapter().rooms_ready(&[socket.id().to_string()]).await;
         add(&self.server.metrics.socket_connects, 1);
         let mut ok = serde_json::Map::new();
         ok.insert("sid".into(), Value::String(socket.id().to_string()));
+        if let Some(pid) = socket.pid() {
+            ok.insert("pid".into(), Value::String(pid.to_string()));
+        }
+        // Registered (and holding live packets) before the missed ones are read, so that
+        // nothing falls between the replay and the live stream.
+        let missed = match &restored {
+            Some((session, offset)) => ns.adapter().missed_packets(session, offset).await,
+            None => Vec::new(),
+        };
         self.send(&Packet::new(
             PacketType::Connect,
             nsp.clone(),
             Some(Value::Object(ok)),
         ));
+        if restored.is_some() {
+            let mut replayed = HashSet::with_capacity(missed.len());
+            for missed in missed {
+                self.send(&missed.packet);
+                replayed.insert(missed.offset);
+            }
+            add(&self.server.metrics.socket_recoveries, 1);
+            socket.end_replay(&replayed);
+        }
+        socket.session_changed();
         ns.run_connect_handler(&socket).await;
         // Hand over the packets that arrived meanwhile, in order, then go live.
         loop {

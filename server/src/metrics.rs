@@ -52,6 +52,14 @@ pub struct Metrics {
     pub broadcasts: AtomicU64,
     /// Acks that did not arrive in time.
     pub ack_timeouts: AtomicU64,
+    /// Sockets restored by connection state recovery.
+    pub socket_recoveries: AtomicU64,
+    /// Requests for another node's session, forwarded to their owner.
+    pub forwarded_requests: AtomicU64,
+    /// Forwarded requests whose owner was dead or unreachable (answered "Session ID unknown").
+    pub forward_failures: AtomicU64,
+    /// Websocket upgrades relayed to the session's owner.
+    pub relayed_websockets: AtomicU64,
     /// Acks awaited now (a gauge): emits with an ack whose reply, timeout or disconnect has not
     /// come yet.
     pub pending_acks: AtomicU64,
@@ -144,6 +152,24 @@ impl Metrics {
         );
         counter(
             out,
+            "sio_forwarded_requests_total",
+            "Requests for another node's session, forwarded to their owner.",
+            &self.forwarded_requests,
+        );
+        counter(
+            out,
+            "sio_forward_failures_total",
+            "Forwarded requests whose owner was dead or unreachable (answered Session ID unknown).",
+            &self.forward_failures,
+        );
+        counter(
+            out,
+            "sio_relayed_websockets_total",
+            "Websocket upgrades relayed to the session's owner.",
+            &self.relayed_websockets,
+        );
+        counter(
+            out,
             "sio_socket_connects_total",
             "Sockets connected to a namespace.",
             &self.socket_connects,
@@ -196,6 +222,11 @@ impl Metrics {
                 "sio_payloads_too_large_total",
                 "Polling request bodies refused with 413.",
                 &self.payloads_too_large,
+            ),
+            (
+                "sio_socket_recoveries_total",
+                "Sockets restored by connection state recovery.",
+                &self.socket_recoveries,
             ),
             (
                 "sio_handshakes_refused_shutdown_total",

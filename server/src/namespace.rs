@@ -125,7 +125,8 @@ impl<A: Adapter> Namespace<A> {
                 settings.parser,
                 settings.max_rooms_per_socket,
                 settings.max_room_name_len,
-            ),
+            )
+            .with_recovery(settings.connection_state_recovery.clone()),
             config,
         );
         let request_timeout = settings.request_timeout;

@@ -11,7 +11,9 @@ use std::time::Duration;
 use http::{Request, Response};
 use serde::Serialize;
 
-use crate::adapter::{AckReplies, Adapter, AdapterError, ClusterResponse, LocalAdapter, Room};
+use crate::adapter::{
+    AckReplies, Adapter, AdapterError, ClusterResponse, LocalAdapter, RecoveryConfig, Room,
+};
 use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::client::SioHandler;
 use crate::connect_timeout::ConnectTimeouts;
@@ -56,6 +58,10 @@ pub struct ServerConfig {
     /// reading until they start (backpressure: nothing is dropped, but a handler that waits
     /// for something the same client sends may then wait for its timeout). Default: 64.
     pub max_handlers_per_socket: usize,
+    /// Connection state recovery: a client that reconnects within the configured duration gets
+    /// its socket id, rooms, data and the broadcasts it missed. Default: `None` (off, as in
+    /// Node).
+    pub connection_state_recovery: Option<RecoveryConfig>,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +75,7 @@ impl Default for ServerConfig {
             max_rooms_per_socket: 10_000,
             max_room_name_len: 256,
             max_handlers_per_socket: 64,
+            connection_state_recovery: None,
             max_namespaces: 1_000,
             empty_namespace_grace: Duration::from_secs(30),
         }
@@ -265,6 +272,14 @@ impl<A: Adapter> ServerBuilder<A> {
         self
     }
 
+    /// Forwards requests for other nodes' sessions to their owner, so that a load balancer
+    /// needs no sticky sessions (see [`ForwardingConfig`](crate::engine::ForwardingConfig)).
+    /// Default: off.
+    pub fn forwarding(mut self, forwarding: crate::engine::ForwardingConfig) -> Self {
+        self.config.engine.forwarding = Some(forwarding);
+        self
+    }
+
     /// How long a connection may stay without joining a namespace. Default: 45 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
@@ -280,6 +295,31 @@ impl<A: Adapter> ServerBuilder<A> {
     /// The most rooms a socket may join. Default: 10 000.
     pub fn max_rooms_per_socket(mut self, max: usize) -> Self {
         self.config.max_rooms_per_socket = max;
+        self
+    }
+
+    /// Turns connection state recovery on. Default: off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sio_server::{Server, adapter::RecoveryConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let io = Server::builder()
+    ///     .connection_state_recovery(RecoveryConfig {
+    ///         max_disconnection_duration: Duration::from_secs(30),
+    ///         ..RecoveryConfig::default()
+    ///     })
+    ///     .build();
+    /// io.on_connection(|socket: sio_server::Socket| async move {
+    ///     if socket.recovered() {
+    ///         // Same id, rooms and data as before; missed broadcasts were replayed.
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
+        self.config.connection_state_recovery = Some(config);
         self
     }
 

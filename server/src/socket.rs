@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::adapter::{Adapter, BroadcastOptions, LocalSocket, Room, SocketInfo};
+use crate::adapter::{Adapter, BroadcastOptions, LocalSocket, Room, SessionState, SocketInfo};
 use crate::broadcast::BroadcastOperator;
 use crate::client::Client;
 use crate::engine::{Frame, Session, Sid, Transport};
@@ -76,6 +76,24 @@ impl std::fmt::Display for DisconnectReason {
     }
 }
 
+/// Who a new socket is: a fresh id, or the id and session of a restored one.
+pub(crate) struct Identity {
+    pub(crate) id: Sid,
+    /// The private session id (recovery on).
+    pub(crate) pid: Option<Arc<str>>,
+    /// Restored from a previous session.
+    pub(crate) recovered: bool,
+    /// The restored data.
+    pub(crate) data: Value,
+}
+
+/// A frame held back while a restored socket's missed packets are replayed.
+struct Held {
+    frame: Frame,
+    offset: Option<Arc<str>>,
+    volatile: bool,
+}
+
 type DisconnectHandler<A> = Arc<dyn Fn(Socket<A>, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 
 pub(crate) struct SocketInner<A: Adapter> {
@@ -93,6 +111,11 @@ pub(crate) struct SocketInner<A: Adapter> {
     next_ack: AtomicU64,
     connected: AtomicBool,
     data: Mutex<Value>,
+    pid: Option<Arc<str>>,
+    recovered: bool,
+    /// Set while a restored socket replays what it missed: live packets wait in `held`.
+    replaying: AtomicBool,
+    held: Mutex<Option<Vec<Held>>>,
     /// Bounds the handlers running at once.
     slots: Arc<HandlerSlots>,
 }
@@ -125,14 +148,16 @@ impl<A: Adapter> Socket<A> {
         client: Weak<Client<A>>,
         session: Arc<Session>,
         handshake: Handshake,
+        identity: Identity,
         slots: Arc<HandlerSlots>,
     ) -> Self {
         let nsp = ns.name_arc().clone();
+        let replaying = identity.recovered;
         Socket {
             inner: Arc::new_cyclic(|me: &Weak<SocketInner<A>>| SocketInner {
                 me: me.clone(),
                 client,
-                id: Sid::random(),
+                id: identity.id,
                 ns,
                 session,
                 nsp,
@@ -143,7 +168,11 @@ impl<A: Adapter> Socket<A> {
                 acks: Mutex::new(HashMap::new()),
                 next_ack: AtomicU64::new(0),
                 connected: AtomicBool::new(false),
-                data: Mutex::new(Value::Null),
+                data: Mutex::new(identity.data),
+                pid: identity.pid,
+                recovered: identity.recovered,
+                replaying: AtomicBool::new(replaying),
+                held: Mutex::new(replaying.then(Vec::new)),
                 slots,
             }),
         }
@@ -153,6 +182,13 @@ impl<A: Adapter> Socket<A> {
     #[must_use]
     pub fn id(&self) -> Sid {
         self.inner.id
+    }
+
+    /// Whether the socket was restored by connection state recovery (same id, rooms and data
+    /// as before its connection dropped; the broadcasts it missed were replayed).
+    #[must_use]
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered
     }
 
     /// The namespace.
@@ -325,12 +361,14 @@ impl<A: Adapter> Socket<A> {
             }
         }
         crate::metrics::add(&self.inner.ns.metrics().joins_refused, refused);
+        self.inner.session_changed();
         result
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
         self.inner.ns.adapter().local().del(self.inner.id, room);
+        self.inner.session_changed();
     }
 
     /// The rooms the socket is in, its own id first.
@@ -378,6 +416,7 @@ impl<A: Adapter> Socket<A> {
     pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), serde_json::Error> {
         let value = serde_json::to_value(data)?;
         *self.inner.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+        self.inner.session_changed();
         Ok(())
     }
 
@@ -388,6 +427,29 @@ impl<A: Adapter> Socket<A> {
 
     pub(crate) fn mark_connected(&self) {
         self.inner.connected.store(true, Ordering::Release);
+    }
+
+    /// The private session id, when recovery is on.
+    pub(crate) fn pid(&self) -> Option<&Arc<str>> {
+        self.inner.pid.as_ref()
+    }
+
+    /// Tells the adapter the session's state, if it tracks live sessions.
+    pub(crate) fn session_changed(&self) {
+        self.inner.session_changed();
+    }
+
+    /// Ends a restored socket's replay: the live packets held meanwhile follow, except those
+    /// the replay already sent (by offset).
+    pub(crate) fn end_replay(&self, replayed: &std::collections::HashSet<Arc<str>>) {
+        let mut held = self.inner.held.lock().unwrap_or_else(|e| e.into_inner());
+        for h in held.take().unwrap_or_default() {
+            if h.offset.as_ref().is_some_and(|o| replayed.contains(o)) {
+                continue;
+            }
+            self.inner.push(&h.frame, h.volatile);
+        }
+        self.inner.replaying.store(false, Ordering::Release);
     }
 
     /// Handles a packet addressed to this socket.
@@ -470,6 +532,51 @@ impl<A: Adapter> Socket<A> {
 }
 
 impl<A: Adapter> SocketInner<A> {
+    fn session_state(&self, pid: &str) -> SessionState {
+        SessionState {
+            sid: self.id.to_string(),
+            pid: pid.to_owned(),
+            rooms: self.ns.adapter().local().rooms_of(self.id),
+            data: self.data.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            nsp: Some(self.nsp.to_string()),
+        }
+    }
+
+    fn session_changed(&self) {
+        if let Some(pid) = &self.pid
+            && self.connected.load(Ordering::Acquire)
+            && self.ns.adapter().tracks_live_sessions()
+        {
+            self.ns.adapter().update_session(self.session_state(pid));
+        }
+    }
+
+    /// Holds a frame while replaying; `false` when the replay is over (send it now).
+    fn hold(&self, frame: &Frame, offset: Option<&Arc<str>>, volatile: bool) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        match held.as_mut() {
+            Some(queue) => {
+                queue.push(Held {
+                    frame: frame.clone(),
+                    offset: offset.cloned(),
+                    volatile,
+                });
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn push(&self, frame: &Frame, volatile: bool) {
+        if volatile {
+            if !self.session.send_volatile(frame.clone()) {
+                crate::metrics::add(&self.ns.metrics().volatile_dropped, 1);
+            }
+        } else {
+            let _ = self.session.send(frame.clone());
+        }
+    }
+
     fn register_ack(
         &self,
         mut packet: Packet,
@@ -524,6 +631,14 @@ impl<A: Adapter> SocketInner<A> {
         if !self.connected.swap(false, Ordering::AcqRel) {
             return;
         }
+        if let Some(pid) = &self.pid {
+            // A lost connection can be recovered; a deliberate disconnect cannot.
+            if matches!(reason, DisconnectReason::Transport(_)) {
+                self.ns.adapter().persist_session(self.session_state(pid));
+            } else {
+                self.ns.adapter().discard_session(pid);
+            }
+        }
         self.ns.adapter().local().remove(self.id);
         self.ns.check_idle();
         if let Some(client) = self.client.upgrade() {
@@ -569,13 +684,17 @@ impl<A: Adapter> LocalSocket for SocketInner<A> {
     }
 
     fn deliver(&self, frame: &Frame, volatile: bool) {
-        if volatile {
-            if !self.session.send_volatile(frame.clone()) {
-                crate::metrics::add(&self.ns.metrics().volatile_dropped, 1);
-            }
-        } else {
-            let _ = self.session.send(frame.clone());
+        if self.replaying.load(Ordering::Acquire) && self.hold(frame, None, volatile) {
+            return;
         }
+        self.push(frame, volatile);
+    }
+
+    fn deliver_logged(&self, frame: &Frame, offset: &Arc<str>) {
+        if self.replaying.load(Ordering::Acquire) && self.hold(frame, Some(offset), false) {
+            return;
+        }
+        self.push(frame, false);
     }
 
     fn deliver_with_ack(

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod cluster;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -204,6 +206,23 @@ pub fn run_node(script: &str, args: &[&str]) -> Output {
     )
 }
 
+/// Like `run_node`, with extra environment variables.
+pub fn run_node_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "{} has no node_modules",
+        dir.display()
+    );
+    run_checked(
+        Command::new("node")
+            .current_dir(&dir)
+            .arg(script)
+            .args(args)
+            .envs(env.iter().copied()),
+    )
+}
+
 /// Runs a Python client script from the interop folder with its virtualenv.
 pub fn run_python(script: &str, args: &[&str]) -> Output {
     let dir = interop_dir();
@@ -251,47 +270,6 @@ pub fn wait_for_metric(node: &Node, line: &str) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// A Node.js socket.io node (`tests/interop/node_cluster_node.mjs`), killed when dropped.
-pub struct NodeJs(Child);
-
-impl Drop for NodeJs {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a Node.js socket.io node on `redis` (`variant`: `classic`, or `sharded:<mode>`) and
-/// waits until it serves; returns it and its URL.
-pub fn spawn_node_js(redis: &str, id: &str, variant: &str) -> (NodeJs, String) {
-    let dir = interop_dir();
-    assert!(
-        dir.join("node_modules").is_dir(),
-        "run scripts/install-deps.sh first"
-    );
-    let port = free_port();
-    let child = Command::new("node")
-        .current_dir(&dir)
-        .args([
-            "node_cluster_node.mjs",
-            &port.to_string(),
-            redis,
-            id,
-            variant,
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("node runs");
-    let guard = NodeJs(child);
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while http_get(addr, "/healthz").is_none() {
-        assert!(Instant::now() < deadline, "the Node.js node did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (guard, format!("http://{addr}"))
 }
 
 /// A `redis-server` on a free port, killed when dropped; it can be killed and restarted on the
@@ -359,6 +337,59 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A Node.js cluster node (`tests/interop/node_cluster_node.mjs`), killed when dropped.
+pub struct NodeJs(Child);
+
+impl Drop for NodeJs {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a Node.js node on Redis `redis` with extra environment variables; returns it and its
+/// URL once `/healthz` answers.
+pub fn spawn_node_js(redis: &str, id: &str, env: &[(&str, &str)]) -> (NodeJs, String) {
+    spawn_node_js_variant(redis, id, "classic", env)
+}
+
+/// Like [`spawn_node_js`], with Node's adapter `variant`: `classic`, or `sharded:<mode>`
+/// (`createShardedAdapter` with that subscription mode).
+pub fn spawn_node_js_variant(
+    redis: &str,
+    id: &str,
+    variant: &str,
+    env: &[(&str, &str)],
+) -> (NodeJs, String) {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "run scripts/install-deps.sh first"
+    );
+    let port = free_port();
+    let child = Command::new("node")
+        .current_dir(&dir)
+        .args([
+            "node_cluster_node.mjs",
+            &port.to_string(),
+            redis,
+            id,
+            variant,
+        ])
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("node runs");
+    let guard = NodeJs(child);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http_get(addr, "/healthz").is_none() {
+        assert!(Instant::now() < deadline, "the Node.js node did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (guard, format!("http://{addr}"))
 }
 
 /// `haproxy` in front of nodes, with the configuration of `deploy/haproxy.cfg.tmpl` (rendered by

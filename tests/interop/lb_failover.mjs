@@ -1,16 +1,30 @@
 // Clients behind the load balancer carry on when a node dies.
-// Usage: node lb_failover.mjs <entry-url> <control command...>
+// Usage: node lb_failover.mjs <entry-url> [--polling <heartbeat-ms>] <control command...>
 // The control command is run as `<control...> kill <node-id>`.
+// Default: websocket, polling and upgrading clients with the balancer's sticky cookie. With
+// --polling (a cookie-free balancer, session forwarding): polling clients only, and those of the
+// killed node must reconnect within two heartbeat intervals.
 import { execFileSync } from "node:child_process";
 import { io } from "socket.io-client";
 import { check, finish, timeLimit } from "./check.mjs";
 
-const [entry, ...control] = process.argv.slice(2);
+let [entry, ...control] = process.argv.slice(2);
+let heartbeat = null;
+if (control[0] === "--polling") {
+  heartbeat = Number(control[1]);
+  control = control.slice(2);
+}
 timeLimit(60_000);
 
-const transports = [["websocket"], ["polling"], ["polling", "websocket"]];
+const transports = heartbeat ? [["polling"]] : [["websocket"], ["polling"], ["polling", "websocket"]];
 const clients = Array.from({ length: 9 }, (_, i) =>
-  io(entry, { transports: transports[i % 3], forceNew: true, withCredentials: true, reconnectionDelay: 100, reconnectionDelayMax: 500 }),
+  io(entry, {
+    transports: transports[i % transports.length],
+    forceNew: true,
+    withCredentials: !heartbeat,
+    reconnectionDelay: 100,
+    reconnectionDelayMax: heartbeat ? 200 : 500,
+  }),
 );
 const whoami = (c) => c.timeout(5000).emitWithAck("whoami");
 const connected = (c) => new Promise((r) => (c.connected ? r() : c.once("connect", r)));
@@ -21,10 +35,22 @@ check("clients spread over nodes", nodes.size >= 2, [...nodes].join(","));
 
 const victim = before[0].node;
 const affected = clients.filter((_, i) => before[i].node === victim);
-const reconnected = affected.map((c) => new Promise((r) => c.once("disconnect", () => c.once("connect", r))));
+const reconnected = affected.map(
+  (c) => new Promise((r) => c.once("disconnect", () => c.once("connect", () => r(Date.now())))),
+);
+const killedAt = Date.now();
 execFileSync(control[0], [...control.slice(1), "kill", victim], { stdio: "inherit" });
-await Promise.all(reconnected);
-check(`${affected.length} clients of the killed node reconnected`, true);
+console.log(`killed ${victim}`);
+const times = (await Promise.all(reconnected)).map((t) => t - killedAt);
+check(`${affected.length} clients of the killed node reconnected`, true, times.join(","));
+if (heartbeat) {
+  const slowest = Math.max(...times);
+  check(
+    `they reconnected within two heartbeats (${2 * heartbeat} ms)`,
+    slowest <= 2 * heartbeat,
+    `slowest ${slowest} ms: ${times.join(",")}`,
+  );
+}
 
 const after = await Promise.all(clients.map(whoami));
 check("nobody is on the killed node", after.every((w) => w.node !== victim), JSON.stringify(after));

@@ -1,10 +1,13 @@
 // A Node.js socket.io 4.x node with @socket.io/redis-adapter, serving the reference-app events
 // the interop tests use, to share one Redis cluster with sio-node.
 // Usage: node node_cluster_node.mjs <port> <redis-url> <node-id> [sharded:<subscription-mode>]
-// With `sharded:dynamic` (or static, dynamic-private) the node uses createShardedAdapter.
+// With `sharded:dynamic` (or static, dynamic-private) the node uses createShardedAdapter; with
+// SIO_NODE_ADAPTER=streams: @socket.io/redis-streams-adapter with connection state recovery
+// (30 s, middlewares skipped) instead.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 
 const [port, redisUrl, nodeId, variant = "classic"] = process.argv.slice(2);
@@ -20,7 +23,12 @@ const http = createServer((req, res) => {
     res.writeHead(200).end("ok\n");
   }
 });
-const io = new Server(http, { adapter, pingInterval: 5000 });
+const streams = process.env.SIO_NODE_ADAPTER === "streams";
+const io = new Server(http, {
+  adapter: streams ? createStreamsAdapter(pub) : adapter,
+  pingInterval: 5000,
+  ...(streams ? { connectionStateRecovery: { maxDisconnectionDuration: 30_000 } } : {}),
+});
 io.on("hello", (ack) => ack({ node: nodeId }));
 io.on("connection", (socket) => {
   socket.on("join", (room, ack) => {
@@ -29,7 +37,7 @@ io.on("connection", (socket) => {
   });
   socket.on("publish", ({ room, data }, ack) => {
     io.to(room).emit("message", data);
-    ack(true);
+    ack?.(true);
   });
   socket.on("direct", ({ to, data }, ack) => {
     io.to(to).emit("message", data);

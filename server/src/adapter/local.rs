@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::recovery::{RecoveryConfig, RecoveryLog, is_recoverable};
 use super::{BroadcastOptions, Room, ServerEvent, SocketInfo};
 use crate::engine::{Frame, Sid};
 use crate::error::JoinError;
@@ -23,6 +24,12 @@ pub trait LocalSocket: Send + Sync + 'static {
     fn id(&self) -> Sid;
     /// Queues an encoded packet; `volatile` packets are dropped rather than overflow the queue.
     fn deliver(&self, frame: &Frame, volatile: bool);
+    /// Queues an encoded event that carries recovery offset `offset` (a socket being restored
+    /// uses it to drop what its replay already sent). Default: [`LocalSocket::deliver`].
+    fn deliver_logged(&self, frame: &Frame, offset: &Arc<str>) {
+        let _ = offset;
+        self.deliver(frame, false);
+    }
     /// Sends `packet` with a fresh ack id; resolves to the reply, or `None` on timeout or
     /// disconnect.
     fn deliver_with_ack(
@@ -199,6 +206,7 @@ struct Inner {
     parser: ParserKind,
     index: RwLock<Index>,
     server_events: RwLock<Option<ServerEventHandler>>,
+    recovery: Option<RecoveryLog>,
 }
 
 /// The in-memory adapter of one namespace: its local sockets and rooms.
@@ -247,8 +255,62 @@ impl LocalAdapter {
                     max_room_name_len,
                 }),
                 server_events: RwLock::new(None),
+                recovery: None,
             }),
         }
+    }
+
+    /// This adapter with connection state recovery when `recovery` is set: broadcasts carry
+    /// offsets and are logged for replay. Call it on a new adapter (before it is cloned).
+    #[must_use]
+    pub fn with_recovery(mut self, recovery: Option<RecoveryConfig>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.recovery = recovery.map(RecoveryLog::new);
+        }
+        self
+    }
+
+    /// The recovery store, when connection state recovery is on.
+    #[must_use]
+    pub fn recovery(&self) -> Option<&RecoveryLog> {
+        self.inner.recovery.as_ref()
+    }
+
+    /// The recovery settings, when connection state recovery is on.
+    #[must_use]
+    pub fn recovery_config(&self) -> Option<&RecoveryConfig> {
+        self.recovery().map(RecoveryLog::config)
+    }
+
+    /// The in-memory adapter's broadcast: with recovery on, a recoverable packet gets the next
+    /// offset and goes into the log, then is delivered (in log order); otherwise it is
+    /// delivered as is. Returns the number of recipients.
+    pub fn broadcast_recorded(&self, mut packet: Packet, opts: &BroadcastOptions) -> usize {
+        match self.recovery() {
+            Some(log) if is_recoverable(&packet, opts) => {
+                let mut held = log.hold();
+                let offset = held.record(&mut packet, opts);
+                self.broadcast_local_with_offset(&packet, opts, &offset)
+            }
+            _ => self.broadcast_local(&packet, opts),
+        }
+    }
+
+    /// Like [`LocalAdapter::broadcast_local`] for an event whose last argument is already its
+    /// recovery offset `offset`.
+    pub fn broadcast_local_with_offset(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        offset: &Arc<str>,
+    ) -> usize {
+        let frame = self.inner.parser.encode(packet);
+        let mut count = 0;
+        self.read().for_each_match(opts, |_, socket| {
+            socket.deliver_logged(&frame, offset);
+            count += 1;
+        });
+        count
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {

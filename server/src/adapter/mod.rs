@@ -8,6 +8,7 @@
 //! return what arrived and name the nodes that did not answer.
 
 mod local;
+pub mod recovery;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use local::{LocalAdapter, LocalSocket, RoomChange, RoomObserver, ServerEventHandler};
+pub use recovery::{MissedPacket, RecoveryConfig, SessionState};
 
 use crate::protocol::{Packet, Payload};
 
@@ -213,6 +215,52 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     fn write_metrics(&self, out: &mut String) {
         let _ = out;
     }
+
+    /// Connection state recovery: keeps the session of a socket whose connection was lost, for
+    /// `max_disconnection_duration`. Default: not kept (the adapter does not support recovery).
+    fn persist_session(&self, session: SessionState) {
+        let _ = session;
+    }
+
+    /// Whether the adapter wants [`Adapter::update_session`] on every change of a connected
+    /// socket's rooms or data (to restore it even if this node dies). Default: `false`.
+    fn tracks_live_sessions(&self) -> bool {
+        false
+    }
+
+    /// The state of a connected socket changed (it connected, joined, left, or its data
+    /// changed). Only called when [`Adapter::tracks_live_sessions`]. Default: nothing.
+    fn update_session(&self, session: SessionState) {
+        let _ = session;
+    }
+
+    /// A socket with session `pid` left for good (not recoverable). Default: nothing.
+    fn discard_session(&self, pid: &str) {
+        let _ = pid;
+    }
+
+    /// Claims the session `pid` if it exists, has not expired, belongs to this namespace and
+    /// `offset` is known: at most one caller, cluster-wide, gets it. Default: `None`.
+    fn claim_session(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> impl Future<Output = Option<SessionState>> + Send {
+        let _ = (pid, offset);
+        async { None }
+    }
+
+    /// The packets after `offset` that a claimed session's rooms select, oldest first.
+    /// Called after the restored socket is registered, so that anything newer reaches it live.
+    /// Default: none.
+    fn missed_packets(
+        &self,
+        session: &SessionState,
+        offset: &str,
+    ) -> impl Future<Output = Vec<MissedPacket>> + Send {
+        let _ = (session, offset);
+        async { Vec::new() }
+    }
 }
 
 impl Adapter for LocalAdapter {
@@ -237,7 +285,7 @@ impl Adapter for LocalAdapter {
     }
 
     async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
-        self.broadcast_local(&packet, &opts);
+        self.broadcast_recorded(packet, &opts);
     }
 
     async fn broadcast_with_ack(
@@ -307,5 +355,21 @@ impl Adapter for LocalAdapter {
 
     async fn server_count(&self) -> Result<usize, AdapterError> {
         Ok(1)
+    }
+
+    fn persist_session(&self, session: SessionState) {
+        if let Some(log) = self.recovery() {
+            log.persist(session);
+        }
+    }
+
+    async fn claim_session(&self, pid: &str, offset: &str) -> Option<SessionState> {
+        self.recovery()?.claim(pid, offset, self.nsp())
+    }
+
+    async fn missed_packets(&self, session: &SessionState, offset: &str) -> Vec<MissedPacket> {
+        self.recovery()
+            .map(|log| log.missed(session, offset))
+            .unwrap_or_default()
     }
 }

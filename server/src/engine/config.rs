@@ -91,6 +91,9 @@ pub struct EngineConfig {
     /// The most sessions this node holds; further handshakes get `503`. Default: `None`
     /// (bounded only by the process's open-files limit).
     pub max_connections: Option<usize>,
+    /// Forwarding of requests for other nodes' sessions (cluster without sticky sessions).
+    /// Default: `None` (every session is local; ids are untagged).
+    pub forwarding: Option<super::ForwardingConfig>,
 }
 
 impl Default for EngineConfig {
@@ -110,6 +113,7 @@ impl Default for EngineConfig {
             allow_request: None,
             websocket_read_buffer: 2048,
             max_connections: None,
+            forwarding: None,
         }
     }
 }
@@ -129,6 +133,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("max_buffered_packets", &self.max_buffered_packets)
             .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("allow_request", &self.allow_request.is_some())
+            .field("forwarding", &self.forwarding)
             .finish()
     }
 }

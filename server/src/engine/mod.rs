@@ -6,6 +6,7 @@
 
 mod config;
 mod error;
+mod forward;
 mod http_util;
 mod outbox;
 pub mod packet;
@@ -28,10 +29,11 @@ use tokio::sync::Notify;
 
 pub use config::{AllowRequest, CorsConfig, EngineConfig};
 pub use error::EngineError;
+pub use forward::{FORWARDED_HEADER, ForwardingConfig, OwnerDirectory};
 pub use packet::Frame;
 pub use request::RequestInfo;
 pub use session::{CloseReason, SendError, Session, Transport};
-pub use sid::{InvalidSid, Sid};
+pub use sid::{InvalidSid, NodeTag, Sid};
 
 use crate::metrics::{Metrics, add};
 pub use http_util::percent_decode;
@@ -95,6 +97,7 @@ pub struct Engine<H: EngineHandler> {
     config: EngineConfig,
     handler: H,
     sessions: RwLock<HashMap<Sid, Entry<H::Conn>>>,
+    forwarder: Option<forward::Forwarder>,
     /// Sessions counted against `max_connections`: taken by a handshake before the session
     /// exists (check and reservation in one atomic step), given back when it ends.
     reserved: AtomicUsize,
@@ -122,8 +125,10 @@ impl<H: EngineHandler> Engine<H> {
 
     /// An engine that counts into `metrics` (shared with the layer above).
     pub fn with_metrics(config: EngineConfig, handler: H, metrics: Arc<Metrics>) -> Arc<Self> {
+        let forwarder = config.forwarding.clone().map(forward::Forwarder::new);
         Arc::new(Engine {
             config,
+            forwarder,
             handler,
             sessions: RwLock::new(HashMap::new()),
             reserved: AtomicUsize::new(0),
@@ -269,6 +274,14 @@ impl<H: EngineHandler> Engine<H> {
         match &query.sid {
             Some(sid) => {
                 let sid: Sid = sid.parse().map_err(|_| EngineError::UnknownSid)?;
+                if let Some(forwarder) = &self.forwarder
+                    && forwarder.is_foreign(&sid, req.headers())
+                {
+                    let (interval, max) = (self.config.ping_interval, self.config.max_payload);
+                    return Ok(forwarder
+                        .forward(sid, req, interval, max, &self.metrics)
+                        .await);
+                }
                 let entry = self
                     .entry(&sid)
                     .filter(|e| e.session.check_alive())
@@ -350,7 +363,10 @@ impl<H: EngineHandler> Engine<H> {
         }
         // From here on the session exists and its supervisor gives the reservation back.
         add(&self.metrics.handshakes, 1);
-        let sid = Sid::random();
+        let sid = match &self.forwarder {
+            Some(forwarder) => Sid::tagged(forwarder.tag()),
+            None => Sid::random(),
+        };
         let (mut parts, _) = req.into_parts();
         let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
         let ws_key = parts.headers.get("sec-websocket-key").cloned();

@@ -62,8 +62,19 @@ impl ShardedNs {
         format!("{}{room}#", self.channel)
     }
 
-    /// Whether this node subscribes to the channel of a room (`private`: a socket's own).
+    /// Whether this node subscribes to the channel of a room (`private`: a socket's own). In
+    /// `dynamic` mode too, for its sockets' own rooms: our socket ids have 22 characters, so a
+    /// Node node (which takes only 20-character names for socket ids) sends a message to one
+    /// of our sockets on that socket's channel.
     pub(super) fn subscribes_to(&self, private: bool) -> bool {
+        let _ = private;
+        self.mode != SubscriptionMode::Static
+    }
+
+    /// Whether a join (`private`: a socket's CONNECT) waits for its room's subscription: in
+    /// `dynamic` mode our own messages to a socket go on the namespace channel, so a CONNECT
+    /// does not wait.
+    pub(super) fn waits_for(&self, private: bool) -> bool {
         match self.mode {
             SubscriptionMode::Static => false,
             SubscriptionMode::Dynamic => !private,

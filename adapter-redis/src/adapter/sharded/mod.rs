@@ -79,7 +79,10 @@ impl ShardedRedisAdapter {
         if let (1, Some(room)) = (opts.rooms.len(), opts.rooms.first()) {
             let dynamic = match self.state.mode {
                 SubscriptionMode::Static => false,
-                SubscriptionMode::Dynamic => !wire::looks_like_a_socket_id(room),
+                SubscriptionMode::Dynamic => {
+                    !wire::looks_like_a_socket_id(room)
+                        && room.parse::<sio_server::engine::Sid>().is_err()
+                }
                 SubscriptionMode::DynamicPrivate => true,
             };
             if dynamic {
@@ -343,7 +346,7 @@ impl Adapter for ShardedRedisAdapter {
             let private = room
                 .parse::<sio_server::engine::Sid>()
                 .is_ok_and(|sid| self.state.local.get(sid).is_some());
-            self.state.subscribes_to(private)
+            self.state.waits_for(private)
         });
         if waits
             && !self
