@@ -15,7 +15,7 @@ use sio_server::protocol::{Packet, Payload};
 use sio_server::{Adapter, LocalAdapter};
 
 use super::requests;
-use super::sessions::Op;
+use super::sessions::{CLAIM, Op, owner_key, refresh_period};
 use super::wire::{self, broadcast_of, decode_entry, encode_entry};
 use super::{RedisStreamsCluster, Shared, lock, parse_entries};
 
@@ -429,6 +429,11 @@ impl Adapter for RedisStreamsAdapter {
                 &c.session_write_failures,
             ),
             (
+                "sio_streams_session_writes_superseded_total",
+                "Session record writes refused because another node restored the session.",
+                &c.session_writes_superseded,
+            ),
+            (
                 "sio_streams_sessions_restored_total",
                 "Sessions claimed from Redis.",
                 &c.sessions_restored,
@@ -470,10 +475,21 @@ impl Adapter for RedisStreamsAdapter {
         // A write still queued here is the newest state: the claim supersedes it.
         let queued = self.shared.sessions.take_pending(pid);
         let key = self.shared.session_key(pid);
+        // Take the record and become its owner in one step (see `sessions`): a node that still
+        // holds the socket cannot write it back.
+        let ttl = self.max_disconnection()? + refresh_period(self.max_disconnection()?);
         let stored: Option<Vec<u8>> = self
             .shared
             .conn
-            .query(redis::cmd("GETDEL").arg(&key))
+            .query(
+                redis::cmd("EVAL")
+                    .arg(CLAIM)
+                    .arg(2)
+                    .arg(&key)
+                    .arg(owner_key(&key))
+                    .arg(&self.shared.config.node_id)
+                    .arg(ttl.as_millis() as u64),
+            )
             .await
             .ok()?;
         let session = match queued {

@@ -10,8 +10,9 @@
 //!
 //! Sessions (pid → sid, rooms, data, namespace) are written to Redis when they change and
 //! refreshed on a period, not only at disconnect: a node that is SIGKILLed leaves its clients'
-//! sessions behind, and any node can restore them. A restore claims the record with `GETDEL`,
-//! so it happens at most once.
+//! sessions behind, and any node can restore them. A restore claims the record and becomes its
+//! owner in one step, so it happens at most once, and a node that missed the reconnect cannot
+//! write its stale state back (see `sessions`).
 //!
 //! Requests that need no replay (`fetch_sockets`, `server_side_emit`, broadcasts with acks) go
 //! over pub/sub as in Node (see [`requests`](self)); `all_rooms` has no message in Node's
@@ -83,6 +84,8 @@ struct Counters {
     bad_entries: AtomicU64,
     sessions_written: AtomicU64,
     session_write_failures: AtomicU64,
+    /// Writes refused because another node restored the session meanwhile.
+    session_writes_superseded: AtomicU64,
     sessions_restored: AtomicU64,
 }
 

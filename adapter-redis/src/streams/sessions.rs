@@ -8,6 +8,14 @@
 //! 0.5 s and 60 s) from the live index; so after a crash the record lives at least
 //! `max_disconnection_duration` more. At a disconnection it is written with exactly that TTL;
 //! a deliberate disconnect deletes it.
+//!
+//! Each record has an owner key beside it (`<key>:owner`, the node id of the last node that
+//! restored or wrote it). A write or a delete applies only when this node owns the record (or
+//! nobody does), and a restore makes the restoring node the owner atomically with its `GETDEL`.
+//! So a node that has not yet noticed that its client reconnected elsewhere (a half-open
+//! connection, a node paused for a while) cannot bring the claimed record back with its late
+//! refresh or disconnect write: a session is restored at most once, and never with stale
+//! rooms. (Node's adapter ignores the owner key; a Node node's own writes are unconditional.)
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -35,6 +43,40 @@ pub(crate) struct Writer {
     /// Connected sockets with a session: pid → (namespace, sid).
     live: Mutex<HashMap<String, (String, String)>>,
     wake: Notify,
+}
+
+/// Writes a record (KEYS[1]) and its owner (KEYS[2]) unless another node owns it.
+/// ARGV: this node's id, the record, the TTL in milliseconds. Returns 1 if written, 0 if not.
+const WRITE_IF_OWNER: &str = r"
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+return 1
+";
+
+/// Deletes a record (KEYS[1]) and its owner (KEYS[2]) unless another node owns it.
+/// ARGV: this node's id. Returns 1 if deleted, 0 if not.
+const DELETE_IF_OWNER: &str = r"
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+";
+
+/// Claims a record (KEYS[1]): returns and deletes it, and makes this node (ARGV[1]) the owner
+/// (KEYS[2]) for ARGV[2] milliseconds, in one step. Returns nil when there is no record.
+pub(crate) const CLAIM: &str = r"
+local record = redis.call('GET', KEYS[1])
+if not record then return nil end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return record
+";
+
+/// The key of the owner of the session record `key`.
+pub(crate) fn owner_key(key: &str) -> String {
+    format!("{key}:owner")
 }
 
 /// The refresh period for a recovery duration.
@@ -96,32 +138,55 @@ pub(crate) async fn run(weak: Weak<Shared>) {
         };
         if !ops.is_empty() {
             let mut pipe = redis::pipe();
+            let node = &shared.config.node_id;
             for (pid, op) in &ops {
                 let key = shared.session_key(pid);
+                let owner = owner_key(&key);
                 match op {
                     Op::Write(session, ttl) => {
-                        pipe.cmd("SET")
+                        pipe.cmd("EVAL")
+                            .arg(WRITE_IF_OWNER)
+                            .arg(2)
                             .arg(&key)
+                            .arg(&owner)
+                            .arg(node)
                             .arg(wire::encode_session(session))
-                            .arg("PX")
-                            .arg(ttl.as_millis() as u64)
-                            .ignore();
+                            .arg(ttl.as_millis() as u64);
                     }
                     Op::Delete => {
-                        pipe.cmd("DEL").arg(&key).ignore();
+                        pipe.cmd("EVAL")
+                            .arg(DELETE_IF_OWNER)
+                            .arg(2)
+                            .arg(&key)
+                            .arg(&owner)
+                            .arg(node);
                     }
                 }
             }
-            let written: redis::RedisResult<()> = match shared.conn.get().await {
+            let written: redis::RedisResult<Vec<i64>> = match shared.conn.get().await {
                 Ok(mut conn) => pipe.query_async(&mut conn).await,
                 Err(err) => Err(err),
             };
             match written {
-                Ok(()) => {
+                Ok(applied) => {
+                    let refused = applied.iter().filter(|&&done| done == 0).count();
                     shared
                         .counters
                         .sessions_written
-                        .fetch_add(ops.len() as u64, Ordering::Relaxed);
+                        .fetch_add((ops.len() - refused) as u64, Ordering::Relaxed);
+                    if refused > 0 {
+                        // Restored by another node meanwhile: this node's view is stale.
+                        shared
+                            .counters
+                            .session_writes_superseded
+                            .fetch_add(refused as u64, Ordering::Relaxed);
+                        let mut live = lock(&shared.sessions.live);
+                        for ((pid, _), done) in ops.iter().zip(&applied) {
+                            if *done == 0 {
+                                live.remove(pid);
+                            }
+                        }
+                    }
                 }
                 Err(err) => {
                     *shared.conn.conn.lock().await = None;
