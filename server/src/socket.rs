@@ -277,7 +277,36 @@ impl<A: Adapter> Socket<A> {
     /// Sends an event with any arguments, binary included.
     pub fn emit_payload(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
         let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
+        if self.inner.ns.adapter().local().recovery_config().is_some() {
+            return self.emit_recoverable(packet);
+        }
         self.send_packet(&packet)
+    }
+
+    /// With connection state recovery on, an event to this socket goes through the adapter as a
+    /// broadcast to the socket's own room, as Node does: it gets an offset, it is kept for a
+    /// replay (even when the socket is disconnected right now: a recovered session gets it),
+    /// and it is held back like any live packet while a restored socket replays what it
+    /// missed. The adapter takes the packet on the first poll (the in-memory log and delivery,
+    /// or the stream append), so events keep their order; whatever the adapter still awaits
+    /// (a stream append's confirmation) finishes in the background.
+    fn emit_recoverable(&self, packet: Packet) -> Result<(), EmitError> {
+        let opts = BroadcastOptions {
+            rooms: [self.inner.id.to_string()].into(),
+            ..BroadcastOptions::default()
+        };
+        let ns = self.inner.ns.clone();
+        let mut send: Pin<Box<dyn Future<Output = ()> + Send>> =
+            Box::pin(async move { ns.adapter().broadcast(packet, opts).await });
+        let mut first_poll = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+        if send.as_mut().poll(&mut first_poll).is_pending() {
+            tokio::spawn(send);
+        }
+        if self.connected() {
+            Ok(())
+        } else {
+            Err(EmitError::Disconnected)
+        }
     }
 
     /// Sends an event and waits for the client's ack, up to `timeout`.

@@ -40,6 +40,17 @@ fn recovering_server(max: Duration) -> Server {
                 let _ = ack.send(&true);
             },
         );
+        // Emits `d` to the socket itself, `n` times, after `delay_ms` (the client may be gone).
+        ns.on("later", |s: Socket, event: sio_server::Event| async move {
+            let args: Value = event.payload.first().unwrap_or_default();
+            tokio::time::sleep(Duration::from_millis(
+                args["delay_ms"].as_u64().unwrap_or(0),
+            ))
+            .await;
+            for i in 0..args["n"].as_u64().unwrap_or(0) {
+                let _ = s.emit("d", &i);
+            }
+        });
         ns.on("data", |s: Socket, event: sio_server::Event| async move {
             let _ = event.ack.send(&s.data::<Value>().unwrap_or_default());
         });
@@ -79,10 +90,10 @@ async fn next_event(client: &mut RawClient, prefix: &str) -> Vec<Value> {
 async fn session(addr: std::net::SocketAddr) -> (RawClient, String, String) {
     let mut client = RawClient::open(addr).await;
     let (sid, pid) = connect(&mut client, "/", json!({"token": "ok"})).await;
-    assert_eq!(
-        next_event(&mut client, "").await,
-        json!(["recovered", false]).as_array().unwrap().clone()
-    );
+    // An event to the socket itself carries an offset too, as in Node.
+    let recovered = next_event(&mut client, "").await;
+    assert_eq!(&recovered[..2], &[json!("recovered"), json!(false)]);
+    assert!(recovered[2].is_string(), "an offset: {recovered:?}");
     (client, sid, pid.expect("a pid"))
 }
 
@@ -151,10 +162,8 @@ async fn broadcasts_carry_offsets_and_a_dropped_client_gets_back_its_id_rooms_da
         ],
         "missed events, in order, only those the rooms select"
     );
-    assert_eq!(
-        next_event(&mut b, "").await,
-        vec![json!("recovered"), json!(true)]
-    );
+    let recovered = next_event(&mut b, "").await;
+    assert_eq!(&recovered[..2], &[json!("recovered"), json!(true)]);
     // Rooms and data are back, and live broadcasts follow.
     io.to(["news"]).emit("m", &6).await.unwrap();
     let live = next_event(&mut b, "").await;
@@ -203,10 +212,8 @@ async fn expired_forged_and_foreign_sessions_get_a_fresh_one() {
     let (sid2, pid2) = connect(&mut b, "/", auth).await;
     assert_ne!(sid2, sid);
     assert_ne!(pid2.as_deref(), Some(pid.as_str()));
-    assert_eq!(
-        next_event(&mut b, "").await,
-        vec![json!("recovered"), json!(false)]
-    );
+    let recovered = next_event(&mut b, "").await;
+    assert_eq!(&recovered[..2], &[json!("recovered"), json!(false)]);
 
     // Offset and pid of `/`, presented to `/chat`.
     let (mut c, sid, pid) = session(addr).await;
@@ -250,4 +257,42 @@ async fn without_recovery_there_is_no_pid_and_no_offset() {
     assert_eq!(pid, None);
     io.emit("m", &1).await.unwrap();
     assert_eq!(next_event(&mut a, "").await, vec![json!("m"), json!(1)]);
+}
+
+#[tokio::test]
+async fn events_to_the_socket_itself_carry_offsets_and_are_replayed_after_a_drop() {
+    let io = recovering_server(Duration::from_secs(30));
+    let (addr, _guard) = common::serve_io(&io).await;
+    let (mut a, sid, pid) = session(addr).await;
+    // One direct event seen live, with its offset.
+    a.send(r#"42["later",{"n":1,"delay_ms":0}]"#).await;
+    let live = next_event(&mut a, "").await;
+    assert_eq!(&live[..2], &[json!("d"), json!(0)]);
+    let seen = offset(&live);
+    // Three more are emitted to the socket after its connection dropped.
+    a.send(r#"42["later",{"n":3,"delay_ms":300}]"#).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let mut b = RawClient::open(addr).await;
+    let (sid2, _) = connect(&mut b, "/", json!({"pid": pid, "offset": seen})).await;
+    assert_eq!(sid2, sid);
+    let mut replayed = Vec::new();
+    for _ in 0..3 {
+        let event = next_event(&mut b, "").await;
+        assert!(event[2].is_string(), "replayed with its offset: {event:?}");
+        replayed.push((event[0].clone(), event[1].clone()));
+    }
+    assert_eq!(
+        replayed,
+        vec![
+            (json!("d"), json!(0)),
+            (json!("d"), json!(1)),
+            (json!("d"), json!(2))
+        ],
+        "the direct events missed while away, in order"
+    );
+    let recovered = next_event(&mut b, "").await;
+    assert_eq!(&recovered[..2], &[json!("recovered"), json!(true)]);
 }
