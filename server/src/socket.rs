@@ -277,7 +277,8 @@ impl<A: Adapter> Socket<A> {
     /// Sends an event with any arguments, binary included.
     pub fn emit_payload(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
         let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
-        if self.inner.ns.adapter().local().recovery_config().is_some() {
+        let adapter = self.inner.ns.adapter();
+        if adapter.supports_recovery() && adapter.local().recovery_config().is_some() {
             return self.emit_recoverable(packet);
         }
         self.send_packet(&packet)

@@ -453,6 +453,10 @@ impl Adapter for RedisStreamsAdapter {
         }
     }
 
+    fn supports_recovery(&self) -> bool {
+        true
+    }
+
     fn tracks_live_sessions(&self) -> bool {
         self.max_disconnection().is_some()
     }

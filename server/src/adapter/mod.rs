@@ -222,6 +222,14 @@ pub trait Adapter: Sized + Send + Sync + 'static {
         let _ = session;
     }
 
+    /// Whether the adapter implements connection state recovery (keeps sessions and the packets
+    /// to replay). With recovery on, an event to one socket then goes through
+    /// [`Adapter::broadcast`] to the socket's own room, so that it gets an offset. Default:
+    /// `false`.
+    fn supports_recovery(&self) -> bool {
+        false
+    }
+
     /// Whether the adapter wants [`Adapter::update_session`] on every change of a connected
     /// socket's rooms or data (to restore it even if this node dies). Default: `false`.
     fn tracks_live_sessions(&self) -> bool {
@@ -355,6 +363,10 @@ impl Adapter for LocalAdapter {
 
     async fn server_count(&self) -> Result<usize, AdapterError> {
         Ok(1)
+    }
+
+    fn supports_recovery(&self) -> bool {
+        true
     }
 
     fn persist_session(&self, session: SessionState) {
