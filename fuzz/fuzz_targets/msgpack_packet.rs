@@ -4,7 +4,7 @@
 //! as a reference to attachment N, as the JSON parser of the reference implementation does.)
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sio_server::protocol::{decode_msgpack, encode_msgpack};
+use sio_core::protocol::{decode_msgpack, encode_msgpack};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(packet) = decode_msgpack(data) {

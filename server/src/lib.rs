@@ -4,7 +4,7 @@
 //! namespaces; [`protocol`] holds the pure packet codecs; [`adapter`] carries every operation
 //! that may concern other nodes; [`Server`], [`Namespace`] and [`Socket`] are the API.
 
-pub mod adapter;
+pub use sio_core::adapter;
 mod broadcast;
 mod client;
 mod connect_timeout;
@@ -16,7 +16,7 @@ mod handshake;
 mod metrics;
 mod namespace;
 mod namespace_cleanup;
-pub mod protocol;
+pub use sio_core::protocol;
 pub mod serve;
 mod server;
 mod socket;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::adapter::{
     AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter, Room,
-    ServerEvent,
+    ServerEvent, ServerEventReply,
 };
 use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::error::{ConnectError, EmitError};
@@ -285,7 +285,7 @@ impl<A: Adapter> Namespace<A> {
     /// Handles events sent by other servers with `server_side_emit`.
     pub fn on_server_event<F>(&self, handler: F)
     where
-        F: Fn(ServerEvent, Option<tokio::sync::oneshot::Sender<Payload>>) + Send + Sync + 'static,
+        F: Fn(ServerEvent, Option<ServerEventReply>) + Send + Sync + 'static,
     {
         self.adapter().local().on_server_event(Arc::new(handler));
     }

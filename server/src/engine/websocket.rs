@@ -426,7 +426,7 @@ impl<H: EngineHandler> Future for Driver<'_, H> {
 /// Feeds one frame to the socket without flushing, counting it; `Ok(false)` for a close marker.
 fn feed(ws: &mut Ws, frame: Frame, batch: &mut Batch) -> Result<bool, CloseReason> {
     let result = match frame {
-        Frame::Text(text) => Pin::new(&mut *ws).start_send(WsMessage::Text(text)),
+        Frame::Text(text) => Pin::new(&mut *ws).start_send(WsMessage::Text(ws_text(text))),
         Frame::Binary(bin) => Pin::new(&mut *ws).start_send(WsMessage::Binary(bin)),
         Frame::Group(frames) => {
             // The frames of a group (a packet and its attachments) go out back to back; the
@@ -444,4 +444,11 @@ fn feed(ws: &mut Ws, frame: Frame, batch: &mut Batch) -> Result<bool, CloseReaso
     result
         .map_err(|_| CloseReason::TransportError)
         .map(|()| true)
+}
+
+/// The websocket library's text type for one of our frames' text. The bytes are shared, not
+/// copied; the library checks that they are UTF-8 (they are: [`Text`] is built only from
+/// strings), a linear pass over the packet.
+fn ws_text(text: super::Text) -> Utf8Bytes {
+    Utf8Bytes::try_from(text.to_bytes()).unwrap_or_default()
 }

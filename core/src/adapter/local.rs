@@ -10,12 +10,12 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-
 use super::recovery::{RecoveryConfig, RecoveryLog, is_recoverable};
-use super::{BroadcastOptions, Room, ServerEvent, SocketInfo};
+use super::{
+    BroadcastOptions, JoinError, Room, ServerEvent, ServerEventHandler, ServerEventReply,
+    SocketInfo,
+};
 use crate::engine::{Frame, Sid};
-use crate::error::JoinError;
 use crate::protocol::{Packet, ParserKind, Payload};
 
 /// A socket connected to this node, as the adapter drives it.
@@ -65,10 +65,6 @@ pub enum RoomChange<'a> {
 /// Told of every [`RoomChange`], in order, while the index is locked: it must be quick and
 /// must not call back into the [`LocalAdapter`] (queue the work instead).
 pub type RoomObserver = Arc<dyn Fn(RoomChange<'_>) + Send + Sync>;
-
-/// Handles events sent by other servers; the sender, when given, carries the ack reply.
-pub type ServerEventHandler =
-    Arc<dyn Fn(ServerEvent, Option<oneshot::Sender<Payload>>) + Send + Sync>;
 
 struct Entry {
     socket: Arc<dyn LocalSocket>,
@@ -560,7 +556,7 @@ impl LocalAdapter {
     }
 
     /// Hands an event from another server to the handler (used by cluster adapters).
-    pub fn dispatch_server_event(&self, event: ServerEvent, ack: Option<oneshot::Sender<Payload>>) {
+    pub fn dispatch_server_event(&self, event: ServerEvent, ack: Option<ServerEventReply>) {
         let handler = self
             .inner
             .server_events

@@ -7,8 +7,12 @@
 //! are published for the other nodes to apply to theirs. Requests that wait for other nodes
 //! return what arrived and name the nodes that did not answer.
 
+mod join;
 mod local;
 pub mod recovery;
+mod server_event;
+
+pub use join::JoinError;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -18,8 +22,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use local::{LocalAdapter, LocalSocket, RoomChange, RoomObserver, ServerEventHandler};
+pub use local::{LocalAdapter, LocalSocket, RoomChange, RoomObserver};
 pub use recovery::{MissedPacket, RecoveryConfig, SessionState};
+pub use server_event::{ReplyClosed, ServerEventHandler, ServerEventReply};
 
 use crate::protocol::{Packet, Payload};
 
