@@ -34,7 +34,7 @@ use crate::protocol::{Packet, Payload};
 /// io.to(["lobby"]).sockets_leave(["lobby"]).await?;
 /// # Ok(()) }
 /// ```
-pub struct BroadcastOperator<A: Adapter> {
+pub struct BroadcastOperator<A: Adapter = crate::adapter::LocalAdapter> {
     ns: Namespace<A>,
     opts: BroadcastOptions,
     timeout: Option<Duration>,
@@ -186,7 +186,7 @@ impl<A: Adapter> BroadcastOperator<A> {
 
 /// A socket found by `fetch_sockets`, on this node or another: its facts, and actions that go
 /// through the adapter to wherever it lives.
-pub struct RemoteSocket<A: Adapter> {
+pub struct RemoteSocket<A: Adapter = crate::adapter::LocalAdapter> {
     /// Id, handshake, rooms and data.
     pub info: SocketInfo,
     ns: Namespace<A>,

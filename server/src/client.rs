@@ -206,7 +206,7 @@ impl<A: Adapter> Client<A> {
             return;
         }
         socket.mark_connected();
-        ns.adapter().local().insert(socket.inner.clone());
+        ns.registry().insert(socket.inner.clone());
         if let Some((session, _)) = &restored {
             let own = socket.id().to_string();
             socket.join(session.rooms.iter().filter(|r| **r != own).cloned());

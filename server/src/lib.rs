@@ -25,6 +25,13 @@ pub use adapter::{Adapter, LocalAdapter};
 pub use broadcast::{BroadcastOperator, RemoteSocket};
 pub use error::{AckError, ConnectError, EmitError, JoinError};
 pub use handler::{AckSender, BoxFuture, Data, Event, EventHandler};
+
+/// The marker types that tell apart the shapes of [`EventHandler`] closures (raw event, typed
+/// data, typed data with an ack). Inference picks them; they are named here for signatures
+/// that spell out an `EventHandler` bound.
+pub mod markers {
+    pub use crate::handler::{DataAckMarker, DataMarker, RawMarker};
+}
 pub use handshake::Handshake;
 pub use metrics::Metrics;
 pub use namespace::Namespace;

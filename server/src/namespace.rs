@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::adapter::{
-    AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter, Room,
-    ServerEvent, ServerEventReply,
+    AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter,
+    LocalAdapterBuilder, Room, ServerEvent, ServerEventReply, SocketRegistry,
 };
 use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::error::{ConnectError, EmitError};
@@ -79,6 +79,8 @@ pub(crate) type IdleHook<A> = Arc<dyn Fn(&Namespace<A>) + Send + Sync>;
 struct NsInner<A: Adapter> {
     name: Arc<str>,
     adapter: A,
+    /// The one handle that registers sockets in the adapter's local index.
+    registry: SocketRegistry,
     handlers: Arc<NsHandlers<A>>,
     request_timeout: Duration,
     metrics: Arc<Metrics>,
@@ -119,21 +121,18 @@ impl<A: Adapter> Namespace<A> {
         metrics: Arc<Metrics>,
         on_idle: Option<IdleHook<A>>,
     ) -> Self {
-        let adapter = A::new(
-            LocalAdapter::with_room_limits(
-                name,
-                settings.parser,
-                settings.max_rooms_per_socket,
-                settings.max_room_name_len,
-            )
-            .with_recovery(settings.connection_state_recovery.clone()),
-            config,
-        );
+        let (local, registry) = LocalAdapterBuilder::new(name, settings.parser)
+            .max_rooms_per_socket(settings.max_rooms_per_socket)
+            .max_room_name_len(settings.max_room_name_len)
+            .recovery(settings.connection_state_recovery.clone())
+            .build();
+        let adapter = A::new(local, config);
         let request_timeout = settings.request_timeout;
         let ns = Namespace {
             inner: Arc::new(NsInner {
                 name: Arc::from(name),
                 adapter,
+                registry,
                 handlers,
                 request_timeout,
                 metrics,
@@ -173,6 +172,11 @@ impl<A: Adapter> Namespace<A> {
     #[must_use]
     pub fn adapter(&self) -> &A {
         &self.inner.adapter
+    }
+
+    /// Registers this node's sockets in the adapter's local index.
+    pub(crate) fn registry(&self) -> &SocketRegistry {
+        &self.inner.registry
     }
 
     pub(crate) fn parser(&self) -> ParserKind {

@@ -429,7 +429,7 @@ impl Server<LocalAdapter> {
 }
 
 /// A family of namespaces created on demand when a client connects to a matching name.
-pub struct DynamicNamespace<A: Adapter> {
+pub struct DynamicNamespace<A: Adapter = crate::adapter::LocalAdapter> {
     handlers: Arc<NsHandlers<A>>,
 }
 
@@ -718,7 +718,7 @@ pub(crate) fn not_found() -> Response<Body> {
 }
 
 /// The server as a tower `Service`.
-pub struct SocketIoService<A: Adapter> {
+pub struct SocketIoService<A: Adapter = crate::adapter::LocalAdapter> {
     server: Server<A>,
 }
 

@@ -25,7 +25,7 @@ use crate::protocol::{Packet, PacketType, Payload};
 
 /// A done join; `.await` it to wait until the cluster delivers the rooms' messages to this
 /// node (see [`Socket::join`]). Dropping it is fine.
-pub struct Joined<A: Adapter> {
+pub struct Joined<A: Adapter = crate::adapter::LocalAdapter> {
     ns: Namespace<A>,
     rooms: Vec<Room>,
 }
@@ -382,10 +382,10 @@ impl<A: Adapter> Socket<A> {
         }
         let mut refused = 0;
         let rooms = rooms.into_iter().map(Into::into);
-        let local = self.inner.ns.adapter().local();
+        let registry = self.inner.ns.registry();
         let mut result = Ok(());
         for room in rooms {
-            if let Err(err) = local.add_all(self.inner.id, [room]) {
+            if let Err(err) = registry.join(self.inner.id, [room]) {
                 refused += 1;
                 result = result.and(Err(err));
             }
@@ -397,7 +397,7 @@ impl<A: Adapter> Socket<A> {
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
-        self.inner.ns.adapter().local().del(self.inner.id, room);
+        self.inner.ns.registry().leave(self.inner.id, room);
         self.inner.session_changed();
     }
 
@@ -669,7 +669,7 @@ impl<A: Adapter> SocketInner<A> {
                 self.ns.adapter().discard_session(pid);
             }
         }
-        self.ns.adapter().local().remove(self.id);
+        self.ns.registry().remove(self.id);
         self.ns.check_idle();
         if let Some(client) = self.client.upgrade() {
             client.forget_socket(&self.nsp, self.id);

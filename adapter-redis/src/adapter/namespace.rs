@@ -203,12 +203,19 @@ impl NsState {
                     .get("room")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
+                // The socket's own room selects exactly it.
+                let only = BroadcastOptions {
+                    rooms: [sid.to_string()].into(),
+                    ..BroadcastOptions::default()
+                };
                 match kind {
+                    // Refusals (limits) are logged by the local index.
                     RequestType::RemoteJoin => {
-                        // Refusals (limits) are logged by the local index.
-                        let _ = self.local.add_all(sid, [room.to_owned()]);
+                        self.local.add_sockets_local(&only, &[room.to_owned()])
                     }
-                    RequestType::RemoteLeave => self.local.del(sid, room),
+                    RequestType::RemoteLeave => {
+                        self.local.del_sockets_local(&only, &[room.to_owned()])
+                    }
                     _ => {
                         let close = request.get("close").and_then(Value::as_bool) == Some(true);
                         if let Some(socket) = self.local.get(sid) {

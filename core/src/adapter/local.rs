@@ -232,8 +232,7 @@ impl LocalAdapter {
     /// Like [`LocalAdapter::new`]; a socket joins at most `max_rooms_per_socket` rooms (its own
     /// id not counted), of names at most `max_room_name_len` bytes long; further joins are
     /// refused and logged.
-    #[must_use]
-    pub fn with_room_limits(
+    pub(super) fn with_room_limits(
         nsp: impl Into<String>,
         parser: ParserKind,
         max_rooms_per_socket: usize,
@@ -258,8 +257,7 @@ impl LocalAdapter {
 
     /// This adapter with connection state recovery when `recovery` is set: broadcasts carry
     /// offsets and are logged for replay. Call it on a new adapter (before it is cloned).
-    #[must_use]
-    pub fn with_recovery(mut self, recovery: Option<RecoveryConfig>) -> Self {
+    pub(super) fn with_recovery(mut self, recovery: Option<RecoveryConfig>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.recovery = recovery.map(RecoveryLog::new);
         }
@@ -336,7 +334,7 @@ impl LocalAdapter {
     }
 
     /// Registers a connected socket.
-    pub fn insert(&self, socket: Arc<dyn LocalSocket>) {
+    pub(super) fn insert(&self, socket: Arc<dyn LocalSocket>) {
         let sid = socket.id();
         let mut index = self.write();
         let fresh = index
@@ -358,7 +356,7 @@ impl LocalAdapter {
     }
 
     /// Unregisters a socket and removes it from every room.
-    pub fn remove(&self, sid: Sid) -> Option<Arc<dyn LocalSocket>> {
+    pub(super) fn remove(&self, sid: Sid) -> Option<Arc<dyn LocalSocket>> {
         let mut index = self.write();
         let entry = index.sockets.remove(&sid)?;
         for room in &entry.rooms {
@@ -419,7 +417,7 @@ impl LocalAdapter {
 
     /// Adds a socket to rooms; those beyond the limits are refused (the first refusal is
     /// returned, after every room that fits was joined).
-    pub fn add_all<I: IntoIterator<Item = Room>>(
+    pub(super) fn add_all<I: IntoIterator<Item = Room>>(
         &self,
         sid: Sid,
         rooms: I,
@@ -435,7 +433,7 @@ impl LocalAdapter {
     }
 
     /// Removes a socket from a room.
-    pub fn del(&self, sid: Sid, room: &str) {
+    pub(super) fn del(&self, sid: Sid, room: &str) {
         self.write().leave(sid, room);
     }
 

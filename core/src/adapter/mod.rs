@@ -10,6 +10,7 @@
 mod join;
 mod local;
 pub mod recovery;
+mod registry;
 mod server_event;
 
 pub use join::JoinError;
@@ -24,6 +25,7 @@ use serde_json::Value;
 
 pub use local::{LocalAdapter, LocalSocket, RoomChange, RoomObserver};
 pub use recovery::{MissedPacket, RecoveryConfig, SessionState};
+pub use registry::{LocalAdapterBuilder, SocketRegistry};
 pub use server_event::{ReplyClosed, ServerEventHandler, ServerEventReply};
 
 use crate::protocol::{Packet, Payload};
