@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use serde_json::Value;
 
 use crate::adapter::{Adapter, SessionState};
+use crate::connect_timeout::AwaitsNamespace;
 use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
 use crate::handler_slots::{HandlerSlots, ReadGate};
 use crate::handshake::Handshake;
@@ -281,14 +282,6 @@ impl<A: Adapter> Client<A> {
             }
         }
     }
-
-    /// The connect timeout expired: a connection that joined no namespace is closed.
-    pub(crate) fn on_connect_timeout(&self) {
-        if self.lock().slots.is_empty() && !self.session.is_closed() {
-            tracing::debug!(sid = %self.session.sid(), "no namespace joined in time");
-            self.session.close();
-        }
-    }
 }
 
 /// The engine handler that turns sessions into Socket.IO clients.
@@ -326,5 +319,15 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
 
     fn on_close(&self, client: &Arc<Client<A>>, reason: CloseReason) {
         client.on_close(reason);
+    }
+}
+
+/// The connect timeout expired: a connection that joined no namespace is closed.
+impl<A: Adapter> AwaitsNamespace for Client<A> {
+    fn on_connect_timeout(&self) {
+        if self.lock().slots.is_empty() && !self.session.is_closed() {
+            tracing::debug!(sid = %self.session.sid(), "no namespace joined in time");
+            self.session.close();
+        }
     }
 }

@@ -49,6 +49,7 @@
 pub use sio_core::adapter;
 mod broadcast;
 mod client;
+mod config;
 mod connect_timeout;
 pub mod engine;
 mod error;
@@ -74,11 +75,12 @@ pub use handler::{AckSender, BoxFuture, Data, Event, EventHandler};
 pub mod markers {
     pub use crate::handler::{DataAckMarker, DataMarker, RawMarker};
 }
+pub use config::ServerConfig;
 pub use handshake::Handshake;
 pub use metrics::Metrics;
 pub use namespace::Namespace;
 pub use protocol::Payload;
-pub use server::{DynamicNamespace, Server, ServerBuilder, ServerConfig, SocketIoService};
+pub use server::{DynamicNamespace, Server, ServerBuilder, SocketIoService};
 pub use socket::{DisconnectReason, Joined, Socket};
 
 /// The README's examples, compiled as doctests.

@@ -7,18 +7,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::adapter::{
-    AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter,
-    LocalAdapterBuilder, Room, ServerEvent, ServerEventReply, SocketRegistry,
+    Adapter, AdapterError, ClusterResponse, LocalAdapter, LocalAdapterBuilder, Room, ServerEvent,
+    ServerEventReply, SocketRegistry,
 };
-use crate::broadcast::{BroadcastOperator, RemoteSocket};
-use crate::error::{ConnectError, EmitError};
+use crate::config::ServerConfig;
+use crate::error::ConnectError;
 use crate::handler::{BoxFuture, BoxedEventHandler, EventHandler, boxed};
 use crate::metrics::Metrics;
 use crate::protocol::{ParserKind, Payload};
-use crate::server::ServerConfig;
 use crate::socket::Socket;
 
 type ConnectHandler<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<()> + Send + Sync>;
@@ -320,96 +317,6 @@ impl<A: Adapter> Namespace<A> {
         if let Some(handler) = handler {
             handler(socket.clone()).await;
         }
-    }
-
-    fn operator(&self) -> BroadcastOperator<A> {
-        BroadcastOperator::new(self.clone(), BroadcastOptions::default())
-    }
-
-    /// Selects the sockets in `rooms`.
-    #[must_use]
-    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.operator().to(rooms)
-    }
-
-    /// Selects every socket but those in `rooms`.
-    #[must_use]
-    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator<A>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.operator().except(rooms)
-    }
-
-    /// Selects this node's sockets only.
-    #[must_use]
-    pub fn local(&self) -> BroadcastOperator<A> {
-        self.operator().local()
-    }
-
-    /// Selects every socket, dropping the packet for those that cannot take it now.
-    #[must_use]
-    pub fn volatile(&self) -> BroadcastOperator<A> {
-        self.operator().volatile()
-    }
-
-    /// Selects every socket, with a timeout for acks and requests.
-    #[must_use]
-    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<A> {
-        self.operator().timeout(timeout)
-    }
-
-    /// Emits to every socket of the namespace.
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        data: &T,
-    ) -> Result<(), EmitError> {
-        self.operator().emit(event, data).await
-    }
-
-    /// Emits to every socket and collects their acks.
-    pub async fn emit_with_ack(
-        &self,
-        event: &str,
-        payload: Payload,
-    ) -> Result<AckReplies, AdapterError> {
-        self.operator().emit_with_ack(event, payload).await
-    }
-
-    /// Every socket of the namespace, cluster-wide.
-    pub async fn fetch_sockets(
-        &self,
-    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
-        self.operator().fetch_sockets().await
-    }
-
-    /// Makes every socket join rooms.
-    pub async fn sockets_join<I, R>(&self, rooms: I) -> Result<(), AdapterError>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.operator().sockets_join(rooms).await
-    }
-
-    /// Makes every socket leave rooms.
-    pub async fn sockets_leave<I, R>(&self, rooms: I) -> Result<(), AdapterError>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.operator().sockets_leave(rooms).await
-    }
-
-    /// Disconnects every socket.
-    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
-        self.operator().disconnect_sockets(close).await
     }
 
     /// Every room with a socket in it, cluster-wide.

@@ -13,7 +13,6 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::adapter::{Adapter, BroadcastOptions, LocalSocket, Room, SessionState, SocketInfo};
-use crate::broadcast::BroadcastOperator;
 use crate::client::Client;
 use crate::engine::{Frame, Session, Sid, Transport};
 use crate::error::{AckError, EmitError, JoinError};
@@ -405,30 +404,6 @@ impl<A: Adapter> Socket<A> {
     #[must_use]
     pub fn rooms(&self) -> Vec<Room> {
         self.inner.ns.adapter().local().rooms_of(self.inner.id)
-    }
-
-    /// Broadcasts to `rooms`, excluding this socket.
-    ///
-    /// ```
-    /// # async fn f(socket: sio_server::Socket) -> Result<(), sio_server::EmitError> {
-    /// socket.to(["room-1", "room-2"]).except(["muted"]).emit("news", "hello").await?;
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.broadcast().to(rooms)
-    }
-
-    /// Broadcasts to every socket of the namespace but this one.
-    #[must_use]
-    pub fn broadcast(&self) -> BroadcastOperator<A> {
-        let mut opts = BroadcastOptions::default();
-        opts.except.insert(self.inner.id.to_string());
-        BroadcastOperator::new(self.inner.ns.clone(), opts)
     }
 
     /// The socket's data, deserialized.
