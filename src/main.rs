@@ -19,6 +19,7 @@ use sio_adapter_redis::{
     StreamsConfig, SubscriptionMode,
 };
 use sio_server::engine::{ForwardingConfig, NodeTag};
+use sio_server::protocol::ParserKind;
 use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
 
 /// Command-line flags (each also read from the environment).
@@ -96,6 +97,20 @@ struct Flags {
     /// load balancer with sticky sessions.
     #[arg(long, env = "SIO_NO_FORWARDING", value_parser = clap::builder::BoolishValueParser::new())]
     no_forwarding: bool,
+    /// Socket.IO packet format: `json` (the default parser of every client) or `msgpack`
+    /// (`socket.io-msgpack-parser`; clients must be built with it). Every node of a cluster must
+    /// use the same, since a load balancer may send any client to any node.
+    #[arg(long, env = "SIO_PARSER", value_enum, default_value = "json")]
+    parser: PacketFormat,
+}
+
+/// The Socket.IO packet format of the node's clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PacketFormat {
+    /// The default text format with binary attachments.
+    Json,
+    /// `socket.io-msgpack-parser`: one binary msgpack message per packet.
+    Msgpack,
 }
 
 /// How log lines are written.
@@ -130,7 +145,11 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut builder = Server::builder()
         .ping_interval(std::time::Duration::from_millis(flags.ping_interval_ms))
-        .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms));
+        .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms))
+        .parser(match flags.parser {
+            PacketFormat::Json => ParserKind::Json,
+            PacketFormat::Msgpack => ParserKind::MsgPack,
+        });
     if let Some(max) = flags.max_connections {
         builder = builder.max_connections(max);
     }

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 pub mod cluster;
+pub mod parsers;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
