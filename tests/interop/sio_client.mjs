@@ -10,7 +10,7 @@
 // Prints "ok <check>" / "FAIL <check>: <why>"; exits 0 only when every check passed.
 import { io } from "socket.io-client";
 import { createRequire } from "node:module";
-import { check, finish, timeLimit } from "./check.mjs";
+import { bytesOf, check, finish, isBinary, same, timeLimit } from "./check.mjs";
 
 const args = process.argv.slice(2);
 const mode = args[1];
@@ -35,24 +35,6 @@ const parserOption = parserName === "msgpack" ? { parser: createRequire(import.m
 timeLimit(30_000, () => `: the scenario did not finish in 30 s (at: ${step})`);
 let step = "start"; // named in the failure when the scenario stops early
 
-const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
-const bytesOf = (v) => (v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-// Deep equality where any binary (Buffer, ArrayBuffer, typed array) equals any other with the same bytes.
-const same = (a, b) => {
-  if (isBinary(a) || isBinary(b)) {
-    if (!isBinary(a) || !isBinary(b)) return false;
-    const [x, y] = [bytesOf(a), bytesOf(b)];
-    return x.length === y.length && x.every((v, i) => v === y[i]);
-  }
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => same(v, b[i]));
-  }
-  if (a && b && typeof a === "object" && typeof b === "object") {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((k) => k in b && same(a[k], b[k]));
-  }
-  return a === b;
-};
 const show = (v) =>
   JSON.stringify(v, (_, x) => (isBinary(x) ? `<${bytesOf(x).length} bytes: ${[...bytesOf(x).slice(0, 8)]}>` : x?.type === "Buffer" && Array.isArray(x.data) ? `<${x.data.length} bytes: ${x.data.slice(0, 8)}>` : x));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
