@@ -97,6 +97,10 @@ struct Flags {
     /// load balancer with sticky sessions.
     #[arg(long, env = "SIO_NO_FORWARDING", value_parser = clap::builder::BoolishValueParser::new())]
     no_forwarding: bool,
+    /// Send long-polling responses uncompressed (by default one of 1 KiB or more is gzip- or
+    /// deflate-encoded when the client accepts it).
+    #[arg(long, env = "SIO_NO_HTTP_COMPRESSION", value_parser = clap::builder::BoolishValueParser::new())]
+    no_http_compression: bool,
     /// Socket.IO packet format: `json` (the default parser of every client) or `msgpack`
     /// (`socket.io-msgpack-parser`; clients must be built with it). Every node of a cluster must
     /// use the same, since a load balancer may send any client to any node.
@@ -152,6 +156,9 @@ async fn main() -> anyhow::Result<()> {
         });
     if let Some(max) = flags.max_connections {
         builder = builder.max_connections(max);
+    }
+    if flags.no_http_compression {
+        builder = builder.http_compression(None);
     }
     if let Some(ms) = flags.recovery_ms.filter(|ms| *ms > 0) {
         builder = builder.connection_state_recovery(sio_server::adapter::RecoveryConfig {
