@@ -1,5 +1,7 @@
 //! The `socket.io-msgpack-parser` format: each packet is one msgpack map
 //! `{type, data, nsp, id?}` sent as a binary message, with binary blobs inline.
+//!
+//! [`decode_msgpack`] reads what notepack.io writes as JavaScript peers would see it.
 
 use bytes::Bytes;
 use rmpv::Value as Mp;
@@ -144,21 +146,8 @@ enum Decoded {
     Undefined,
 }
 
-/// Reads msgpack values from a byte slice, the way notepack (the encoder of
-/// `socket.io-msgpack-parser`) means them:
-///
-/// | wire | read as |
-/// |---|---|
-/// | fixext 1, type 0 (`d4 00 00`) | `undefined`: an absent packet field or map value, `null` in an array (as `JSON.stringify`) |
-/// | ext 8/16/32, type 0 | binary: notepack writes an `ArrayBuffer` or a typed array so (a `Buffer` as bin) |
-/// | fixext 8, type 0 (`d7 00`) | a date (milliseconds since 1970, big-endian i64): its ISO string as `Date.toJSON` writes it (`null` out of JavaScript's date range) |
-/// | any other extension | `[type, binary]`, as notepack's decoder returns it |
-/// | str with invalid UTF-8 | the text with U+FFFD in place of the bad bytes |
-/// | a map key that is a number, boolean or nil | that key as text (`1` → `"1"`); a binary, array or map key is an error |
-/// | NaN or an infinity | `null`, as `JSON.stringify` writes them |
-///
-/// Lengths are checked against the bytes left before anything is allocated, and nesting deeper
-/// than [`MAX_DEPTH`] is an error.
+/// Reads msgpack values from a byte slice as notepack means them (the table on
+/// [`decode_msgpack`]).
 struct Reader<'a> {
     rest: &'a [u8],
 }
@@ -199,7 +188,7 @@ impl<'a> Reader<'a> {
         ))
     }
 
-    /// An extension's body after its type byte: see the table on [`Reader`].
+    /// An extension's body after its type byte: see the table on [`decode_msgpack`].
     fn ext(
         &mut self,
         n: usize,
@@ -378,10 +367,28 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// Decodes one msgpack packet, as `socket.io-msgpack-parser` writes it (see [`Reader`] for how
-/// notepack's values are read). A field that is `undefined` is absent: a CONNECT whose `data` is
-/// `undefined` has no data, an `undefined` `id` is no id, an `undefined` `nsp` is `/`. Unknown
-/// fields (socket.io-client sends `options`) are read and ignored.
+/// Decodes one msgpack packet, as `socket.io-msgpack-parser` writes it.
+///
+/// The decoder reads msgpack the way notepack.io (the encoder of `socket.io-msgpack-parser`)
+/// means it, and turns what JSON cannot hold into what a JSON-parser peer of a Node server
+/// would see (`JSON.stringify`):
+///
+/// | wire | read as |
+/// |---|---|
+/// | fixext 1, type 0 (`d4 00 00`): JavaScript `undefined` | as a packet field (`data`, `id`, `nsp`): absent (a CONNECT whose data is `undefined` has no data); in an array: `null`; as a map value: the key is absent |
+/// | ext 8/16/32, type 0 | binary (an attachment): notepack writes an `ArrayBuffer` or a typed array so, and a `Buffer` as bin |
+/// | fixext 8, type 0 (`d7 00`): a `Date` (milliseconds since 1970, big-endian i64) | its ISO string as `Date.prototype.toJSON` writes it (`2024-02-29T12:34:56.789Z`; `null` outside JavaScript's date range) |
+/// | any other extension (notepack never writes one) | `[type, binary]`, as notepack's decoder returns it |
+/// | str with invalid UTF-8 | the text with U+FFFD in place of the bad bytes |
+/// | a map key that is a number, boolean or nil | that key as text (`1` becomes `"1"`); a binary, array or map key is an error |
+/// | NaN or an infinity | `null`, as `JSON.stringify` writes them |
+///
+/// Lengths are checked against the bytes left before anything is allocated, and nesting deeper
+/// than 128 is an error. Unit tests decode packets captured from the real encoder
+/// (`notepack_vectors.tsv`, written by `tests/interop/msgpack_vectors.mjs`).
+///
+/// Fields other than `type`, `data`, `nsp` and `id` (socket.io-client sends `options`) are read
+/// and ignored; an absent `nsp` is `/`.
 pub fn decode_msgpack(bytes: &[u8]) -> Result<Packet, ParseError> {
     if bytes.is_empty() {
         return Err(ParseError::Empty);
