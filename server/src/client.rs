@@ -241,6 +241,9 @@ impl<A: Adapter> Client<A> {
             socket.end_replay(&replayed);
         }
         socket.session_changed();
+        if let Some(observer) = ns.observer() {
+            observer.socket_connected(&socket);
+        }
         ns.run_connect_handler(&socket).await;
         // Hand over the packets that arrived meanwhile, in order, then go live.
         loop {

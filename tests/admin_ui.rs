@@ -1,0 +1,109 @@
+//! The admin UI's protocol (`@socket.io/admin-ui` 0.5) on a three-node `sio-node` cluster on a
+//! real redis-server, with the npm `socket.io-client` as the admin client
+//! (`tests/interop/admin_protocol.mjs`), and the `--admin-*` flags' rules.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Node, Redis, run_node};
+
+const USER: &str = "admin";
+const PASSWORD: &str = "admin-secret";
+/// `bcryptjs.hashSync("admin-secret", 10)`: the hash of Node's own library, cost 10 as in the
+/// UI's documentation.
+const HASH: &str = "$2a$10$RX.Y.5E5VyiDFeH39QrOiOPjJMWUam9xTw0/j/QmqEElTa6ysBnMq";
+
+fn admin_cluster(redis: &Redis, ids: &[&str], extra: &[&str]) -> Vec<Node> {
+    let url = redis.url();
+    let mut args = vec![
+        "--redis",
+        &url,
+        "--heartbeat-ms",
+        "500",
+        "--admin-ui",
+        "--admin-user",
+        USER,
+        "--admin-password-hash",
+        HASH,
+    ];
+    args.extend_from_slice(extra);
+    ids.iter().map(|id| Node::spawn(id, &args)).collect()
+}
+
+fn run_scenario(nodes: &[Node], mode: &str) -> String {
+    let urls: Vec<String> = nodes.iter().map(Node::url).collect();
+    let ids: Vec<&str> = nodes.iter().map(|n| n.node_id.as_str()).collect();
+    let output = run_node(
+        "admin_protocol.mjs",
+        &[&urls.join(","), &ids.join(","), USER, PASSWORD, mode],
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_admin_namespace_speaks_the_ui_protocol_across_a_three_node_cluster() {
+    let redis = Redis::start();
+    let nodes = admin_cluster(&redis, &["admin-a", "admin-b", "admin-c"], &[]);
+    let stdout = run_scenario(&nodes, "full");
+    for check in [
+        "ok a wrong password is refused with 'invalid credentials'",
+        "ok the right credentials are accepted",
+        "ok the session id lets a client in without the password",
+        "ok the config offers every action, aggregated and all events",
+        "ok all_sockets lists the app client of node 3",
+        "ok server_stats arrive from node admin-c",
+        "ok socket_connected arrives from another node",
+        "ok event_sent reports a broadcast delivered to the socket",
+        "ok _disconnect disconnects the socket on another node",
+    ] {
+        assert!(stdout.contains(check), "missing `{check}` in:\n{stdout}");
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+#[test]
+fn a_read_only_admin_ui_offers_and_applies_no_action() {
+    let redis = Redis::start();
+    let nodes = admin_cluster(&redis, &["ro-a", "ro-b"], &["--admin-readonly"]);
+    let stdout = run_scenario(&nodes, "readonly");
+    for check in [
+        "ok read-only: the config offers no action",
+        "ok read-only: an emit is not applied",
+        "ok read-only: a disconnect is not applied",
+        "ok all_sockets lists the app client of node 2",
+    ] {
+        assert!(stdout.contains(check), "missing `{check}` in:\n{stdout}");
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+/// Runs `sio-node` with `args` expecting it to refuse to start; returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_sio-node"))
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("SIO_ADMIN_UI")
+        .output()
+        .expect("sio-node runs");
+    assert!(!output.status.success(), "started with {args:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_admin_ui_does_not_start_without_credentials_or_an_explicit_no_auth() {
+    let err = refused(&["--admin-ui"]);
+    assert!(err.contains("--admin-no-auth"), "{err}");
+    let err = refused(&["--admin-ui", "--admin-user", "admin"]);
+    assert!(err.contains("--admin-password-hash"), "{err}");
+    let err = refused(&[
+        "--admin-ui",
+        "--admin-user",
+        "a",
+        "--admin-password-hash",
+        "plain",
+    ]);
+    assert!(err.contains("bcrypt"), "{err}");
+    let err = refused(&["--admin-readonly"]);
+    assert!(err.contains("need --admin-ui"), "{err}");
+}
