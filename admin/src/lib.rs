@@ -103,16 +103,23 @@ pub fn instrument<A: Adapter>(
         features.push("ALL_EVENTS");
     }
     let dropped = Arc::new(AtomicU64::new(0));
-    let admin = io.of(&options.namespace);
-    let mut tasks = Vec::new();
-    if development {
+    // The observer first: nothing is created when it is refused.
+    let queue = if development {
         let (tx, rx) = tokio::sync::mpsc::channel(live::QUEUE);
         let observer = live::LiveEvents::new(options.namespace.clone(), tx, dropped.clone());
         io.observe(Arc::new(observer))
             .map_err(|_| AdminError::ObserverTaken)?;
+        Some(rx)
+    } else {
+        None
+    };
+    // The middleware at once: no client gets in before it is there.
+    let admin = io.of(&options.namespace);
+    auth::install(&admin, auth.clone());
+    let mut tasks = Vec::new();
+    if let Some(rx) = queue {
         tasks.push(tokio::spawn(live::forward(admin.clone(), rx)));
     }
-    auth::install(&admin, auth.clone());
     let server = io.clone();
     let readonly = options.readonly;
     let config = json!({ "supportedFeatures": features });

@@ -69,7 +69,14 @@ impl LiveEvents {
 
     /// `event_received` / `event_sent`: namespace, socket id, `[event, ...args]`, time. Not
     /// reported for the admin namespace itself.
-    fn traffic_event(&self, kind: &'static str, nsp: &str, sid: Sid, event: &str, payload: &Payload) {
+    fn traffic_event(
+        &self,
+        kind: &'static str,
+        nsp: &str,
+        sid: Sid,
+        event: &str,
+        payload: &Payload,
+    ) {
         if nsp == self.admin_nsp {
             return;
         }
@@ -136,6 +143,17 @@ impl<A: Adapter> Observer<A> for LiveEvents {
 
     fn event_sent(&self, nsp: &str, sid: Sid, event: &str, payload: &Payload) {
         self.traffic_event("event_sent", nsp, sid, event, payload);
+    }
+
+    fn transport_changed(&self, socket: &Socket<A>) {
+        self.send(
+            "socket_updated",
+            vec![json!({
+                "id": socket.id().to_string(),
+                "nsp": socket.namespace().name(),
+                "transport": socket.transport().as_str(),
+            })],
+        );
     }
 
     fn data_changed(&self, socket: &Socket<A>) {

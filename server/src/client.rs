@@ -267,6 +267,18 @@ impl<A: Adapter> Client<A> {
         }
     }
 
+    /// The connected sockets of this client.
+    fn sockets(&self) -> Vec<Socket<A>> {
+        self.lock()
+            .slots
+            .iter()
+            .filter_map(|(_, slot)| match slot {
+                Slot::Connected(socket) => Some(socket.clone()),
+                Slot::Connecting(_) => None,
+            })
+            .collect()
+    }
+
     /// Forgets the namespace slot of a socket that left.
     pub(crate) fn forget_socket(&self, nsp: &str, id: Sid) {
         let mut state = self.lock();
@@ -329,5 +341,13 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
 
     fn on_close(&self, client: &Arc<Client<A>>, reason: CloseReason) {
         client.on_close(reason);
+    }
+
+    fn on_upgrade(&self, client: &Arc<Client<A>>) {
+        if let Some(observer) = self.server.observer() {
+            for socket in client.sockets() {
+                observer.transport_changed(&socket);
+            }
+        }
     }
 }

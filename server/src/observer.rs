@@ -46,6 +46,10 @@ pub trait Observer<A: Adapter>: Send + Sync + 'static {
     /// with acks are not reported.
     fn event_sent(&self, _nsp: &str, _sid: Sid, _event: &str, _payload: &Payload) {}
 
+    /// A socket's connection moved from polling to WebSocket ([`Socket::transport`] tells
+    /// the new one).
+    fn transport_changed(&self, _socket: &Socket<A>) {}
+
     /// A socket's data was replaced with [`Socket::set_data`].
     fn data_changed(&self, _socket: &Socket<A>) {}
 

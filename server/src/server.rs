@@ -141,6 +141,11 @@ impl<A: Adapter> ServerInner<A> {
         ns
     }
 
+    /// The observer, if one is set.
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer<A>>> {
+        self.observer.get()
+    }
+
     fn read_namespaces(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Namespace<A>>> {
         self.namespaces.read().unwrap_or_else(|e| e.into_inner())
     }

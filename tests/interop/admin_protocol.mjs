@@ -148,6 +148,8 @@ try {
   await connected(watched);
   const conn = await admin.rec.until((e) => e.event === "socket_connected" && e.args[0]?.id === watched.id);
   check("socket_connected arrives from another node", !!conn && conn.args[0].nsp === "/" && typeof conn.args[0].clientId === "string" && !Number.isNaN(Date.parse(conn.args[1])), JSON.stringify(conn));
+  const upgraded = await admin.rec.until((e) => e.event === "socket_updated" && e.args[0]?.id === watched.id && e.args[0]?.transport === "websocket");
+  check("socket_updated reports the upgrade to websocket", !!upgraded && upgraded.args[0].nsp === "/", JSON.stringify(upgraded));
   await call(watched, "join", "watched-room");
   const joined = await admin.rec.until((e) => e.event === "room_joined" && e.args[2] === watched.id && e.args[1] === "watched-room");
   check("room_joined arrives from another node", !!joined && joined.args[0] === "/" && !Number.isNaN(Date.parse(joined.args[3])), JSON.stringify(joined));
