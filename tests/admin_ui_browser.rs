@@ -52,14 +52,14 @@ fn the_admin_ui_in_a_browser_sees_and_acts_on_every_node_of_the_cluster() {
         &[],
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for check in [
-        "ok the UI says so for a wrong password",
-        "ok the UI connects with the right credentials",
-        "ok the servers page shows the three nodes",
-        "ok the sockets page lists the sockets of every node",
-        "ok a socket of another node is disconnected from the UI",
-    ] {
-        assert!(stdout.contains(check), "missing `{check}` in:\n{stdout}");
-    }
-    assert!(!stdout.contains("FAIL"), "{stdout}");
+    common::assert_checks(
+        &stdout,
+        &[
+            "the UI says so for a wrong password",
+            "the UI connects with the right credentials",
+            "the servers page shows the three nodes",
+            "the sockets page lists the sockets of every node",
+            "a socket of another node is disconnected from the UI",
+        ],
+    );
 }

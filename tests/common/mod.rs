@@ -442,3 +442,15 @@ impl Drop for HaProxy {
         let _ = self.child.wait();
     }
 }
+
+/// Asserts that a scenario script's output has every one of `checks` (`ok ...` lines) and no
+/// failed check.
+pub fn assert_checks(stdout: &str, checks: &[&str]) {
+    for check in checks {
+        assert!(
+            stdout.contains(&format!("ok {check}")),
+            "missing `ok {check}` in:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
