@@ -39,3 +39,5 @@ echo "== cargo test"
 bounded cargo test --workspace --all-targets -- --test-threads=2
 echo "== cargo test --doc"
 bounded cargo test --workspace --doc
+echo "== cargo doc (warnings are errors: broken links, undocumented items)"
+bounded env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet

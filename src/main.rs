@@ -96,6 +96,10 @@ struct Flags {
     /// load balancer with sticky sessions.
     #[arg(long, env = "SIO_NO_FORWARDING", value_parser = clap::builder::BoolishValueParser::new())]
     no_forwarding: bool,
+    /// Send long-polling responses uncompressed (by default one of 1 KiB or more is gzip- or
+    /// deflate-encoded when the client accepts it).
+    #[arg(long, env = "SIO_NO_HTTP_COMPRESSION", value_parser = clap::builder::BoolishValueParser::new())]
+    no_http_compression: bool,
     /// Open the Socket.IO Admin UI's namespace (`/admin`) on this node (give it on every node).
     /// Needs `--admin-user` and `--admin-password-hash`, or `--admin-no-auth`.
     #[arg(long, env = "SIO_ADMIN_UI", value_parser = clap::builder::BoolishValueParser::new())]
@@ -206,6 +210,9 @@ async fn main() -> anyhow::Result<()> {
         .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms));
     if let Some(max) = flags.max_connections {
         builder = builder.max_connections(max);
+    }
+    if flags.no_http_compression {
+        builder = builder.http_compression(None);
     }
     if let Some(ms) = flags.recovery_ms.filter(|ms| *ms > 0) {
         builder = builder.connection_state_recovery(sio_server::adapter::RecoveryConfig {

@@ -102,6 +102,12 @@ impl Emitter {
         Channels::new(&self.prefix, &self.nsp, EMITTER_UID)
     }
 
+    /// Waits until everything emitted so far went out to Redis, or `deadline` passed: call it
+    /// before a short-lived process exits, so that its last messages are not lost with it.
+    pub async fn flush(&self, deadline: std::time::Duration) {
+        self.driver.flush(deadline).await;
+    }
+
     /// Emits an event with one serializable argument.
     pub fn emit<T: Serialize + ?Sized>(
         &self,

@@ -8,10 +8,10 @@
 //!   `AGGREGATED_EVENTS`, and `ALL_EVENTS` in development mode);
 //! - `all_sockets` (development mode): every socket of every namespace this node knows, on
 //!   every node, through `fetch_sockets`;
-//! - `server_stats` from every node every two seconds ([`stats`](crate::stats));
+//! - `server_stats` from every node every two seconds;
 //! - in development mode, every socket, room and event of every node as it happens
 //!   (`socket_connected`, `room_joined`, `event_received`, ...), through the server's
-//!   [`Observer`] hooks.
+//!   [`Observer`](sio_server::Observer) hooks.
 //!
 //! Each node broadcasts its own messages to the admin namespace; the adapter carries them to
 //! the admin clients of the other nodes (as Node's instrumentation does over the Redis
@@ -81,7 +81,7 @@ impl Drop for AdminUi {
 /// Opens the admin namespace on `io` (call it inside a tokio runtime, on every node).
 ///
 /// Fails when no authentication was chosen, when the password hash is not a bcrypt hash,
-/// or, in development mode, when the server already has an [`Observer`].
+/// or, in development mode, when the server already has an [`Observer`](sio_server::Observer).
 pub fn instrument<A: Adapter>(
     io: &Server<A>,
     options: AdminOptions,

@@ -260,6 +260,13 @@ impl<A: Adapter> ServerBuilder<A> {
         self
     }
 
+    /// Compression of long-polling responses: `None` turns it off. Default: gzip or deflate
+    /// (as the client accepts) for bodies of 1024 bytes and more, as the reference server.
+    pub fn http_compression(mut self, compression: Option<crate::engine::HttpCompression>) -> Self {
+        self.config.engine.http_compression = compression;
+        self
+    }
+
     /// The packet format. Default: JSON.
     pub fn parser(mut self, parser: ParserKind) -> Self {
         self.config.parser = parser;

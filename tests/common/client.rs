@@ -163,6 +163,13 @@ impl Client {
         tokio::time::timeout(wait, rx).await.ok()?.ok()
     }
 
+    /// Emits without asking for an ack.
+    pub fn emit(&self, event: &str, args: Vec<Value>) {
+        let mut all = vec![Value::String(event.to_owned())];
+        all.extend(args);
+        let _ = self.out.send(format!("42{}", Value::Array(all)));
+    }
+
     /// Answers a server's ack request.
     pub fn ack(&self, id: u64, args: Vec<Value>) {
         let _ = self.out.send(format!("43{id}{}", Value::Array(args)));

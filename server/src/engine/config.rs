@@ -94,6 +94,9 @@ pub struct EngineConfig {
     /// Forwarding of requests for other nodes' sessions (cluster without sticky sessions).
     /// Default: `None` (every session is local; ids are untagged).
     pub forwarding: Option<super::ForwardingConfig>,
+    /// Compression of long-polling responses (gzip or deflate, as the client accepts), or `None`
+    /// for none. Default: on, for bodies of 1024 bytes and more, as the reference server.
+    pub http_compression: Option<super::HttpCompression>,
 }
 
 impl Default for EngineConfig {
@@ -114,6 +117,7 @@ impl Default for EngineConfig {
             websocket_read_buffer: 2048,
             max_connections: None,
             forwarding: None,
+            http_compression: Some(super::HttpCompression::default()),
         }
     }
 }
@@ -134,6 +138,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("allow_request", &self.allow_request.is_some())
             .field("forwarding", &self.forwarding)
+            .field("http_compression", &self.http_compression)
             .finish()
     }
 }

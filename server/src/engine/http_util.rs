@@ -86,6 +86,27 @@ pub(crate) fn text_response(body: Bytes) -> Response<Full<Bytes>> {
         .unwrap_or_default()
 }
 
+/// A polling payload encoded with `coding` (`gzip`, `deflate`).
+pub(crate) fn compressed_text_response(body: Bytes, coding: &'static str) -> Response<Full<Bytes>> {
+    vary_accept_encoding(
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+            .header(header::CONTENT_ENCODING, coding)
+            .body(Full::new(body))
+            .unwrap_or_default(),
+    )
+}
+
+/// Marks a response that depends on the request's `Accept-Encoding`, for caches.
+pub(crate) fn vary_accept_encoding(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response.headers_mut().insert(
+        header::VARY,
+        http::HeaderValue::from_static("Accept-Encoding"),
+    );
+    response
+}
+
 /// The `ok` answer to a polling POST.
 pub(crate) fn ok_response() -> Response<Full<Bytes>> {
     Response::builder()

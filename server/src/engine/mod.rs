@@ -4,6 +4,7 @@
 //! POSTs, and websocket upgrades. It knows nothing of namespaces: it hands each message to an
 //! [`EngineHandler`] and tells it why each session ended.
 
+mod compression;
 mod config;
 mod error;
 mod forward;
@@ -27,6 +28,7 @@ use http::{Method, Request, Response};
 use http_body_util::Full;
 use tokio::sync::Notify;
 
+pub use compression::HttpCompression;
 pub use config::{AllowRequest, CorsConfig, EngineConfig};
 pub use error::EngineError;
 pub use forward::{FORWARDED_HEADER, ForwardingConfig, OwnerDirectory};
@@ -297,7 +299,13 @@ impl<H: EngineHandler> Engine<H> {
                             return Err(EngineError::BadRequest);
                         }
                         match *req.method() {
-                            Method::GET => Ok(polling::poll(&entry.session, &self.metrics).await),
+                            Method::GET => {
+                                let encoding = self
+                                    .config
+                                    .http_compression
+                                    .map(|c| (c, compression::negotiate(req.headers())));
+                                Ok(polling::poll(&entry.session, &self.metrics, encoding).await)
+                            }
                             Method::POST => Ok(self.post(&entry, req).await),
                             _ => Err(EngineError::BadRequest),
                         }

@@ -6,14 +6,20 @@ use bytes::{Buf, BufMut, Bytes};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 
+use super::compression::{Encoding, HttpCompression};
 use super::packet::{self, Frame};
 use super::session::{CloseReason, Session, Transport};
 use super::{Body, EngineError, EngineHandler, Entry, http_util};
 use crate::metrics::{Metrics, add};
 
 /// Answers a long-polling GET: waits for at least one queued packet, then returns every packet
-/// queued by then as one payload.
-pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<Body> {
+/// queued by then as one payload, compressed when `compression` allows it (its settings, and
+/// the coding the request accepts).
+pub(crate) async fn poll(
+    session: &Arc<Session>,
+    metrics: &Metrics,
+    compression: Option<(HttpCompression, Option<Encoding>)>,
+) -> Response<Body> {
     let Ok(reader) = session.outbox.try_reader() else {
         if session.is_upgrading() || session.transport() != Transport::Polling {
             return EngineError::BadRequest.into_response();
@@ -84,7 +90,18 @@ pub(crate) async fn poll(session: &Arc<Session>, metrics: &Metrics) -> Response<
         packet::encode_into_payload(&Frame::noop(), &mut out);
     }
     drop(reader);
-    http_util::text_response(Bytes::from(out))
+    match compression {
+        Some((settings, Some(encoding))) if out.len() >= settings.threshold => {
+            match encoding.compress(&out) {
+                Ok(body) => {
+                    http_util::compressed_text_response(Bytes::from(body), encoding.token())
+                }
+                Err(_) => http_util::text_response(Bytes::from(out)),
+            }
+        }
+        Some(_) => http_util::vary_accept_encoding(http_util::text_response(Bytes::from(out))),
+        None => http_util::text_response(Bytes::from(out)),
+    }
 }
 
 impl<H: EngineHandler> super::Engine<H> {

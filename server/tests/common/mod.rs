@@ -204,6 +204,30 @@ async fn http_on_with_headers(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String, String) {
+    let (status, head, body) = http_bytes_on(stream, method, target, headers, body).await;
+    (status, head, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// One HTTP/1.1 request on a fresh connection; returns the status, the raw response head, and
+/// the body's bytes as they came (compressed bodies are not decoded).
+pub async fn http_bytes(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    http_bytes_on(&mut stream, method, target, headers, body).await
+}
+
+async fn http_bytes_on(
+    stream: &mut TcpStream,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let addr = stream.peer_addr().unwrap();
     let mut request = format!(
         "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -220,14 +244,18 @@ async fn http_on_with_headers(
         .await
         .expect("response in time")
         .unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    (status, head.to_owned(), body.to_owned())
+    (status, head, body)
 }
 
 /// Serves a Socket.IO server on a free port until the returned guard is dropped.
