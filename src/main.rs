@@ -352,14 +352,16 @@ async fn run<A: Adapter>(
 ) -> anyhow::Result<()> {
     let io = builder.build();
     let limits = app::register(&io, &app);
-    // Kept for the node's life: the admin reports stop when it drops.
-    let _admin = match admin_options(flags, &app.node_id)? {
+    // Kept for the node's life (in the HTTP routes): the admin reports stop when it drops.
+    let admin = match admin_options(flags, &app.node_id)? {
         Some(options) => {
             tracing::info!(
                 readonly = flags.admin_readonly,
                 "admin UI namespace /admin open"
             );
-            Some(sio_admin::instrument(&io, options).context("admin UI")?)
+            Some(Arc::new(
+                sio_admin::instrument(&io, options).context("admin UI")?,
+            ))
         }
         None => None,
     };
@@ -372,7 +374,7 @@ async fn run<A: Adapter>(
         ),
         None => None,
     };
-    let node = http::Node::new(io.clone(), app.node_id.clone(), bundle, limits);
+    let node = http::Node::new(io.clone(), app.node_id.clone(), bundle, limits, admin);
     // On SIGTERM: stop accepting, close the clients (what is queued first), flush the adapter
     // and announce the departure, then let the last HTTP exchanges finish.
     sio_server::serve::serve_http_with_drain(

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Node, Redis, run_node};
+use common::{Node, Redis, http_get, run_node};
 
 const USER: &str = "admin";
 const PASSWORD: &str = "admin-secret";
@@ -69,6 +69,13 @@ fn the_admin_namespace_speaks_the_ui_protocol_across_a_three_node_cluster() {
             "leave makes the socket leave the room",
         ],
     );
+    for node in &nodes {
+        let (_, metrics) = http_get(node.addr, "/metrics").expect("metrics");
+        assert!(
+            metrics.contains("sio_admin_events_dropped_total 0"),
+            "{metrics}"
+        );
+    }
 }
 
 #[test]

@@ -153,3 +153,69 @@ pub(crate) fn needs_session(auth: &Authenticator, handshake_auth: &Value) -> boo
         && !matches!(handshake_auth.get("sessionId"),
             Some(Value::String(s)) if auth.lock().known.contains(s))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// `bcryptjs.hashSync("admin-secret", 4)` (Node's library; cost 4 to keep the test quick).
+    const HASH: &str = "$2a$04$Y.k6qtxV18N2qnLlVY9f0.RQJTnhdTHS31v7Z0YmxvWhDGonSpdWK";
+
+    fn basic() -> Authenticator {
+        Authenticator::new(&AdminAuth::Basic {
+            username: "admin".into(),
+            password_hash: HASH.into(),
+        })
+        .expect("a valid hash")
+    }
+
+    #[tokio::test]
+    async fn a_bcryptjs_hash_admits_its_password_and_nothing_else() {
+        let auth = basic();
+        let good = json!({"username": "admin", "password": "admin-secret"});
+        assert_eq!(auth.check(&good).await, Verdict::NewSession);
+        for bad in [
+            json!({"username": "admin", "password": "admin-secreT"}),
+            json!({"username": "root", "password": "admin-secret"}),
+            json!({"username": "admin"}),
+            json!({"username": "admin", "password": 42}),
+            json!(null),
+            json!("admin"),
+        ] {
+            assert_eq!(auth.check(&bad).await, Verdict::Refused, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_id_admits_until_it_is_evicted() {
+        let auth = basic();
+        let first = auth.new_session();
+        let with_session = json!({ "sessionId": first });
+        assert_eq!(auth.check(&with_session).await, Verdict::Admitted);
+        assert!(!needs_session(&auth, &with_session));
+        for _ in 0..MAX_SESSIONS {
+            let _ = auth.new_session();
+        }
+        assert_eq!(auth.lock().known.len(), MAX_SESSIONS);
+        assert_eq!(auth.check(&with_session).await, Verdict::Refused);
+    }
+
+    #[test]
+    fn a_plain_password_is_not_accepted_as_a_hash() {
+        let err = Authenticator::new(&AdminAuth::Basic {
+            username: "admin".into(),
+            password_hash: "admin-secret".into(),
+        })
+        .err();
+        assert_eq!(err, Some(AdminError::InvalidHash));
+    }
+
+    #[tokio::test]
+    async fn without_authentication_everyone_is_admitted_without_a_session() {
+        let auth = Authenticator::new(&AdminAuth::None).expect("no auth");
+        assert_eq!(auth.check(&json!(null)).await, Verdict::Admitted);
+        assert!(!needs_session(&auth, &json!(null)));
+    }
+}

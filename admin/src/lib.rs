@@ -68,6 +68,19 @@ impl AdminUi {
     pub fn dropped_events(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// Appends the admin UI's counters in the Prometheus text format
+    /// (`sio_admin_events_dropped_total`).
+    pub fn write_prometheus(&self, out: &mut String) {
+        out.push_str(
+            "# HELP sio_admin_events_dropped_total Admin UI events dropped because the queue to the admin clients was full.\n\
+             # TYPE sio_admin_events_dropped_total counter\n",
+        );
+        out.push_str(&format!(
+            "sio_admin_events_dropped_total {}\n",
+            self.dropped_events()
+        ));
+    }
 }
 
 impl Drop for AdminUi {
