@@ -31,12 +31,19 @@ fn admin_cluster(redis: &Redis, ids: &[&str], extra: &[&str]) -> Vec<Node> {
     ids.iter().map(|id| Node::spawn(id, &args)).collect()
 }
 
-fn run_scenario(nodes: &[Node], mode: &str) -> String {
+fn run_scenario(nodes: &[Node], mode: &str, app_token: &str) -> String {
     let urls: Vec<String> = nodes.iter().map(Node::url).collect();
     let ids: Vec<&str> = nodes.iter().map(|n| n.node_id.as_str()).collect();
     let output = run_node(
         "admin_protocol.mjs",
-        &[&urls.join(","), &ids.join(","), USER, PASSWORD, mode],
+        &[
+            &urls.join(","),
+            &ids.join(","),
+            USER,
+            PASSWORD,
+            mode,
+            app_token,
+        ],
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -45,7 +52,7 @@ fn run_scenario(nodes: &[Node], mode: &str) -> String {
 fn the_admin_namespace_speaks_the_ui_protocol_across_a_three_node_cluster() {
     let redis = Redis::start();
     let nodes = admin_cluster(&redis, &["admin-a", "admin-b", "admin-c"], &[]);
-    let stdout = run_scenario(&nodes, "full");
+    let stdout = run_scenario(&nodes, "full", "");
     common::assert_checks(
         &stdout,
         &[
@@ -79,14 +86,21 @@ fn the_admin_namespace_speaks_the_ui_protocol_across_a_three_node_cluster() {
 }
 
 #[test]
-fn a_read_only_admin_ui_offers_and_applies_no_action() {
+fn a_read_only_admin_ui_offers_and_applies_no_action_and_ignores_the_apps_handlers() {
     let redis = Redis::start();
-    let nodes = admin_cluster(&redis, &["ro-a", "ro-b"], &["--admin-readonly"]);
-    let stdout = run_scenario(&nodes, "readonly");
+    // With the reference app's token check on: it must not guard the admin namespace.
+    let nodes = admin_cluster(
+        &redis,
+        &["ro-a", "ro-b"],
+        &["--admin-readonly", "--auth-token", "app-token"],
+    );
+    let stdout = run_scenario(&nodes, "readonly", "app-token");
     common::assert_checks(
         &stdout,
         &[
             "read-only: the config offers no action",
+            "the app's token middleware does not guard the admin namespace",
+            "the app's events are not handled on the admin namespace",
             "read-only: an emit is not applied",
             "read-only: a disconnect is not applied",
             "all_sockets lists the app client of node 2",

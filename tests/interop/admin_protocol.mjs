@@ -1,15 +1,17 @@
 // The admin UI's protocol (@socket.io/admin-ui 0.5) against a cluster, with the npm
 // socket.io-client as the admin client, as the UI itself connects.
-// Usage: node admin_protocol.mjs <url>,<url>,... <node-id>,<node-id>,... <user> <password> <full|readonly>
+// Usage: node admin_protocol.mjs <url>,<url>,... <node-id>,<node-id>,... <user> <password> <full|readonly> [app-token]
 //   full:     auth, config, all_sockets across nodes, server_stats from each node, the live
 //             events, and each action applied to sockets on other nodes.
 //   readonly: the config offers no action, and actions sent anyway are not applied.
-// The admin client connects to the first URL; app clients connect to each URL in turn.
+// The admin client connects to the first URL; app clients connect to each URL in turn (with
+// `{token}` when the nodes run the reference app with --auth-token: the admin namespace must
+// not need it, nor answer the app's events).
 // Prints "ok <check>" / "FAIL <check>: <why>"; exits 0 only when every check passed.
 import { io } from "socket.io-client";
 import { check, finish, timeLimit } from "./check.mjs";
 
-const [urlList, idList, user, password, mode] = process.argv.slice(2);
+const [urlList, idList, user, password, mode, appToken] = process.argv.slice(2);
 const urls = urlList.split(",");
 const nodeIds = idList.split(",");
 let step = "start";
@@ -24,7 +26,8 @@ const connected = (socket) =>
   });
 const sockets = [];
 const open = (url, opts = {}) => {
-  const socket = io(url, { forceNew: true, reconnection: false, timeout: 10_000, ...opts });
+  const auth = appToken ? { token: appToken } : undefined;
+  const socket = io(url, { forceNew: true, reconnection: false, timeout: 10_000, auth, ...opts });
   sockets.push(socket);
   return socket;
 };
@@ -85,6 +88,14 @@ try {
   const admin = openAdmin({ username: user, password });
   await connected(admin.socket);
   check("the right credentials are accepted", admin.socket.connected);
+  if (appToken) {
+    check("the app's token middleware does not guard the admin namespace", admin.socket.connected);
+    const answer = await admin.socket.timeout(1000).emitWithAck("whoami").then(
+      (reply) => JSON.stringify(reply),
+      () => "no answer",
+    );
+    check("the app's events are not handled on the admin namespace", answer === "no answer", answer);
+  }
   const session = await admin.rec.until((e) => e.event === "session");
   check("a session id is handed out", typeof session?.args[0] === "string" && session.args[0].length >= 16, JSON.stringify(session));
   const config = await admin.rec.until((e) => e.event === "config");
