@@ -81,7 +81,7 @@ pub(crate) fn serialize(info: &SocketInfo, nsp: &str) -> Value {
 
 /// Now, as JavaScript's `Date` serializes to JSON (`2024-05-01T12:00:00.000Z`).
 pub(crate) fn now_iso() -> String {
-    iso_from_millis(now_millis())
+    sio_server::protocol::iso_date(i64::try_from(now_millis()).unwrap_or(i64::MAX))
 }
 
 /// Milliseconds since the Unix epoch.
@@ -91,47 +91,9 @@ pub(crate) fn now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A UTC time in the ISO 8601 form of `Date.prototype.toISOString`.
-fn iso_from_millis(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_have_the_shape_of_javascript_dates() {
-        assert_eq!(iso_from_millis(0), "1970-01-01T00:00:00.000Z");
-        // new Date(1709251199123).toISOString() (a leap year's last day of February)
-        assert_eq!(
-            iso_from_millis(1_709_251_199_123),
-            "2024-02-29T23:59:59.123Z"
-        );
-        assert_eq!(
-            iso_from_millis(1_798_761_600_000),
-            "2027-01-01T00:00:00.000Z"
-        );
-    }
 
     #[test]
     fn serialized_sockets_drop_the_admin_facts_and_the_auth() {
