@@ -6,28 +6,12 @@ mod common;
 
 use std::process::Command;
 
+use common::admin::{PASSWORD, USER, admin_node_args};
 use common::{Node, Redis, http_get, run_node};
 
-const USER: &str = "admin";
-const PASSWORD: &str = "admin-secret";
-/// `bcryptjs.hashSync("admin-secret", 10)`: the hash of Node's own library, cost 10 as in the
-/// UI's documentation.
-const HASH: &str = "$2a$10$RX.Y.5E5VyiDFeH39QrOiOPjJMWUam9xTw0/j/QmqEElTa6ysBnMq";
-
 fn admin_cluster(redis: &Redis, ids: &[&str], extra: &[&str]) -> Vec<Node> {
-    let url = redis.url();
-    let mut args = vec![
-        "--redis",
-        &url,
-        "--heartbeat-ms",
-        "500",
-        "--admin-ui",
-        "--admin-user",
-        USER,
-        "--admin-password-hash",
-        HASH,
-    ];
-    args.extend_from_slice(extra);
+    let args = admin_node_args(&redis.url(), extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     ids.iter().map(|id| Node::spawn(id, &args)).collect()
 }
 

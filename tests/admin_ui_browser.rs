@@ -6,12 +6,8 @@
 
 mod common;
 
+use common::admin::{PASSWORD, USER, admin_node_args};
 use common::{Node, Redis, free_port, run_node_env};
-
-const USER: &str = "admin";
-const PASSWORD: &str = "admin-secret";
-/// `bcryptjs.hashSync("admin-secret", 10)`.
-const HASH: &str = "$2a$10$RX.Y.5E5VyiDFeH39QrOiOPjJMWUam9xTw0/j/QmqEElTa6ysBnMq";
 
 #[test]
 fn the_admin_ui_in_a_browser_sees_and_acts_on_every_node_of_the_cluster() {
@@ -21,19 +17,8 @@ fn the_admin_ui_in_a_browser_sees_and_acts_on_every_node_of_the_cluster() {
     // The UI is served from its own origin: the nodes allow it (CORS with credentials, as the
     // UI connects `withCredentials`).
     let origin = format!("http://127.0.0.1:{ui_port}");
-    let args = [
-        "--redis",
-        &url,
-        "--heartbeat-ms",
-        "500",
-        "--cors-origin",
-        &origin,
-        "--admin-ui",
-        "--admin-user",
-        USER,
-        "--admin-password-hash",
-        HASH,
-    ];
+    let args = admin_node_args(&url, &["--cors-origin", &origin]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let nodes: Vec<Node> = ["ui-a", "ui-b", "ui-c"]
         .iter()
         .map(|id| Node::spawn(id, &args))

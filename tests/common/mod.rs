@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod admin;
 pub mod cluster;
 
 use std::net::{SocketAddr, TcpListener};
