@@ -56,6 +56,7 @@ fn the_admin_namespace_speaks_the_ui_protocol_across_a_three_node_cluster() {
             "event_sent reports a broadcast delivered to the socket",
             "_disconnect disconnects the socket on another node",
             "emit reaches the selected socket on another node with its arguments",
+            "emit of a reserved event name is not applied",
             "join makes a socket on another node join the room",
             "leave makes the socket leave the room",
         ],

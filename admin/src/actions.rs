@@ -21,6 +21,17 @@ pub(crate) const FEATURES: [&str; 7] = [
     "MDISCONNECT",
 ];
 
+/// Event names a client keeps for itself; Node refuses to emit them (so the UI's emit of one
+/// is ignored here too).
+const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
 /// The sockets of namespace `nsp` in room `filter` (every socket without one), if the
 /// namespace exists here.
 fn select<A: Adapter>(
@@ -49,6 +60,10 @@ pub(crate) fn register<A: Adapter>(io: &Server<A>, socket: &Socket<A>) {
             else {
                 return;
             };
+            if RESERVED_EVENTS.contains(&name.as_str()) {
+                tracing::info!(event = %name, "admin UI: reserved event name not emitted");
+                return;
+            }
             let Some(target) = select(&io, &nsp, filter.as_ref()) else {
                 return;
             };

@@ -187,6 +187,8 @@ try {
   };
   const hello = inbox(target, "hello");
   const otherHello = inbox(other, "hello");
+  const reserved = inbox(target, "disconnect");
+  admin.socket.emit("emit", "/", target.id, "disconnect", "forged");
   admin.socket.emit("emit", "/", target.id, "hello", 1, "two");
   admin.socket.emit("join", "/", "vip", other.id);
   admin.socket.emit("leave", "/", "room-0", clients[0].id);
@@ -204,6 +206,7 @@ try {
     check("emit reaches the selected socket on another node with its arguments", JSON.stringify(hello[0]) === JSON.stringify([1, "two"]), JSON.stringify(hello));
     check("emit to a room reaches its member on another node", JSON.stringify(hello[1]) === JSON.stringify(["room"]), JSON.stringify(hello));
     check("emit does not reach unselected sockets", otherHello.length === 0, JSON.stringify(otherHello));
+    check("emit of a reserved event name is not applied", !reserved.some((args) => args[0] === "forged"), JSON.stringify(reserved));
     const vip = await admin.rec.until((e) => e.event === "room_joined" && e.args[1] === "vip" && e.args[2] === other.id);
     check("join makes a socket on another node join the room", !!vip);
     const left0 = await admin.rec.until((e) => e.event === "room_left" && e.args[1] === "room-0" && e.args[2] === clients[0].id);
