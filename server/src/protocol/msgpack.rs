@@ -65,9 +65,13 @@ pub fn to_msgpack(value: &Value, attachments: &[Bytes]) -> Mp {
 }
 
 /// Converts msgpack data to JSON, moving binary blobs to `attachments` behind placeholders.
-/// Extension values (dates and the like) become `null`; non-string map keys are stringified.
+/// A timestamp (a JavaScript `Date` from `notepack.io`) becomes its ISO 8601 string, as
+/// `JSON.stringify` writes a `Date`; other extension values become `null`; non-string map keys
+/// are stringified.
 pub fn from_msgpack(value: Mp, attachments: &mut Vec<Bytes>) -> Value {
     match value {
+        Mp::Ext(super::date::TIMESTAMP_EXT, data) => super::date::timestamp_millis(&data)
+            .map_or(Value::Null, |ms| Value::String(super::date::iso_date(ms))),
         Mp::Nil | Mp::Ext(..) => Value::Null,
         Mp::Boolean(b) => Value::Bool(b),
         Mp::Integer(i) => i
