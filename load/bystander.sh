@@ -8,6 +8,7 @@
 #   load/bystander.sh classic            # sio-node, classic adapter
 #   load/bystander.sh sharded-static     # sio-node --redis-sharded --redis-subscription-mode static
 #   load/bystander.sh sharded-dynamic    # ... dynamic (the default)
+#   load/bystander.sh sharded-private    # ... dynamic-private (a socket's own room too)
 #   load/bystander.sh node-sharded       # Node.js socket.io + createShardedAdapter (dynamic)
 #   load/bystander.sh node-classic       # Node.js socket.io + createAdapter
 #   load/bystander.sh cluster-dynamic    # sio-node --redis-cluster on a 3+3 Redis Cluster
@@ -15,11 +16,13 @@
 # Environment: RATE (publishes/s, default 2000), DURATION (s, default 8), RESULTS (directory of
 # the JSON reports, default load/results/bystander), CARGO_TARGET_DIR (release build);
 # SCENARIO=fanout NODES=N ROOM_SIZE=K instead runs `sio-load fanout` (clients spread over N
-# nodes, one room of K members) for the summed CPU per delivery at N nodes.
+# nodes, one room of K members) for the summed CPU per delivery at N nodes; SCENARIO=direct
+# runs `sio-load fanout --direct` (ROOMS recipients spread over N nodes, default 50, each
+# message to one socket id); SATURATE=1 publishes closed-loop instead of at RATE.
 set -Eeuo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-variant="${1:?variant: classic sharded-static sharded-dynamic node-sharded node-classic cluster-dynamic}"
+variant="${1:?variant: classic sharded-static sharded-dynamic sharded-private node-sharded node-classic cluster-dynamic}"
 RATE="${RATE:-2000}"
 SCENARIO="${SCENARIO:-cross-node}"
 NODES="${NODES:-4}"
@@ -77,6 +80,7 @@ for name in "${names[@]}"; do
     classic) args=(--redis "$redis_url") ;;
     sharded-static) args=(--redis "$redis_url" --redis-sharded --redis-subscription-mode static) ;;
     sharded-dynamic) args=(--redis "$redis_url" --redis-sharded) ;;
+    sharded-private) args=(--redis "$redis_url" --redis-sharded --redis-subscription-mode dynamic-private) ;;
     cluster-dynamic) args=(--redis "$redis_url" --redis-cluster) ;;
   esac
   case "$variant" in
@@ -98,8 +102,17 @@ sleep 2
 all_pids="$(IFS=,; echo "${node_pids[*]},${redis_pids[*]}")"
 out="$variant"
 [ "$SCENARIO" = cross-node ] || out="$variant-$SCENARIO-n$NODES-k$ROOM_SIZE"
-"$target_dir/release/sio-load" "$SCENARIO" -q \
+shape=(--rooms 1 --room-size "$ROOM_SIZE" --publishers 1)
+command="$SCENARIO"
+if [ "$SCENARIO" = direct ]; then
+  command=fanout
+  shape=(--direct --rooms "${ROOMS:-50}" --room-size 1 --publishers "$NODES")
+  out="$variant-direct-n$NODES"
+fi
+pace=(--rate "$RATE")
+if [ "${SATURATE:-0}" = 1 ]; then pace=(--saturate); out="$out-saturated"; fi
+"$target_dir/release/sio-load" "$command" -q \
   --target "$(IFS=,; echo "${targets[*]}")" --server-pid "$all_pids" \
-  --rooms 1 --room-size "$ROOM_SIZE" --publishers 1 --rate "$RATE" --duration "$DURATION" \
+  "${shape[@]}" "${pace[@]}" --duration "$DURATION" \
   --label "$variant" --json "$results/$out.json"
 echo "pids: ${names[*]} = ${node_pids[*]}, redis = ${redis_pids[*]}"

@@ -144,6 +144,8 @@ pub(crate) struct RawWs {
     pending: VecDeque<Vec<u8>>,
     /// Masking keys: a cheap sequence is enough (the key only defeats proxy cache poisoning).
     mask: u32,
+    /// The socket id the CONNECT answer gave.
+    sid: Option<String>,
     out: Vec<u8>,
 }
 
@@ -226,6 +228,7 @@ impl RawWs {
             carry: rest[ctl.used..].to_vec(),
             pending,
             mask: crate::stats::now_ns() as u32 | 1,
+            sid: None,
             out: Vec::with_capacity(64),
         };
         // Engine.IO open packet, then Socket.IO CONNECT and its answer.
@@ -243,7 +246,10 @@ impl RawWs {
         loop {
             let t = ws.text().await.map_err(|e| fail(Stage::Connect, e))?;
             match client::parse(&String::from_utf8_lossy(&t)) {
-                Packet::Connect => return Ok(ws),
+                Packet::Connect => {
+                    ws.sid = connect_sid(&t);
+                    return Ok(ws);
+                }
                 Packet::ConnectError(why) => {
                     return Err(fail(Stage::Connect, format!("refused: {why:.60}")));
                 }
@@ -254,6 +260,11 @@ impl RawWs {
                 _ => {}
             }
         }
+    }
+
+    /// The socket id of namespace `/`, from the CONNECT answer.
+    pub(crate) fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
     }
 
     /// Sends `join` for `room` and waits for its ack (answering pings meanwhile).
@@ -388,6 +399,13 @@ impl RawWs {
             return Ok(!ctl.closed);
         }
     }
+}
+
+/// The `sid` of a CONNECT answer (`40{"sid":"…"}`).
+fn connect_sid(frame: &[u8]) -> Option<String> {
+    let json = frame.strip_prefix(b"40")?;
+    let value: serde_json::Value = serde_json::from_slice(json).ok()?;
+    value.get("sid")?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::error::{ConnectError, EmitError};
 use crate::handler::{BoxFuture, BoxedEventHandler, EventHandler, boxed};
 use crate::metrics::Metrics;
+use crate::observer::{Observer, ObserverSlot};
 use crate::protocol::{ParserKind, Payload};
 use crate::server::ServerConfig;
 use crate::socket::Socket;
@@ -87,6 +88,8 @@ struct NsInner<A: Adapter> {
     connecting: AtomicUsize,
     /// For a child of a dynamic namespace: schedules its removal once it is idle.
     on_idle: Option<IdleHook<A>>,
+    /// The server's observer, if any.
+    observer: Arc<ObserverSlot<A>>,
 }
 
 /// A namespace (`/`, `/chat`, ...). Cheap to clone.
@@ -118,6 +121,7 @@ impl<A: Adapter> Namespace<A> {
         handlers: Arc<NsHandlers<A>>,
         metrics: Arc<Metrics>,
         on_idle: Option<IdleHook<A>>,
+        observer: Arc<ObserverSlot<A>>,
     ) -> Self {
         let adapter = A::new(
             LocalAdapter::with_room_limits(
@@ -139,6 +143,7 @@ impl<A: Adapter> Namespace<A> {
                 metrics,
                 connecting: AtomicUsize::new(0),
                 on_idle,
+                observer,
             }),
         };
         let started = ns.clone();
@@ -181,6 +186,22 @@ impl<A: Adapter> Namespace<A> {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The server's observer, if one is set (one atomic load).
+    #[inline]
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer<A>>> {
+        self.inner.observer.get()
+    }
+
+    /// Reports this namespace's joins, leaves and broadcast deliveries to `observer`.
+    pub(crate) fn report_to(&self, observer: Arc<dyn Observer<A>>) {
+        self.adapter()
+            .local()
+            .observe_index(Arc::new(crate::observer::IndexHooks::new(
+                self.inner.name.clone(),
+                observer,
+            )));
     }
 
     pub(crate) fn request_timeout(&self) -> Duration {

@@ -10,6 +10,9 @@ import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
 const { Encoder } = require("socket.io-msgpack-parser");
+// notepack.io 3 (the encoder of @socket.io/redis-adapter) writes a Date as the msgpack timestamp
+// extension (type -1) instead of notepack 2's fixext 8 of type 0.
+const notepack3 = require("notepack.io");
 
 const encoder = new Encoder();
 const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
@@ -45,7 +48,11 @@ const vectors = [
   ["connect_error_object", { type: 4, data: { message: "unauthorized", data: undefined }, nsp: "/" }],
 ];
 
-for (const [name, packet] of vectors) {
-  const [encoded] = encoder.encode(packet);
+const notepack3Vectors = [
+  ["notepack3_event_dates", { type: 2, data: ["dates", new Date(day), new Date(0), new Date(-1), new Date(1_700_000_000_000), new Date(2 ** 34 * 1000 + 5)], nsp: "/" }],
+];
+
+for (const [name, packet] of [...vectors, ...notepack3Vectors]) {
+  const encoded = name.startsWith("notepack3_") ? notepack3.encode(packet) : encoder.encode(packet)[0];
   console.log(`${name}\t${Buffer.from(encoded).toString("hex")}\t${withPlaceholders(packet)}`);
 }

@@ -3,14 +3,17 @@
 // Usage: node node_cluster_node.mjs <port> <redis-url> <node-id> [sharded:<subscription-mode>]
 // With `sharded:dynamic` (or static, dynamic-private) the node uses createShardedAdapter; with
 // SIO_NODE_ADAPTER=streams: @socket.io/redis-streams-adapter with connection state recovery
-// (30 s, middlewares skipped) instead. With SIO_NODE_PARSER=msgpack its clients speak
-// socket.io-msgpack-parser. The events are served on `/` and `/custom`.
+// (30 s, middlewares skipped) instead. With SIO_NODE_ADMIN=<user>:<bcrypt-hash>, the node is
+// instrumented for the admin UI (@socket.io/admin-ui's `instrument`, server id <node-id>). With
+// SIO_NODE_PARSER=msgpack its clients speak socket.io-msgpack-parser. The events are served on
+// `/` and `/custom`.
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { Server } from "socket.io";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
+import { instrument } from "@socket.io/admin-ui";
 
 const [port, redisUrl, nodeId, variant = "classic"] = process.argv.slice(2);
 const pub = createClient({ url: redisUrl });
@@ -33,6 +36,11 @@ const io = new Server(http, {
   pingInterval: 5000,
   ...(streams ? { connectionStateRecovery: { maxDisconnectionDuration: 30_000 } } : {}),
 });
+if (process.env.SIO_NODE_ADMIN) {
+  const at = process.env.SIO_NODE_ADMIN.indexOf(":");
+  const [username, password] = [process.env.SIO_NODE_ADMIN.slice(0, at), process.env.SIO_NODE_ADMIN.slice(at + 1)];
+  instrument(io, { auth: { type: "basic", username, password }, serverId: nodeId, mode: "development" });
+}
 const serve = (nsp) => (socket) => {
   socket.on("join", (room, ack) => {
     socket.join(room);

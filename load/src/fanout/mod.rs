@@ -82,6 +82,12 @@ pub(crate) struct FanoutArgs {
     /// saturated rate depends on it; report it with the rate.
     #[arg(long, default_value_t = 16, requires = "saturate")]
     window: u64,
+    /// Direct messages instead of room broadcasts: each subscriber joins no room, and the
+    /// publishers send the reference app's `direct` (`{to: sid, data}`) to the subscribers in
+    /// turn, so every message has one recipient; --rooms is then the number of subscribers and
+    /// --room-size must be 1.
+    #[arg(long)]
+    pub(crate) direct: bool,
 }
 
 /// Where subscribers and publishers connect.
@@ -132,6 +138,10 @@ struct Ctx {
     pubs_ready: AtomicU64,
     /// Members of each room (subscribers whose join was acked).
     members: Vec<AtomicU64>,
+    /// With `--direct`: each "room"'s one subscriber's socket id, once it connected.
+    sids: Vec<std::sync::OnceLock<String>>,
+    /// With `--direct`: publishers send `direct` to `sids` instead of `publish` to rooms.
+    direct: bool,
     published: Counter,
     acked: Counter,
     failures: Failures,
@@ -305,6 +315,10 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     );
     anyhow::ensure!(args.publishers > 0, "--publishers must be positive");
     anyhow::ensure!(
+        !args.direct || args.room_size == 1,
+        "--direct needs --room-size 1 (one recipient per message)"
+    );
+    anyhow::ensure!(
         args.duration > args.warmup,
         "--duration must exceed --warmup"
     );
@@ -328,6 +342,10 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
         pubs_settled: AtomicU64::new(0),
         pubs_ready: AtomicU64::new(0),
         members: (0..args.rooms).map(|_| AtomicU64::new(0)).collect(),
+        sids: (0..args.rooms)
+            .map(|_| std::sync::OnceLock::new())
+            .collect(),
+        direct: args.direct,
         published: Counter::new(),
         acked: Counter::new(),
         failures: Failures::default(),
@@ -395,7 +413,19 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
     bar.finish_and_clear();
     let subs_ready = ctx.subs_ready.load(Ordering::Relaxed);
 
-    // Publishers.
+    // Publishers. With --direct they address each subscriber by its socket id (one that did
+    // not connect gets an id nobody has: its messages count as lost).
+    let rooms: Arc<Vec<String>> = if args.direct {
+        Arc::new(
+            ctx.sids
+                .iter()
+                .enumerate()
+                .map(|(k, sid)| sid.get().cloned().unwrap_or_else(|| format!("absent-{k}")))
+                .collect(),
+        )
+    } else {
+        rooms
+    };
     let start_at = Arc::new(watch::channel(None::<Times>));
     let mut pubs = Vec::with_capacity(args.publishers);
     let pacing = (!args.saturate).then(|| Duration::from_secs_f64(args.publishers as f64 / rate));

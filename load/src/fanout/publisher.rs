@@ -98,7 +98,7 @@ pub(super) struct PubResult {
     pub(super) connection: Option<Ws>,
 }
 
-/// A publisher's calls: `publish` to its rooms in turn, `[publisher, seq, sent_ns, measured]`
+/// A publisher's calls: `publish` to its rooms in turn (or `direct` to its subscribers), `[publisher, seq, sent_ns, measured]`
 /// as data; the ack must be `[true]`.
 pub(super) struct Publish<'a> {
     pub(super) j: usize,
@@ -125,9 +125,14 @@ impl Calls for Publish<'_> {
         if let Some(g) = &mut self.gate {
             g.expected += ctx.members[k].load(Ordering::Relaxed);
         }
+        let (event, key) = if ctx.direct {
+            ("direct", "to")
+        } else {
+            ("publish", "room")
+        };
         let _ = write!(
             out,
-            r#"42{id}["publish",{{"room":"{}","data":[{j},{seq},{now_ns},{}{}]}}]"#,
+            r#"42{id}["{event}",{{"{key}":"{}","data":[{j},{seq},{now_ns},{}{}]}}]"#,
             self.rooms[k],
             u8::from(measured),
             self.pad

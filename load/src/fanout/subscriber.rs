@@ -136,7 +136,15 @@ pub(super) async fn subscriber(
             return None;
         }
     };
-    if let Err(err) = ws.join(&rooms[room], timeout).await {
+    if ctx.direct {
+        let Some(sid) = ws.sid() else {
+            ctx.failures
+                .add("direct: no socket id in the CONNECT answer".into());
+            settle(false);
+            return None;
+        };
+        let _ = ctx.sids[room].set(sid.to_owned());
+    } else if let Err(err) = ws.join(&rooms[room], timeout).await {
         ctx.failures.add(format!("join: {err}"));
         settle(false);
         return None;

@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub(crate) use local::IndexObserver;
 pub use local::{LocalAdapter, LocalSocket, RoomChange, RoomObserver, ServerEventHandler};
 pub use recovery::{MissedPacket, RecoveryConfig, SessionState};
 

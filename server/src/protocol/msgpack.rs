@@ -7,6 +7,7 @@ use bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::Value;
 
+use super::date::{TIMESTAMP_EXT, iso_date, timestamp_millis};
 use super::packet::{Packet, PacketType, ParseError, placeholder};
 
 /// The deepest nesting accepted in a msgpack packet (the same bound as the JSON parser's).
@@ -69,15 +70,18 @@ pub fn to_msgpack(value: &Value, attachments: &[Bytes]) -> Mp {
 /// Converts msgpack data (as `rmpv` read it) to JSON, moving binary blobs to `attachments`
 /// behind placeholders, with the same reading of extensions as [`decode_msgpack`] as far as
 /// `rmpv` can tell them apart: `Ext(0, [0])` is `undefined` (an absent map value, `null` in an
-/// array or alone), any other type-0 extension is binary, and an extension of another type is
-/// `[type, binary]`. `rmpv` does not keep the marker, so a notepack date (fixext 8) reads as
-/// binary here, and so does a one-byte `ArrayBuffer` holding 0 as `undefined`. Non-string map
-/// keys are stringified.
+/// array or alone), a timestamp (type -1: a `Date` from notepack.io 3, which Node's Redis
+/// adapter uses) is its ISO string, any other type-0 extension is binary, and an extension of
+/// another type is `[type, binary]`. `rmpv` does not keep the marker, so a notepack 2 date
+/// (fixext 8, type 0) reads as binary here, and a one-byte `ArrayBuffer` holding 0 as
+/// `undefined`. Non-string map keys are stringified.
 pub fn from_msgpack(value: Mp, attachments: &mut Vec<Bytes>) -> Value {
     match value {
         Mp::Nil => Value::Null,
         Mp::Ext(kind, body) => {
-            if is_undefined_ext(kind, &body) {
+            if let Some(date) = timestamp(kind, &body) {
+                date
+            } else if is_undefined_ext(kind, &body) {
                 Value::Null
             } else if kind == 0 {
                 blob(&body, attachments)
@@ -197,12 +201,14 @@ impl<'a> Reader<'a> {
     ) -> Result<Decoded, ParseError> {
         let kind = i8::from_be_bytes(self.array()?);
         let body = self.take(n)?;
+        if let Some(date) = timestamp(kind, body) {
+            return Ok(Decoded::Value(date));
+        }
         Ok(Decoded::Value(match (kind, fixed, n) {
             (0, true, 1) => return Ok(Decoded::Undefined),
-            (0, true, 8) => {
-                let ms = i64::from_be_bytes(body.try_into().map_err(|_| ParseError::InvalidData)?);
-                iso_date(ms).map_or(Value::Null, Value::String)
-            }
+            (0, true, 8) => js_date(i64::from_be_bytes(
+                body.try_into().map_err(|_| ParseError::InvalidData)?,
+            )),
             (0, false, _) => blob(body, attachments),
             _ => ext_pair(kind, body, attachments),
         }))
@@ -327,44 +333,24 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// JavaScript's `Date.prototype.toJSON` for a time in milliseconds since 1970 (UTC):
-/// `YYYY-MM-DDTHH:mm:ss.sssZ`, with a signed six-digit year outside 0–9999; `None` outside the
-/// range of a JavaScript date (±8.64e15 ms), where `toJSON` gives `null`.
-fn iso_date(ms: i64) -> Option<String> {
+/// A JavaScript date (milliseconds since 1970, UTC) as `Date.prototype.toJSON` writes it: its
+/// ISO string, or `null` outside the range of a JavaScript date (±8.64e15 ms).
+fn js_date(ms: i64) -> Value {
     const LIMIT: i64 = 8_640_000_000_000_000;
-    const DAY: i64 = 86_400_000;
-    if !(-LIMIT..=LIMIT).contains(&ms) {
-        return None;
+    if (-LIMIT..=LIMIT).contains(&ms) {
+        Value::String(iso_date(ms))
+    } else {
+        Value::Null
     }
-    let (year, month, day) = civil_from_days(ms.div_euclid(DAY));
-    let t = ms.rem_euclid(DAY);
-    let year = match year {
-        0..=9999 => format!("{year:04}"),
-        y if y < 0 => format!("-{:06}", -y),
-        y => format!("+{y:06}"),
-    };
-    Some(format!(
-        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t / 3_600_000,
-        t / 60_000 % 60,
-        t / 1000 % 60,
-        t % 1000
-    ))
 }
 
-/// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01 (the well-known
-/// era-based civil-from-days computation).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// A msgpack timestamp (extension type -1, 32, 64 or 96 bits: how notepack.io 3 writes a `Date`)
+/// as [`js_date`]; `None` for any other extension.
+fn timestamp(kind: i8, body: &[u8]) -> Option<Value> {
+    (kind == TIMESTAMP_EXT)
+        .then(|| timestamp_millis(body))
+        .flatten()
+        .map(js_date)
 }
 
 /// Decodes one msgpack packet, as `socket.io-msgpack-parser` writes it.
@@ -378,6 +364,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// | fixext 1, type 0 (`d4 00 00`): JavaScript `undefined` | as a packet field (`data`, `id`, `nsp`): absent (a CONNECT whose data is `undefined` has no data); in an array: `null`; as a map value: the key is absent |
 /// | ext 8/16/32, type 0 | binary (an attachment): notepack writes an `ArrayBuffer` or a typed array so, and a `Buffer` as bin |
 /// | fixext 8, type 0 (`d7 00`): a `Date` (milliseconds since 1970, big-endian i64) | its ISO string as `Date.prototype.toJSON` writes it (`2024-02-29T12:34:56.789Z`; `null` outside JavaScript's date range) |
+/// | a timestamp: extension type -1 of 4, 8 or 12 bytes (notepack.io 3 writes a `Date` so) | its ISO string, as for fixext 8 |
 /// | any other extension (notepack never writes one) | `[type, binary]`, as notepack's decoder returns it |
 /// | str with invalid UTF-8 | the text with U+FFFD in place of the bad bytes |
 /// | a map key that is a number, boolean or nil | that key as text (`1` becomes `"1"`); a binary, array or map key is an error |
@@ -613,6 +600,23 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_of_notepack_3_are_their_iso_strings() {
+        // timestamp 64, 32, 96 (before 1970), 32, 96 (beyond 2^34 s).
+        let packet = notepack("notepack3_event_dates");
+        assert_eq!(
+            packet.data,
+            Some(json!([
+                "dates",
+                "2024-02-29T12:34:56.789Z",
+                "1970-01-01T00:00:00.000Z",
+                "1969-12-31T23:59:59.999Z",
+                "2023-11-14T22:13:20.000Z",
+                "2514-05-30T01:53:04.005Z"
+            ]))
+        );
+    }
+
+    #[test]
     fn every_notepack_packet_decodes_to_what_a_json_peer_sees() {
         for (name, bytes, seen) in vectors() {
             let packet = decode_msgpack(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -643,9 +647,9 @@ mod tests {
     #[test]
     fn other_extensions_are_their_type_and_bytes() {
         // notepack never writes these; its decoder returns them as [type, Buffer].
-        // {type: 2, data: ["e", fixext4(-1), fixext2(5), fixext16(0), ext8(7, 1 byte)], nsp: "/"}
+        // {type: 2, data: ["e", fixext4(-2), fixext2(5), fixext16(0), ext8(7, 1 byte)], nsp: "/"}
         let mut bytes = b"\x83\xa4type\x02\xa4data\x95\xa1e".to_vec();
-        bytes.extend_from_slice(b"\xd6\xff\x01\x02\x03\x04\xd5\x05\x0a\x0b\xd8\x00");
+        bytes.extend_from_slice(b"\xd6\xfe\x01\x02\x03\x04\xd5\x05\x0a\x0b\xd8\x00");
         bytes.extend_from_slice(&[0x11; 16]);
         bytes.extend_from_slice(b"\xc7\x01\x07\x2a\xa3nsp\xa1/");
         let packet = decode_msgpack(&bytes).unwrap();
@@ -653,7 +657,7 @@ mod tests {
             packet.data,
             Some(json!([
                 "e",
-                [-1, placeholder(0)],
+                [-2, placeholder(0)],
                 [5, placeholder(1)],
                 [0, placeholder(2)],
                 [7, placeholder(3)]
