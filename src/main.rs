@@ -19,6 +19,7 @@ use sio_adapter_redis::{
     StreamsConfig, SubscriptionMode,
 };
 use sio_server::engine::{ForwardingConfig, NodeTag};
+use sio_server::protocol::ParserKind;
 use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
 
 /// Command-line flags (each also read from the environment).
@@ -125,6 +126,20 @@ struct Flags {
         default_value = "development"
     )]
     admin_mode: AdminModeFlag,
+    /// Socket.IO packet format: `json` (the default parser of every client) or `msgpack`
+    /// (`socket.io-msgpack-parser`; clients must be built with it). Every node of a cluster must
+    /// use the same, since a load balancer may send any client to any node.
+    #[arg(long, env = "SIO_PARSER", value_enum, default_value = "json")]
+    parser: PacketFormat,
+}
+
+/// The Socket.IO packet format of the node's clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PacketFormat {
+    /// The default text format with binary attachments.
+    Json,
+    /// `socket.io-msgpack-parser`: one binary msgpack message per packet.
+    Msgpack,
 }
 
 /// The admin UI's mode.
@@ -207,7 +222,11 @@ async fn main() -> anyhow::Result<()> {
     admin_options(&flags, &node_id)?;
     let mut builder = Server::builder()
         .ping_interval(std::time::Duration::from_millis(flags.ping_interval_ms))
-        .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms));
+        .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms))
+        .parser(match flags.parser {
+            PacketFormat::Json => ParserKind::Json,
+            PacketFormat::Msgpack => ParserKind::MsgPack,
+        });
     if let Some(max) = flags.max_connections {
         builder = builder.max_connections(max);
     }

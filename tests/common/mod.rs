@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod cluster;
+pub mod parsers;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;

@@ -24,7 +24,8 @@ pub(crate) fn timestamp_millis(data: &[u8]) -> Option<i64> {
 }
 
 /// A time as JavaScript's `Date.prototype.toISOString` writes it
-/// (`2024-02-29T23:59:59.123Z`), from milliseconds since the Unix epoch (UTC).
+/// (`2024-02-29T23:59:59.123Z`; `-000001-01-01T00:00:00.000Z` and `+275760-09-13T00:00:00.000Z`
+/// outside years 0–9999), from milliseconds since the Unix epoch (UTC).
 #[must_use]
 pub fn iso_date(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -41,8 +42,14 @@ pub fn iso_date(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    // Outside years 0–9999, JavaScript writes a sign and six digits.
+    let year = match year {
+        0..=9999 => format!("{year:04}"),
+        y if y < 0 => format!("-{:06}", -y),
+        y => format!("+{y:06}"),
+    };
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60,
@@ -87,5 +94,17 @@ mod tests {
         assert_eq!(iso_date(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso_date(-1), "1969-12-31T23:59:59.999Z");
         assert_eq!(iso_date(1_798_761_600_000), "2027-01-01T00:00:00.000Z");
+        // `new Date(ms).toISOString()` in Node, at and beyond the four-digit years.
+        assert_eq!(iso_date(-62_198_755_200_000), "-000001-01-01T00:00:00.000Z");
+        assert_eq!(iso_date(-62_167_219_200_000), "0000-01-01T00:00:00.000Z");
+        assert_eq!(iso_date(253_402_300_800_000), "+010000-01-01T00:00:00.000Z");
+        assert_eq!(
+            iso_date(8_640_000_000_000_000),
+            "+275760-09-13T00:00:00.000Z"
+        );
+        assert_eq!(
+            iso_date(-8_640_000_000_000_000),
+            "-271821-04-20T00:00:00.000Z"
+        );
     }
 }
