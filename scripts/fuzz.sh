@@ -12,6 +12,12 @@ export RUSTC_BOOTSTRAP=1
 targets="$(cargo fuzz list)"
 for target in $targets; do
   mkdir -p "corpus/$target"
+  if [ "$target" = msgpack_packet ]; then
+    # The packets the real notepack encoder writes (captured by tests/interop/msgpack_vectors.mjs).
+    while IFS=$'\t' read -r name hex _; do
+      perl -e 'print pack("H*", $ARGV[0])' "$hex" >"corpus/$target/notepack-$name"
+    done <"$root/core/src/protocol/notepack_vectors.tsv"
+  fi
   echo "== fuzz $target for ${seconds}s"
   log="$(mktemp)"
   # A target that fails to build, or a fuzzer that stops on anything but its time limit, fails

@@ -24,6 +24,8 @@ pub(crate) struct Node<A: Adapter> {
     node_id: String,
     client_bundle: Option<Bytes>,
     limits: std::sync::Arc<ClusterQueryLimits>,
+    /// The admin UI, when `--admin-ui` is on (its counters go to `/metrics`).
+    admin: Option<std::sync::Arc<sio_admin::AdminUi>>,
 }
 
 impl<A: Adapter> Clone for Node<A> {
@@ -33,6 +35,7 @@ impl<A: Adapter> Clone for Node<A> {
             node_id: self.node_id.clone(),
             client_bundle: self.client_bundle.clone(),
             limits: self.limits.clone(),
+            admin: self.admin.clone(),
         }
     }
 }
@@ -56,12 +59,14 @@ impl<A: Adapter> Node<A> {
         node_id: String,
         client_bundle: Option<Vec<u8>>,
         limits: std::sync::Arc<ClusterQueryLimits>,
+        admin: Option<std::sync::Arc<sio_admin::AdminUi>>,
     ) -> Self {
         Node {
             io,
             node_id,
             client_bundle: client_bundle.map(Bytes::from),
             limits,
+            admin,
         }
     }
 
@@ -173,6 +178,9 @@ impl<A: Adapter> Node<A> {
         let _ = writeln!(out, "sio_namespaces {}", names.len());
         self.io.metrics().write_prometheus(&mut out);
         self.limits.write_metrics(&mut out);
+        if let Some(admin) = &self.admin {
+            admin.write_prometheus(&mut out);
+        }
         // Adapter counters are node-wide: the main namespace's adapter reports them.
         self.io.of("/").adapter().write_metrics(&mut out);
         out

@@ -19,6 +19,7 @@ use sio_adapter_redis::{
     StreamsConfig, SubscriptionMode,
 };
 use sio_server::engine::{ForwardingConfig, NodeTag};
+use sio_server::protocol::ParserKind;
 use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
 
 /// Command-line flags (each also read from the environment).
@@ -100,6 +101,91 @@ struct Flags {
     /// deflate-encoded when the client accepts it).
     #[arg(long, env = "SIO_NO_HTTP_COMPRESSION", value_parser = clap::builder::BoolishValueParser::new())]
     no_http_compression: bool,
+    /// Open the Socket.IO Admin UI's namespace (`/admin`) on this node (give it on every node).
+    /// Needs `--admin-user` and `--admin-password-hash`, or `--admin-no-auth`.
+    #[arg(long, env = "SIO_ADMIN_UI", value_parser = clap::builder::BoolishValueParser::new())]
+    admin_ui: bool,
+    /// The admin UI's username.
+    #[arg(long, env = "SIO_ADMIN_USER")]
+    admin_user: Option<String>,
+    /// The bcrypt hash of the admin UI's password (`$2b$10$...`).
+    #[arg(long, env = "SIO_ADMIN_PASSWORD_HASH", hide_env_values = true)]
+    admin_password_hash: Option<String>,
+    /// Run the admin UI without authentication: anyone who reaches the node administers the
+    /// cluster.
+    #[arg(long, env = "SIO_ADMIN_NO_AUTH", value_parser = clap::builder::BoolishValueParser::new())]
+    admin_no_auth: bool,
+    /// Read-only admin UI: it shows the cluster but cannot emit, join, leave or disconnect.
+    #[arg(long, env = "SIO_ADMIN_READONLY", value_parser = clap::builder::BoolishValueParser::new())]
+    admin_readonly: bool,
+    /// `development` (every socket, room and event, live) or `production` (server stats only).
+    #[arg(
+        long,
+        env = "SIO_ADMIN_MODE",
+        value_enum,
+        default_value = "development"
+    )]
+    admin_mode: AdminModeFlag,
+    /// Socket.IO packet format: `json` (the default parser of every client) or `msgpack`
+    /// (`socket.io-msgpack-parser`; clients must be built with it). Every node of a cluster must
+    /// use the same, since a load balancer may send any client to any node.
+    #[arg(long, env = "SIO_PARSER", value_enum, default_value = "json")]
+    parser: PacketFormat,
+}
+
+/// The Socket.IO packet format of the node's clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PacketFormat {
+    /// The default text format with binary attachments.
+    Json,
+    /// `socket.io-msgpack-parser`: one binary msgpack message per packet.
+    Msgpack,
+}
+
+/// The admin UI's mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AdminModeFlag {
+    /// Sockets, rooms and events as they happen, and the server stats.
+    Development,
+    /// The server stats only.
+    Production,
+}
+
+/// The admin UI's options from the flags; `None` without `--admin-ui`. Refuses an admin UI
+/// without credentials unless `--admin-no-auth` says so.
+fn admin_options(flags: &Flags, node_id: &str) -> anyhow::Result<Option<sio_admin::AdminOptions>> {
+    let any_admin_flag = flags.admin_user.is_some()
+        || flags.admin_password_hash.is_some()
+        || flags.admin_no_auth
+        || flags.admin_readonly;
+    if !flags.admin_ui {
+        if any_admin_flag {
+            anyhow::bail!("the --admin-* flags need --admin-ui");
+        }
+        return Ok(None);
+    }
+    let options = sio_admin::AdminOptions::default()
+        .server_id(node_id)
+        .readonly(flags.admin_readonly)
+        .mode(match flags.admin_mode {
+            AdminModeFlag::Development => sio_admin::AdminMode::Development,
+            AdminModeFlag::Production => sio_admin::AdminMode::Production,
+        });
+    let options = match (
+        &flags.admin_user,
+        &flags.admin_password_hash,
+        flags.admin_no_auth,
+    ) {
+        (Some(user), Some(hash), false) => options.basic_auth(user, hash),
+        (None, None, true) => options.no_auth(),
+        (_, _, true) => {
+            anyhow::bail!("--admin-no-auth excludes --admin-user and --admin-password-hash")
+        }
+        _ => anyhow::bail!(
+            "--admin-ui needs --admin-user and --admin-password-hash (a bcrypt hash), or --admin-no-auth"
+        ),
+    };
+    Ok(Some(options))
 }
 
 /// How log lines are written.
@@ -132,9 +218,15 @@ async fn main() -> anyhow::Result<()> {
         .node_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // A bad admin UI configuration stops the node before it binds.
+    admin_options(&flags, &node_id)?;
     let mut builder = Server::builder()
         .ping_interval(std::time::Duration::from_millis(flags.ping_interval_ms))
-        .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms));
+        .ping_timeout(std::time::Duration::from_millis(flags.ping_timeout_ms))
+        .parser(match flags.parser {
+            PacketFormat::Json => ParserKind::Json,
+            PacketFormat::Msgpack => ParserKind::MsgPack,
+        });
     if let Some(max) = flags.max_connections {
         builder = builder.max_connections(max);
     }
@@ -279,6 +371,19 @@ async fn run<A: Adapter>(
 ) -> anyhow::Result<()> {
     let io = builder.build();
     let limits = app::register(&io, &app);
+    // Kept for the node's life (in the HTTP routes): the admin reports stop when it drops.
+    let admin = match admin_options(flags, &app.node_id)? {
+        Some(options) => {
+            tracing::info!(
+                readonly = flags.admin_readonly,
+                "admin UI namespace /admin open"
+            );
+            Some(Arc::new(
+                sio_admin::instrument(&io, options).context("admin UI")?,
+            ))
+        }
+        None => None,
+    };
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, node = %app.node_id, "sio-node listening");
     let bundle = match &flags.client_bundle {
@@ -288,7 +393,7 @@ async fn run<A: Adapter>(
         ),
         None => None,
     };
-    let node = http::Node::new(io.clone(), app.node_id.clone(), bundle, limits);
+    let node = http::Node::new(io.clone(), app.node_id.clone(), bundle, limits, admin);
     // On SIGTERM: stop accepting, close the clients (what is queued first), flush the adapter
     // and announce the departure, then let the last HTTP exchanges finish.
     sio_server::serve::serve_http_with_drain(

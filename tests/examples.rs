@@ -1,6 +1,7 @@
 //! Every example of `server/examples/` is run and used as its doc comment says: the chat, the
 //! axum app, two cluster nodes on a real Redis, and the emitter reaching their clients.
-//! (The `conformance` example is run by the official suites; see the README.)
+//! (The `conformance` example is run by `server/tests/conformance_example.rs` and by the official
+//! suites; see the README.)
 
 mod common;
 

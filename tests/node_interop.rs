@@ -88,3 +88,26 @@ async fn redis_emitter_reaches_rust_clients() {
     assert_eq!(ev.name, "headline-binary");
     assert_eq!(ev.args[0]["_placeholder"], json!(true));
 }
+
+/// Two `sio-node --parser msgpack` and a Node.js node with `socket.io-msgpack-parser` on one
+/// classic Redis cluster: the npm client with the msgpack parser runs the whole reference-app
+/// scenario with its clients spread over the three (the third client, and its second namespace,
+/// on the Node.js node), over every transport.
+#[test]
+fn rust_and_node_msgpack_nodes_share_a_cluster() {
+    let redis = Redis::start();
+    let rust: Vec<Node> = ["rust-m1", "rust-m2"]
+        .iter()
+        .map(|id| {
+            let args = ["--parser", "msgpack", "--redis", &redis.url()];
+            Node::spawn(id, &[&args[..], &["--heartbeat-ms", "500"]].concat())
+        })
+        .collect();
+    let (_node_js, node_url) =
+        common::spawn_node_js(&redis.url(), "node-m", &[("SIO_NODE_PARSER", "msgpack")]);
+    for node in &rust {
+        wait_for_metric(node, "sio_cluster_nodes 3\n");
+    }
+    let urls = format!("{},{},{node_url}", rust[0].url(), rust[1].url());
+    common::parsers::run_every_mode(run_node, "sio_client.mjs", &urls, &["--parser", "msgpack"]);
+}

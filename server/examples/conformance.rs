@@ -6,6 +6,11 @@
 //! server at `/socket.io/` (same timings) with namespaces `/` and `/custom`: right after a
 //! connect it emits `auth` with the CONNECT payload, answers `message` with `message-back` and
 //! the same arguments, and acks `message-with-ack` with its arguments.
+//!
+//! `--parser msgpack` makes the Socket.IO server speak `socket.io-msgpack-parser` (default:
+//! `json`). With either parser, `call-me-back` (with an ack) makes the server emit `callback`
+//! with the same arguments and an ack of its own, and ack the client with what the client's
+//! `callback` ack answered (`{"error": "..."}` when it did not within 5 s): acks both ways.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +18,8 @@ use std::time::Duration;
 use sio_server::engine::{
     CloseReason, CorsConfig, Engine, EngineConfig, EngineHandler, Frame, Message, Session,
 };
-use sio_server::{Event, Server, Socket};
+use sio_server::protocol::ParserKind;
+use sio_server::{Event, Payload, Server, Socket};
 
 struct Echo;
 
@@ -35,18 +41,30 @@ impl EngineHandler for Echo {
     fn on_close(&self, _session: &Arc<Session>, _reason: CloseReason) {}
 }
 
+/// The value after `--name` on the command line.
+fn arg(name: &str) -> Option<String> {
+    let mut args = std::env::args().skip_while(|a| a != name);
+    args.nth(1)
+}
+
 fn port_from_args() -> u16 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--port")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000)
+    arg("--port").and_then(|p| p.parse().ok()).unwrap_or(3000)
+}
+
+fn parser_from_args() -> Result<ParserKind, std::io::Error> {
+    match arg("--parser").as_deref() {
+        None | Some("json") => Ok(ParserKind::Json),
+        Some("msgpack") => Ok(ParserKind::MsgPack),
+        Some(other) => Err(std::io::Error::other(format!(
+            "unknown --parser {other}: json or msgpack"
+        ))),
+    }
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port = port_from_args();
+    let parser = parser_from_args()?;
     let engine = Engine::new(
         EngineConfig {
             path: "/engine.io/".into(),
@@ -63,6 +81,7 @@ async fn main() -> std::io::Result<()> {
         .ping_timeout(Duration::from_millis(200))
         .max_payload(1_000_000)
         .cors(CorsConfig::any())
+        .parser(parser)
         .build();
     for nsp in ["/", "/custom"] {
         io.of(nsp).on_connection(|socket: Socket| async move {
@@ -77,6 +96,16 @@ async fn main() -> std::io::Result<()> {
                     event.ack.send_payload(event.payload);
                 },
             );
+            socket.on("call-me-back", |socket: Socket, event: Event| async move {
+                let answer = socket
+                    .emit_with_ack("callback", event.payload, Duration::from_secs(5))
+                    .await
+                    .unwrap_or_else(|err| {
+                        Payload::from_value(&serde_json::json!({"error": err.to_string()}))
+                            .unwrap_or_default()
+                    });
+                event.ack.send_payload(answer);
+            });
         });
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

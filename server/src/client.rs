@@ -242,6 +242,9 @@ impl<A: Adapter> Client<A> {
             socket.end_replay(&replayed);
         }
         socket.session_changed();
+        if let Some(observer) = ns.observer() {
+            observer.socket_connected(&socket);
+        }
         ns.run_connect_handler(&socket).await;
         // Hand over the packets that arrived meanwhile, in order, then go live.
         loop {
@@ -263,6 +266,18 @@ impl<A: Adapter> Client<A> {
         if let Some(reason) = self.closed.get() {
             socket.on_transport_close(*reason);
         }
+    }
+
+    /// The connected sockets of this client.
+    fn sockets(&self) -> Vec<Socket<A>> {
+        self.lock()
+            .slots
+            .iter()
+            .filter_map(|(_, slot)| match slot {
+                Slot::Connected(socket) => Some(socket.clone()),
+                Slot::Connecting(_) => None,
+            })
+            .collect()
     }
 
     /// Forgets the namespace slot of a socket that left.
@@ -319,6 +334,14 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
 
     fn on_close(&self, client: &Arc<Client<A>>, reason: CloseReason) {
         client.on_close(reason);
+    }
+
+    fn on_upgrade(&self, client: &Arc<Client<A>>) {
+        if let Some(observer) = self.server.observer() {
+            for socket in client.sockets() {
+                observer.transport_changed(&socket);
+            }
+        }
     }
 }
 

@@ -6,15 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::CloseReason;
 
-const REASONS: [CloseReason; 7] = [
-    CloseReason::TransportClose,
-    CloseReason::TransportError,
-    CloseReason::PingTimeout,
-    CloseReason::ParseError,
-    CloseReason::ServerClose,
-    CloseReason::ServerShutdown,
-    CloseReason::SlowConsumer,
-];
+const REASONS: [CloseReason; 7] = CloseReason::ALL;
 
 fn reason_label(reason: CloseReason) -> &'static str {
     match reason {

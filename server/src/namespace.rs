@@ -15,6 +15,7 @@ use crate::config::ServerConfig;
 use crate::error::ConnectError;
 use crate::handler::{BoxFuture, BoxedEventHandler, EventHandler, boxed};
 use crate::metrics::Metrics;
+use crate::observer::{Observer, ObserverSlot};
 use crate::protocol::{ParserKind, Payload};
 use crate::socket::Socket;
 
@@ -86,6 +87,8 @@ struct NsInner<A: Adapter> {
     connecting: AtomicUsize,
     /// For a child of a dynamic namespace: schedules its removal once it is idle.
     on_idle: Option<IdleHook<A>>,
+    /// The server's observer, if any.
+    observer: Arc<ObserverSlot<A>>,
 }
 
 /// A namespace (`/`, `/chat`, ...). Cheap to clone.
@@ -117,6 +120,7 @@ impl<A: Adapter> Namespace<A> {
         handlers: Arc<NsHandlers<A>>,
         metrics: Arc<Metrics>,
         on_idle: Option<IdleHook<A>>,
+        observer: Arc<ObserverSlot<A>>,
     ) -> Self {
         let (local, registry) = LocalAdapterBuilder::new(name, settings.parser)
             .max_rooms_per_socket(settings.max_rooms_per_socket)
@@ -135,6 +139,7 @@ impl<A: Adapter> Namespace<A> {
                 metrics,
                 connecting: AtomicUsize::new(0),
                 on_idle,
+                observer,
             }),
         };
         let started = ns.clone();
@@ -182,6 +187,21 @@ impl<A: Adapter> Namespace<A> {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The server's observer, if one is set (one atomic load).
+    #[inline]
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer<A>>> {
+        self.inner.observer.get()
+    }
+
+    /// Reports this namespace's joins, leaves and broadcast deliveries to `observer`.
+    pub(crate) fn report_to(&self, observer: Arc<dyn Observer<A>>) {
+        self.registry()
+            .observe_index(Arc::new(crate::observer::IndexHooks::new(
+                self.inner.name.clone(),
+                observer,
+            )));
     }
 
     pub(crate) fn request_timeout(&self) -> Duration {

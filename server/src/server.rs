@@ -20,6 +20,7 @@ use crate::handler::BoxFuture;
 use crate::metrics::Metrics;
 use crate::metrics::add;
 use crate::namespace::{ConnectGuard, IdleHook, Namespace, NsHandlers};
+use crate::observer::{Observer, ObserverAlreadySet, ObserverSlot};
 use crate::protocol::{ParserKind, Payload};
 use crate::socket::Socket;
 
@@ -44,6 +45,7 @@ pub(crate) struct ServerInner<A: Adapter> {
     dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers<A>>)>>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) connect_timeouts: Arc<ConnectTimeouts<Client<A>>>,
+    observer: Arc<ObserverSlot<A>>,
 }
 
 impl<A: Adapter> ServerInner<A> {
@@ -64,14 +66,25 @@ impl<A: Adapter> ServerInner<A> {
         handlers: Arc<NsHandlers<A>>,
         on_idle: Option<IdleHook<A>>,
     ) -> Namespace<A> {
-        Namespace::new(
+        let ns = Namespace::new(
             name,
             &self.config,
             &self.adapter_config,
             handlers,
             self.metrics.clone(),
             on_idle,
-        )
+            self.observer.clone(),
+        );
+        if let Some(observer) = self.observer.get() {
+            ns.report_to(observer.clone());
+            observer.namespace_created(&ns);
+        }
+        ns
+    }
+
+    /// The observer, if one is set.
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer<A>>> {
+        self.observer.get()
     }
 
     fn read_namespaces(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Namespace<A>>> {
@@ -310,6 +323,7 @@ impl<A: Adapter> ServerBuilder<A> {
         let inner = Arc::new_cyclic(|me| ServerInner {
             me: me.clone(),
             connect_timeouts: ConnectTimeouts::new(self.config.connect_timeout),
+            observer: Arc::default(),
             config: self.config,
             adapter_config: self.adapter_config,
             namespaces: RwLock::new(HashMap::new()),
@@ -447,6 +461,22 @@ impl<A: Adapter> Server<A> {
     /// The names of the namespaces that exist now.
     pub fn namespaces(&self) -> Vec<String> {
         self.inner.read_namespaces().keys().cloned().collect()
+    }
+
+    /// Sets the server's [`Observer`] (see [`crate::observer`]): from now on it is told of
+    /// every namespace, socket, room change and event; it is first told of the namespaces that
+    /// exist already. A server has at most one observer.
+    pub fn observe(&self, observer: Arc<dyn Observer<A>>) -> Result<(), ObserverAlreadySet> {
+        if !self.inner.observer.set(observer.clone()) {
+            return Err(ObserverAlreadySet);
+        }
+        let namespaces: Vec<Namespace<A>> =
+            self.inner.read_namespaces().values().cloned().collect();
+        for ns in namespaces {
+            ns.report_to(observer.clone());
+            observer.namespace_created(&ns);
+        }
+        Ok(())
     }
 
     /// The connect handler of the main namespace `/`.

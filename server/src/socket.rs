@@ -202,6 +202,13 @@ impl<A: Adapter> Socket<A> {
         &self.inner.handshake
     }
 
+    /// The Engine.IO session id of the socket's connection (one client's sockets on several
+    /// namespaces share it).
+    #[must_use]
+    pub fn connection_id(&self) -> Sid {
+        self.inner.session.sid()
+    }
+
     /// The transport the connection uses now.
     #[must_use]
     pub fn transport(&self) -> Transport {
@@ -275,11 +282,14 @@ impl<A: Adapter> Socket<A> {
 
     /// Sends an event with any arguments, binary included.
     pub fn emit_payload(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
-        let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
         let adapter = self.inner.ns.adapter();
         if adapter.supports_recovery() && adapter.local().recovery_config().is_some() {
+            // A broadcast to the socket's room: the observer hears of it at the delivery.
+            let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
             return self.emit_recoverable(packet);
         }
+        self.report_sent(event, &payload);
+        let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
         self.send_packet(&packet)
     }
 
@@ -316,6 +326,7 @@ impl<A: Adapter> Socket<A> {
         payload: Payload,
         timeout: Duration,
     ) -> Result<Payload, AckError> {
+        self.report_sent(event, &payload);
         let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
         let (id, rx) = self.inner.register_ack(packet)?;
         let _forget = PendingAck {
@@ -329,6 +340,13 @@ impl<A: Adapter> Socket<A> {
                 crate::metrics::add(&self.inner.ns.metrics().ack_timeouts, 1);
                 Err(AckError::Timeout)
             }
+        }
+    }
+
+    /// Tells the observer, if any, of an event sent to this socket.
+    fn report_sent(&self, event: &str, payload: &Payload) {
+        if let Some(observer) = self.inner.ns.observer() {
+            observer.event_sent(&self.inner.nsp, self.inner.id, event, payload);
         }
     }
 
@@ -422,6 +440,9 @@ impl<A: Adapter> Socket<A> {
         let value = serde_json::to_value(data)?;
         *self.inner.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
         self.inner.session_changed();
+        if let Some(observer) = self.inner.ns.observer() {
+            observer.data_changed(self);
+        }
         Ok(())
     }
 
@@ -492,6 +513,13 @@ impl<A: Adapter> Socket<A> {
             _ => return,
         };
         args.remove(0);
+        let payload = Payload {
+            args,
+            attachments: packet.attachments,
+        };
+        if let Some(observer) = self.inner.ns.observer() {
+            observer.event_received(self, &name, &payload);
+        }
         let handler = self
             .inner
             .handlers
@@ -512,10 +540,7 @@ impl<A: Adapter> Socket<A> {
         };
         let event = Event {
             name,
-            payload: Payload {
-                args,
-                attachments: packet.attachments,
-            },
+            payload,
             ack: AckSender::new(
                 self.inner.session.clone(),
                 self.inner.nsp.clone(),
@@ -663,6 +688,9 @@ impl<A: Adapter> SocketInner<A> {
             inner: self.clone(),
         };
         tracing::debug!(sid = %self.id, nsp = %self.nsp, reason = reason.as_str(), "socket disconnected");
+        if let Some(observer) = self.ns.observer() {
+            observer.socket_disconnected(&socket, reason);
+        }
         for handler in handlers {
             tokio::spawn(handler(socket.clone(), reason));
         }
@@ -732,11 +760,17 @@ impl<A: Adapter> LocalSocket for SocketInner<A> {
     }
 
     fn info(&self, rooms: Vec<Room>) -> SocketInfo {
-        SocketInfo {
+        let mut info = SocketInfo {
             id: self.id.to_string(),
             handshake: self.handshake.to_json(),
             rooms,
             data: self.data.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        };
+        if let Some(observer) = self.ns.observer()
+            && let Some(me) = self.me.upgrade()
+        {
+            observer.describe(&Socket { inner: me }, &mut info);
         }
+        info
     }
 }

@@ -3,7 +3,9 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod admin;
 pub mod cluster;
+pub mod parsers;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -441,4 +443,16 @@ impl Drop for HaProxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Asserts that a scenario script's output has every one of `checks` (`ok ...` lines) and no
+/// failed check.
+pub fn assert_checks(stdout: &str, checks: &[&str]) {
+    for check in checks {
+        assert!(
+            stdout.contains(&format!("ok {check}")),
+            "missing `ok {check}` in:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
 }

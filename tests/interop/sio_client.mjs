@@ -1,46 +1,40 @@
 // Drives every reference-app event with the npm socket.io-client 4.x.
-// Usage: node sio_client.mjs <url>[,<url>...] <polling|websocket|upgrade> [--token T]
+// Usage: node sio_client.mjs <url>[,<url>...] <polling|websocket|upgrade> [--token T] [--parser json|msgpack] [--tag T]
 //   polling:   transports ['polling']
 //   websocket: transports ['websocket']
 //   upgrade:   polling first, then the upgrade to websocket
 // With several URLs (nodes of one cluster) the clients are spread over them. With --token T the
 // clients connect with auth {token: T}, and connects with a wrong or no token must be refused with
-// the connect_error message "unauthorized".
+// the connect_error message "unauthorized". With --parser msgpack the clients use
+// socket.io-msgpack-parser (the server must too); the checks and what they expect are the same.
 // Prints "ok <check>" / "FAIL <check>: <why>"; exits 0 only when every check passed.
 import { io } from "socket.io-client";
-import { check, finish, timeLimit } from "./check.mjs";
+import { createRequire } from "node:module";
+import { bytesOf, check, finish, isBinary, same, timeLimit } from "./check.mjs";
 
 const args = process.argv.slice(2);
 const mode = args[1];
 if (!args[0] || !["polling", "websocket", "upgrade"].includes(mode)) {
-  console.log("usage: node sio_client.mjs <url>[,<url>...] <polling|websocket|upgrade> [--token T]");
+  console.log("usage: node sio_client.mjs <url>[,<url>...] <polling|websocket|upgrade> [--token T] [--parser json|msgpack] [--tag T]");
   process.exit(2);
 }
 const urls = args[0].split(",");
-const tokenAt = args.indexOf("--token");
-const token = tokenAt >= 0 ? args[tokenAt + 1] : null;
+const flag = (name) => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : null);
+const token = flag("--token");
+const parserName = flag("--parser") ?? "json";
+// --tag T is appended to every room name, so that runs can share a server.
+const tag = flag("--tag") ?? "";
+const [ROOM, KICK, CROOM] = ["r", "k", "cr"].map((name) => name + tag);
+if (!["json", "msgpack"].includes(parserName)) {
+  console.log(`unknown parser ${parserName}`);
+  process.exit(2);
+}
+// socket.io-client's default parser is socket.io-parser (JSON); the msgpack one is a CommonJS package.
+const parserOption = parserName === "msgpack" ? { parser: createRequire(import.meta.url)("socket.io-msgpack-parser") } : {};
 
 timeLimit(30_000, () => `: the scenario did not finish in 30 s (at: ${step})`);
 let step = "start"; // named in the failure when the scenario stops early
 
-const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
-const bytesOf = (v) => (v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-// Deep equality where any binary (Buffer, ArrayBuffer, typed array) equals any other with the same bytes.
-const same = (a, b) => {
-  if (isBinary(a) || isBinary(b)) {
-    if (!isBinary(a) || !isBinary(b)) return false;
-    const [x, y] = [bytesOf(a), bytesOf(b)];
-    return x.length === y.length && x.every((v, i) => v === y[i]);
-  }
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => same(v, b[i]));
-  }
-  if (a && b && typeof a === "object" && typeof b === "object") {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((k) => k in b && same(a[k], b[k]));
-  }
-  return a === b;
-};
 const show = (v) =>
   JSON.stringify(v, (_, x) => (isBinary(x) ? `<${bytesOf(x).length} bytes: ${[...bytesOf(x).slice(0, 8)]}>` : x?.type === "Buffer" && Array.isArray(x.data) ? `<${x.data.length} bytes: ${x.data.slice(0, 8)}>` : x));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -60,6 +54,7 @@ const open = (nsp = "/", auth = goodAuth) => {
     auth,
     withCredentials: true,
     timeout: 10_000,
+    ...parserOption,
   });
   sockets.push(socket);
   return socket;
@@ -161,24 +156,24 @@ try {
   }
 
   step = "join";
-  const j1 = await call(c1, "join", "r");
-  const j2 = await call(c2, "join", "r");
+  const j1 = await call(c1, "join", ROOM);
+  const j2 = await call(c2, "join", ROOM);
   check("join acks true", same(j1, [true]) && same(j2, [true]), show([j1, j2]));
-  const c = await call(c3, "count", "r");
+  const c = await call(c3, "count", ROOM);
   check("count of the room is 2", same(c, [2]), show(c));
   const c0 = await call(c3, "count", "nobody-here");
   check("count of an empty room is 0", same(c0, [0]), show(c0));
 
   step = "publish";
-  const p = await call(c3, "publish", { room: "r", data: { n: 1 } });
+  const p = await call(c3, "publish", { room: ROOM, data: { n: 1 } });
   check("publish acks true", same(p, [true]), show(p));
   check("publish reaches member 1", same(await m1.next(), { n: 1 }));
   check("publish reaches member 2", same(await m2.next(), { n: 1 }));
-  await call(c1, "publish", { room: "r", data: "from inside" });
+  await call(c1, "publish", { room: ROOM, data: "from inside" });
   const [s1, s2] = [await m1.next(), await m2.next()];
   check("publish reaches the sender too", s1 === "from inside" && s2 === "from inside", show([s1, s2]));
   const blob = Buffer.from([0, 1, 2, 3, 254, 255]);
-  await call(c2, "publish", { room: "r", data: { bin: blob, s: "b" } });
+  await call(c2, "publish", { room: ROOM, data: { bin: blob, s: "b" } });
   const [b1, b2] = [await m1.next(), await m2.next()];
   check("publish with binary data", same(b1, { bin: blob, s: "b" }) && same(b2, { bin: blob, s: "b" }), show([b1, b2]));
   check("non-member gets no publish", await m3.quiet());
@@ -194,6 +189,14 @@ try {
   const binArgs = [blob, { nested: blob, list: [blob, "x"], s: "x" }, 42, big];
   const e2 = await call(c2, "echo", ...binArgs);
   check("echo binary (top level, nested, 50 KB)", same(e2, binArgs), show(e2));
+  // ArrayBuffer and typed arrays (msgpack: extension type 0, not bin) come back as binary.
+  const views = [Uint8Array.from([1, 2, 3]), Uint8Array.from([0]).buffer, new Uint8Array(8).fill(5).buffer, { deep: [Uint8Array.from([9, 8])] }];
+  const ev = await call(c2, "echo", ...views);
+  check("echo ArrayBuffer and typed arrays", same(ev, views), show(ev));
+  // What JSON.stringify makes of undefined and dates is what comes back, whatever the parser.
+  const when = new Date(Date.UTC(2024, 1, 29, 12, 34, 56, 789));
+  const eu = await call(c2, "echo", undefined, [1, undefined], { a: undefined, b: 1 }, when);
+  check("echo undefined and a date as JSON has them", same(eu, [null, [1, null], { b: 1 }, when.toISOString()]), show(eu));
   const e3 = await call(c2, "echo", "a".repeat(100_000));
   check("echo 100 KB string", same(e3, ["a".repeat(100_000)]), `${show(e3).length} chars`);
 
@@ -201,7 +204,7 @@ try {
   const [rooms] = await call(c3, "rooms");
   check(
     "rooms lists the joined room and each socket's own room",
-    Array.isArray(rooms) && rooms.every((r) => typeof r === "string") && ["r", c1.id, c2.id, c3.id].every((r) => rooms.includes(r)),
+    Array.isArray(rooms) && rooms.every((r) => typeof r === "string") && [ROOM, c1.id, c2.id, c3.id].every((r) => rooms.includes(r)),
     show(rooms),
   );
 
@@ -220,7 +223,7 @@ try {
     wrongAsk++;
     ack("three");
   });
-  const [gathered] = await call(c3, "gather", { room: "r", data: "q", timeout_ms: 3000 });
+  const [gathered] = await call(c3, "gather", { room: ROOM, data: "q", timeout_ms: 3000 });
   check(
     "gather collects both clients' acks",
     same([...(gathered?.replies ?? [])].sort(), ["one:q", "two:q"]) && same(gathered?.missing_nodes, []),
@@ -229,26 +232,26 @@ try {
   check("gather asks only the room", wrongAsk === 0, `non-member asked ${wrongAsk} times`);
 
   step = "leave";
-  const l = await call(c2, "leave", "r");
+  const l = await call(c2, "leave", ROOM);
   check("leave acks true", same(l, [true]), show(l));
-  const [left, afterLeave] = await countIs(c3, "r", 1);
+  const [left, afterLeave] = await countIs(c3, ROOM, 1);
   check("count after leave is 1", left, show(afterLeave));
-  await call(c3, "publish", { room: "r", data: "after leave" });
+  await call(c3, "publish", { room: ROOM, data: "after leave" });
   check("publish after leave reaches the member", (await m1.next()) === "after leave");
   check("publish after leave skips who left", await m2.quiet());
 
   step = "kick";
-  await call(c1, "join", "k");
-  await call(c2, "join", "k");
+  await call(c1, "join", KICK);
+  await call(c2, "join", KICK);
   const kicked = [disconnected(c1), disconnected(c2)];
-  const k = await call(c3, "kick", "k");
+  const k = await call(c3, "kick", KICK);
   check("kick acks true", same(k, [true]), show(k));
   const reasons = await Promise.race([Promise.all(kicked), sleep(5000).then(() => ["(no disconnect in 5 s)"])]);
   check("kick disconnects the room's members with 'io server disconnect'", same(reasons, ["io server disconnect", "io server disconnect"]), show(reasons));
   await sleep(200);
   const w = c3.connected ? await call(c3, "whoami") : null;
   check("kick leaves other sockets connected", c3.connected && w?.[0]?.sid === c3.id, show(w));
-  const [emptied, afterKick] = await countIs(c3, "k", 0);
+  const [emptied, afterKick] = await countIs(c3, KICK, 0);
   check("kicked room is empty", emptied, show(afterKick));
 
   step = "namespace /custom";
@@ -260,11 +263,11 @@ try {
   check("custom namespace echo", same(ne, ["hi", 2, { bin: blob }]), show(ne));
   const nm1 = inbox(n1);
   const nm2 = inbox(n2);
-  check("custom namespace join", same(await call(n2, "join", "cr"), [true]));
-  await call(n1, "publish", { room: "cr", data: "custom" });
+  check("custom namespace join", same(await call(n2, "join", CROOM), [true]));
+  await call(n1, "publish", { room: CROOM, data: "custom" });
   check("custom namespace publish", (await nm2.next()) === "custom");
   check("custom namespace publish skips non-members", await nm1.quiet());
-  const sep = await call(c3, "count", "cr");
+  const sep = await call(c3, "count", CROOM);
   check("namespaces have separate rooms", same(sep, [0]), show(sep));
   // Two namespaces over one connection (the Manager multiplexes).
   const mux = c3.io.socket("/custom", { auth: goodAuth }); // connects by itself (autoConnect)
@@ -280,7 +283,7 @@ try {
   const bye = disconnected(n2);
   n2.disconnect();
   check("client disconnect", (await bye) === "io client disconnect");
-  const [gone, afterBye] = await countIs(n1, "cr", 0);
+  const [gone, afterBye] = await countIs(n1, CROOM, 0);
   check("a disconnected socket leaves its rooms", gone, show(afterBye));
 } catch (err) {
   check(step, false, err?.message ?? String(err));

@@ -1,12 +1,14 @@
 """Drives every reference-app event with python-socketio's AsyncClient.
 
 Usage: python sio_client.py <url>[,<url>...] <polling|websocket|upgrade> [--token T]
+                            [--parser json|msgpack] [--tag T]
   polling:   transports ['polling']
   websocket: transports ['websocket']
   upgrade:   transports ['polling', 'websocket']: polling first, then the upgrade
 With several URLs (nodes of one cluster) the clients are spread over them. With --token T the
 clients connect with auth {"token": T}, and connects with a wrong or no token must be refused with
-the connect_error message "unauthorized".
+the connect_error message "unauthorized". With --parser msgpack the clients use python-socketio's
+serializer="msgpack" (the server must use socket.io-msgpack-parser's format); the checks are the same.
 Prints "ok <check>" / "FAIL <check>: <why>"; exits 0 only when every check passed.
 """
 
@@ -21,11 +23,18 @@ import socketio
 ARGS = sys.argv[1:]
 MODES = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": ["polling", "websocket"]}
 if len(ARGS) < 2 or ARGS[1] not in MODES:
-    print("usage: python sio_client.py <url>[,<url>...] <polling|websocket|upgrade> [--token T]")
+    print("usage: python sio_client.py <url>[,<url>...] <polling|websocket|upgrade> [--token T] [--parser json|msgpack] [--tag T]")
     sys.exit(2)
 URLS = ARGS[0].split(",")
 MODE = ARGS[1]
 TOKEN = ARGS[ARGS.index("--token") + 1] if "--token" in ARGS else None
+PARSER = ARGS[ARGS.index("--parser") + 1] if "--parser" in ARGS else "json"
+# --tag T is appended to every room name, so that runs can share a server.
+TAG = ARGS[ARGS.index("--tag") + 1] if "--tag" in ARGS else ""
+ROOM, KICK, CROOM = (name + TAG for name in ("r", "k", "cr"))
+if PARSER not in ("json", "msgpack"):
+    print(f"unknown parser {PARSER}")
+    sys.exit(2)
 TRANSPORTS = MODES[MODE]
 GOOD_AUTH = {"token": TOKEN} if TOKEN else None
 SERVER_DISCONNECT = socketio.AsyncClient.reason.SERVER_DISCONNECT  # python-socketio's name for it
@@ -73,7 +82,7 @@ class Peer:
         # aiohttp refuses cookies from IP addresses unless told otherwise; a load balancer's
         # sticky cookie must be kept for polling.
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.sio = socketio.AsyncClient(reconnection=False, http_session=self.http)
+        self.sio = socketio.AsyncClient(reconnection=False, http_session=self.http, serializer={"json": "default"}.get(PARSER, PARSER))
         self.inboxes = {n: asyncio.Queue() for n in self.namespaces}
         self.disconnected = asyncio.get_running_loop().create_future()
         self.refusal = None
@@ -184,23 +193,23 @@ async def scenario():
         check(f"whoami client {i}", ok and len(who["node"]) > 0, f"{show(who)} (sid {c.sid()})")
 
     STEP[0] = "join"
-    j1, j2 = await c1.call("join", "r"), await c2.call("join", "r")
+    j1, j2 = await c1.call("join", ROOM), await c2.call("join", ROOM)
     check("join acks true", j1 is True and j2 is True, show((j1, j2)))
-    got = await c3.call("count", "r")
+    got = await c3.call("count", ROOM)
     check("count of the room is 2", same(got, 2), show(got))
     got = await c3.call("count", "nobody-here")
     check("count of an empty room is 0", same(got, 0), show(got))
 
     STEP[0] = "publish"
-    got = await c3.call("publish", {"room": "r", "data": {"n": 1}})
+    got = await c3.call("publish", {"room": ROOM, "data": {"n": 1}})
     check("publish acks true", got is True, show(got))
     got = (await c1.next(), await c2.next())
     check("publish reaches both members", same(got, ({"n": 1}, {"n": 1})), show(got))
-    await c1.call("publish", {"room": "r", "data": "from inside"})
+    await c1.call("publish", {"room": ROOM, "data": "from inside"})
     got = (await c1.next(), await c2.next())
     check("publish reaches the sender too", got == ("from inside", "from inside"), show(got))
     blob = bytes([0, 1, 2, 3, 254, 255])
-    await c2.call("publish", {"room": "r", "data": {"bin": blob, "s": "b"}})
+    await c2.call("publish", {"room": ROOM, "data": {"bin": blob, "s": "b"}})
     got = (await c1.next(), await c2.next())
     want = {"bin": blob, "s": "b"}
     check("publish with binary data", same(got, (want, want)), show(got))
@@ -222,7 +231,7 @@ async def scenario():
 
     STEP[0] = "rooms"
     rooms = await c3.call("rooms")
-    wanted = ["r", c1.sid(), c2.sid(), c3.sid()]
+    wanted = [ROOM, c1.sid(), c2.sid(), c3.sid()]
     ok = isinstance(rooms, list) and all(isinstance(r, str) for r in rooms)
     check("rooms lists the joined room and each socket's own room", ok and all(r in rooms for r in wanted), show(rooms))
 
@@ -237,24 +246,24 @@ async def scenario():
     c1.answer_asks("one")
     c2.answer_asks("two")
     c3.answer_asks("three")
-    gathered = await c3.call("gather", {"room": "r", "data": "q", "timeout_ms": 3000})
+    gathered = await c3.call("gather", {"room": ROOM, "data": "q", "timeout_ms": 3000})
     ok = isinstance(gathered, dict) and sorted(gathered.get("replies") or []) == ["one:q", "two:q"]
     check("gather collects both clients' acks", ok and gathered.get("missing_nodes") == [], show(gathered))
     check("gather asks only the room", c3.asked == [], show(c3.asked))
 
     STEP[0] = "leave"
-    got = await c2.call("leave", "r")
+    got = await c2.call("leave", ROOM)
     check("leave acks true", got is True, show(got))
-    ok, got = await count_is(c3, "r", 1)
+    ok, got = await count_is(c3, ROOM, 1)
     check("count after leave is 1", ok, show(got))
-    await c3.call("publish", {"room": "r", "data": "after leave"})
+    await c3.call("publish", {"room": ROOM, "data": "after leave"})
     check("publish after leave reaches the member", await c1.next() == "after leave")
     check("publish after leave skips who left", await c2.quiet())
 
     STEP[0] = "kick"
-    await c1.call("join", "k")
-    await c2.call("join", "k")
-    got = await c3.call("kick", "k")
+    await c1.call("join", KICK)
+    await c2.call("join", KICK)
+    got = await c3.call("kick", KICK)
     check("kick acks true", got is True, show(got))
     try:
         reasons = await asyncio.wait_for(asyncio.gather(c1.disconnected, c2.disconnected), 5)
@@ -266,7 +275,7 @@ async def scenario():
     await asyncio.sleep(0.2)
     who = await c3.call("whoami") if c3.sio.connected else None
     check("kick leaves other sockets connected", isinstance(who, dict) and who.get("sid") == c3.sid(), show(who))
-    ok, got = await count_is(c3, "k", 0)
+    ok, got = await count_is(c3, KICK, 0)
     check("kicked room is empty", ok, show(got))
 
     STEP[0] = "namespace /custom"
@@ -277,11 +286,11 @@ async def scenario():
     check("custom namespace whoami", isinstance(who, dict) and who.get("sid") == d1.sid(), show(who))
     got = await d1.call("echo", "hi", 2, {"bin": blob})
     check("custom namespace echo", same(got, ("hi", 2, {"bin": blob})), show(got))
-    check("custom namespace join", await d2.call("join", "cr") is True)
-    await d1.call("publish", {"room": "cr", "data": "custom"})
+    check("custom namespace join", await d2.call("join", CROOM) is True)
+    await d1.call("publish", {"room": CROOM, "data": "custom"})
     check("custom namespace publish", await d2.next() == "custom")
     check("custom namespace publish skips non-members", await d1.quiet())
-    got = await c3.call("count", "cr")
+    got = await c3.call("count", CROOM)
     check("namespaces have separate rooms", same(got, 0), show(got))
 
     # One client on both namespaces: one connection, two sockets.
@@ -295,7 +304,7 @@ async def scenario():
     await d2.sio.disconnect()
     reason = await asyncio.wait_for(d2.disconnected, 5)
     check("client disconnect", reason == CLIENT_DISCONNECT and not d2.sio.connected, show(reason))
-    ok, got = await count_is(d1, "cr", 0)
+    ok, got = await count_is(d1, CROOM, 0)
     check("a disconnected socket leaves its rooms", ok, show(got))
 
 

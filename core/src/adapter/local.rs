@@ -66,6 +66,15 @@ pub enum RoomChange<'a> {
 /// must not call back into the [`LocalAdapter`] (queue the work instead).
 pub type RoomObserver = Arc<dyn Fn(RoomChange<'_>) + Send + Sync>;
 
+/// Told of joins, leaves and deliveries while the index is locked: the server's
+/// `Observer` hook points at the room index (set through [`super::SocketRegistry`]).
+pub trait IndexObserver: Send + Sync {
+    /// A socket joined (`true`) or left (`false`) a room other than its own.
+    fn membership(&self, room: &str, sid: Sid, joined: bool);
+    /// An event packet was delivered to a local socket by a broadcast.
+    fn delivered(&self, packet: &Packet, sid: Sid);
+}
+
 struct Entry {
     socket: Arc<dyn LocalSocket>,
     /// The rooms joined, the socket's own id excluded.
@@ -79,6 +88,7 @@ struct Index {
     sockets: HashMap<Sid, Entry>,
     max_rooms_per_socket: usize,
     observer: Option<RoomObserver>,
+    hooks: Option<Arc<dyn IndexObserver>>,
     max_room_name_len: usize,
 }
 
@@ -162,6 +172,9 @@ impl Index {
             let members = self.rooms.entry(room.to_owned()).or_default();
             let created = members.is_empty();
             members.insert(sid, socket);
+            if let Some(hooks) = &self.hooks {
+                hooks.membership(room, sid, true);
+            }
             if created && let Some(observer) = &self.observer {
                 observer(RoomChange::Created {
                     room,
@@ -178,6 +191,9 @@ impl Index {
         };
         if entry.rooms.remove(room) {
             self.forget_member(sid, room);
+            if let Some(hooks) = &self.hooks {
+                hooks.membership(room, sid, false);
+            }
         }
     }
 
@@ -247,6 +263,7 @@ impl LocalAdapter {
                     sockets: HashMap::new(),
                     max_rooms_per_socket,
                     observer: None,
+                    hooks: None,
                     max_room_name_len,
                 }),
                 server_events: RwLock::new(None),
@@ -300,8 +317,12 @@ impl LocalAdapter {
     ) -> usize {
         let frame = self.inner.parser.encode(packet);
         let mut count = 0;
-        self.read().for_each_match(opts, |_, socket| {
+        let index = self.read();
+        index.for_each_match(opts, |sid, socket| {
             socket.deliver_logged(&frame, offset);
+            if let Some(hooks) = &index.hooks {
+                hooks.delivered(packet, sid);
+            }
             count += 1;
         });
         count
@@ -325,6 +346,11 @@ impl LocalAdapter {
     #[must_use]
     pub fn parser(&self) -> ParserKind {
         self.inner.parser
+    }
+
+    /// Sets the observer of joins, leaves and deliveries (replacing any previous one).
+    pub(super) fn observe_index(&self, hooks: Arc<dyn IndexObserver>) {
+        self.write().hooks = Some(hooks);
     }
 
     /// Sets the observer of room creations and deletions (replacing any previous one). Rooms
@@ -463,8 +489,12 @@ impl LocalAdapter {
     pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) -> usize {
         let frame = self.inner.parser.encode(packet);
         let mut count = 0;
-        self.read().for_each_match(opts, |_, socket| {
+        let index = self.read();
+        index.for_each_match(opts, |sid, socket| {
             socket.deliver(&frame, opts.flags.volatile);
+            if let Some(hooks) = &index.hooks {
+                hooks.delivered(packet, sid);
+            }
             count += 1;
         });
         count

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use local::{LocalAdapter, LocalSocket, RoomChange, RoomObserver};
+pub use local::{IndexObserver, LocalAdapter, LocalSocket, RoomChange, RoomObserver};
 pub use recovery::{MissedPacket, RecoveryConfig, SessionState};
 pub use registry::{LocalAdapterBuilder, SocketRegistry};
 pub use server_event::{ReplyClosed, ServerEventHandler, ServerEventReply};

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::recovery::RecoveryConfig;
-use super::{JoinError, LocalAdapter, LocalSocket, Room};
+use super::{IndexObserver, JoinError, LocalAdapter, LocalSocket, Room};
 use crate::engine::Sid;
 use crate::protocol::ParserKind;
 
@@ -103,5 +103,11 @@ impl SocketRegistry {
     /// Removes a socket from a room.
     pub fn leave(&self, sid: Sid, room: &str) {
         self.local.del(sid, room);
+    }
+
+    /// Reports joins, leaves and broadcast deliveries of this index to `hooks` (replacing any
+    /// previous hooks).
+    pub fn observe_index(&self, hooks: Arc<dyn IndexObserver>) {
+        self.local.observe_index(hooks);
     }
 }

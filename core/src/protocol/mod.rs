@@ -6,11 +6,13 @@
 //! blobs inline; its decoder turns them into placeholders so the layers above see one model.
 
 mod binary;
+mod date;
 mod json;
 mod msgpack;
 mod packet;
 
 pub use binary::{BinaryLimits, Decoder};
+pub use date::iso_date;
 pub use json::{decode_json, encode_json};
 pub use msgpack::{decode_msgpack, encode_msgpack, from_msgpack, to_msgpack};
 pub use packet::{Packet, PacketType, ParseError, Payload, placeholder};

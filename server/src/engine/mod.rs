@@ -71,6 +71,11 @@ pub trait EngineHandler: Send + Sync + 'static {
         std::task::Poll::Ready(())
     }
 
+    /// The session moved from polling to WebSocket. Default: nothing.
+    fn on_upgrade(&self, conn: &Self::Conn) {
+        let _ = conn;
+    }
+
     /// The session ended. Called exactly once, after the last `on_message`.
     fn on_close(&self, conn: &Self::Conn, reason: CloseReason);
 }

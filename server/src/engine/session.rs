@@ -60,6 +60,17 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [CloseReason; 7] = [
+        CloseReason::TransportClose,
+        CloseReason::TransportError,
+        CloseReason::PingTimeout,
+        CloseReason::ParseError,
+        CloseReason::ServerClose,
+        CloseReason::ServerShutdown,
+        CloseReason::SlowConsumer,
+    ];
+
     /// The reason as Socket.IO reports it (`transport close`, `ping timeout`, ...).
     #[must_use]
     pub fn as_str(self) -> &'static str {

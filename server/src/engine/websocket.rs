@@ -204,6 +204,7 @@ impl<H: EngineHandler> super::Engine<H> {
             return;
         }
         session.finish_upgrade();
+        self.handler().on_upgrade(&entry.conn);
         let Some(_reader) = session.outbox.reader().await else {
             return;
         };

@@ -1,0 +1,130 @@
+//! Hook points for tools that watch a server (the admin UI's instrumentation, tracers): an
+//! [`Observer`] is told of namespaces, sockets, rooms and events as they happen.
+//!
+//! A server holds at most one observer, set once with [`crate::Server::observe`]. Without one,
+//! each hook point costs one atomic load (an empty [`OnceLock`]); nothing is allocated or
+//! encoded for it. Hooks run on the task that does the work, some under the room index's lock:
+//! they must be quick and must not call back into the server; queue anything slow.
+
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+
+use crate::adapter::{Adapter, IndexObserver, SocketInfo};
+use crate::engine::Sid;
+use crate::namespace::Namespace;
+use crate::protocol::{Packet, PacketType, Payload};
+use crate::socket::{DisconnectReason, Socket};
+
+/// Told of what happens in a server. Every method has an empty default: implement only what
+/// you need.
+pub trait Observer<A: Adapter>: Send + Sync + 'static {
+    /// A namespace was created on this node (also called, at [`crate::Server::observe`], for
+    /// each namespace that already exists).
+    fn namespace_created(&self, _ns: &Namespace<A>) {}
+
+    /// A socket connected (after the middlewares accepted it, before its connect handler).
+    fn socket_connected(&self, _socket: &Socket<A>) {}
+
+    /// A socket left its namespace.
+    fn socket_disconnected(&self, _socket: &Socket<A>, _reason: DisconnectReason) {}
+
+    /// A local socket joined a room (by [`Socket::join`] or by a selector, from any node). The
+    /// socket's own room is not reported. Called under the room index's lock.
+    fn room_joined(&self, _nsp: &str, _room: &str, _sid: Sid) {}
+
+    /// A local socket left a room (not reported when the socket disconnects). Called under the
+    /// room index's lock.
+    fn room_left(&self, _nsp: &str, _room: &str, _sid: Sid) {}
+
+    /// A socket received an event (whether or not a handler takes it).
+    fn event_received(&self, _socket: &Socket<A>, _event: &str, _payload: &Payload) {}
+
+    /// An event was sent to local socket `sid` of namespace `nsp`: by [`Socket::emit`],
+    /// [`Socket::emit_payload`] or [`Socket::emit_with_ack`], or by a broadcast (from any
+    /// node; reported once per local recipient, under the room index's lock). Broadcasts
+    /// with acks are not reported.
+    fn event_sent(&self, _nsp: &str, _sid: Sid, _event: &str, _payload: &Payload) {}
+
+    /// A socket's connection moved from polling to WebSocket ([`Socket::transport`] tells
+    /// the new one).
+    fn transport_changed(&self, _socket: &Socket<A>) {}
+
+    /// A socket's data was replaced with [`Socket::set_data`].
+    fn data_changed(&self, _socket: &Socket<A>) {}
+
+    /// Describes a local socket for `fetch_sockets` (any node's): the observer may add to
+    /// `info.data` what other nodes' observers need to know of the socket. Called under the
+    /// room index's lock: do not call [`Socket::rooms`] or join/leave here.
+    fn describe(&self, _socket: &Socket<A>, _info: &mut SocketInfo) {}
+}
+
+/// The observer slot of one server, shared by its namespaces and sockets.
+pub(crate) struct ObserverSlot<A: Adapter> {
+    cell: OnceLock<Arc<dyn Observer<A>>>,
+}
+
+impl<A: Adapter> Default for ObserverSlot<A> {
+    fn default() -> Self {
+        ObserverSlot {
+            cell: OnceLock::new(),
+        }
+    }
+}
+
+impl<A: Adapter> ObserverSlot<A> {
+    /// The observer, if one is set.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&Arc<dyn Observer<A>>> {
+        self.cell.get()
+    }
+
+    /// Sets the observer; `false` when one was already set.
+    pub(crate) fn set(&self, observer: Arc<dyn Observer<A>>) -> bool {
+        self.cell.set(observer).is_ok()
+    }
+}
+
+/// Why [`crate::Server::observe`] refused an observer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the server already has an observer")]
+pub struct ObserverAlreadySet;
+
+/// The observer's hooks at one namespace's room index.
+pub(crate) struct IndexHooks<A: Adapter> {
+    nsp: Arc<str>,
+    observer: Arc<dyn Observer<A>>,
+}
+
+impl<A: Adapter> IndexHooks<A> {
+    pub(crate) fn new(nsp: Arc<str>, observer: Arc<dyn Observer<A>>) -> Self {
+        IndexHooks { nsp, observer }
+    }
+}
+
+impl<A: Adapter> IndexObserver for IndexHooks<A> {
+    fn membership(&self, room: &str, sid: Sid, joined: bool) {
+        if joined {
+            self.observer.room_joined(&self.nsp, room, sid);
+        } else {
+            self.observer.room_left(&self.nsp, room, sid);
+        }
+    }
+
+    fn delivered(&self, packet: &Packet, sid: Sid) {
+        if !matches!(packet.kind, PacketType::Event | PacketType::BinaryEvent) {
+            return;
+        }
+        let Some(Value::Array(args)) = &packet.data else {
+            return;
+        };
+        let Some((Value::String(event), rest)) = args.split_first() else {
+            return;
+        };
+        let payload = Payload {
+            args: rest.to_vec(),
+            attachments: packet.attachments.clone(),
+        };
+        self.observer.event_sent(&self.nsp, sid, event, &payload);
+    }
+}
