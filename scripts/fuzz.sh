@@ -16,7 +16,7 @@ for target in $targets; do
     # The packets the real notepack encoder writes (captured by tests/interop/msgpack_vectors.mjs).
     while IFS=$'\t' read -r name hex _; do
       perl -e 'print pack("H*", $ARGV[0])' "$hex" >"corpus/$target/notepack-$name"
-    done <"$root/server/src/protocol/notepack_vectors.tsv"
+    done <"$root/core/src/protocol/notepack_vectors.tsv"
   fi
   echo "== fuzz $target for ${seconds}s"
   log="$(mktemp)"

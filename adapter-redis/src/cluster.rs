@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use sio_server::engine::{NodeTag, OwnerDirectory};
+use sio_core::engine::{NodeTag, OwnerDirectory};
 
 use crate::driver::{Driver, Received, ResumeGate};
 
@@ -603,6 +603,16 @@ async fn dispatch(weak: Weak<ClusterInner>, mut messages: tokio::sync::mpsc::Rec
             state.on_message(&cluster, &message);
         }
     }
+}
+
+/// A reply handle for a server event that asks for an ack, and where its answer arrives.
+pub(crate) fn server_event_reply() -> (
+    sio_core::adapter::ServerEventReply,
+    tokio::sync::oneshot::Receiver<sio_core::protocol::Payload>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let reply = sio_core::adapter::ServerEventReply::new(move |payload| tx.send(payload).is_ok());
+    (reply, rx)
 }
 
 #[cfg(test)]

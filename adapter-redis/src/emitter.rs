@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use sio_server::adapter::BroadcastOptions;
-use sio_server::protocol::{Packet, Payload};
+use sio_core::adapter::BroadcastOptions;
+use sio_core::protocol::{Packet, Payload};
 
 use crate::driver::Driver;
 use crate::wire::{self, Channels, RequestType};

@@ -1,16 +1,19 @@
-//! `sio-adapter-redis`: a Redis pub/sub [`Adapter`](sio_server::Adapter) for `sio-server`,
+//! `sio-adapter-redis`: a Redis pub/sub [`Adapter`](sio_core::adapter::Adapter) for `sio-server`,
 //! wire-compatible with Node's `@socket.io/redis-adapter`, so Rust and Node nodes can share one
 //! cluster, and with `@socket.io/redis-emitter`.
 //!
+//! This crate depends on `sio-core` only (a process that only emits needs no HTTP server); the
+//! node hands the cluster to the server:
+//! `sio_server::Server::builder().adapter::<RedisAdapter>(cluster).build()`.
+//!
 //! ```no_run
 //! use std::sync::Arc;
-//! use sio_adapter_redis::{RedisAdapter, RedisAdapterConfig, RedisCluster, RedisDriver, RedisDriverConfig};
-//! use sio_server::Server;
+//! use sio_adapter_redis::{RedisAdapterConfig, RedisCluster, RedisDriver, RedisDriverConfig};
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let driver = RedisDriver::new("redis://127.0.0.1:6379", RedisDriverConfig::default())?;
 //! let cluster = RedisCluster::new(Arc::new(driver), RedisAdapterConfig::default());
-//! let io = Server::builder().adapter::<RedisAdapter>(cluster).build();
+//! # let _ = cluster;
 //! # Ok(()) }
 //! ```
 //!

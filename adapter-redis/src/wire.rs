@@ -12,8 +12,8 @@
 use bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::{Map, Value};
-use sio_server::adapter::{BroadcastFlags, BroadcastOptions, ServerEvent};
-use sio_server::protocol::{Packet, PacketType, Payload, from_msgpack, to_msgpack};
+use sio_core::adapter::{BroadcastFlags, BroadcastOptions, ServerEvent};
+use sio_core::protocol::{Packet, PacketType, Payload, from_msgpack, to_msgpack};
 
 /// The request types of the Node adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,7 +408,7 @@ pub fn encode_broadcast_ack(
 mod tests {
     use super::*;
     use serde_json::json;
-    use sio_server::Payload;
+    use sio_core::protocol::Payload;
 
     #[test]
     fn broadcast_matches_the_node_encoding() {

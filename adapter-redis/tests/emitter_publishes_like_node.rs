@@ -10,7 +10,7 @@ use serde_json::json;
 use sio_adapter_redis::driver::Received;
 use sio_adapter_redis::wire;
 use sio_adapter_redis::{Driver, Emitter, MemoryHub};
-use sio_server::Payload;
+use sio_core::protocol::Payload;
 
 use node_vectors::vector;
 

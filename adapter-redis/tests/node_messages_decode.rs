@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use sio_adapter_redis::wire::{self, BroadcastMessage, Channels, RequestType};
-use sio_server::adapter::{BroadcastFlags, BroadcastOptions, SocketInfo};
-use sio_server::protocol::{PacketType, placeholder};
+use sio_core::adapter::{BroadcastFlags, BroadcastOptions, SocketInfo};
+use sio_core::protocol::{PacketType, placeholder};
 
 use node_vectors::{all, bytes, vector};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sio_adapter_redis::{MemoryHub, NodeRoute, RedisAdapterConfig, RedisCluster};
-use sio_server::engine::{NodeTag, OwnerDirectory};
+use sio_core::engine::{NodeTag, OwnerDirectory};
 use tokio::time::Instant;
 
 const HEARTBEAT: Duration = Duration::from_millis(1000);

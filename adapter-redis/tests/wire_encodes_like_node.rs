@@ -8,7 +8,7 @@ use ::bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::json;
 use sio_adapter_redis::wire::{self, RequestType};
-use sio_server::adapter::BroadcastOptions;
+use sio_core::adapter::BroadcastOptions;
 
 use node_vectors::{all, bytes};
 
@@ -97,7 +97,7 @@ fn broadcast_acks_are_nodes_plus_our_uid() {
     let ours = wire::encode_broadcast_ack(
         "n",
         "r",
-        &sio_server::protocol::placeholder(0),
+        &sio_core::protocol::placeholder(0),
         &[Bytes::from_static(&[9, 8])],
     );
     let decoded = wire::decode_message(&ours).unwrap();

@@ -2,7 +2,6 @@
 //! broadcast to the admin namespace, through the adapter) its id, host, process, connections,
 //! namespaces and what its engine did since the last report (`aggregatedEvents`).
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -65,17 +64,16 @@ struct Counters {
 
 impl Counters {
     fn read(metrics: &Metrics) -> Self {
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         let mut closes = [0; CLOSE_REASONS.len()];
         for (slot, reason) in closes.iter_mut().zip(CLOSE_REASONS) {
             *slot = metrics.closes(reason);
         }
         Counters {
-            connections: load(&metrics.handshakes),
-            packets_in: load(&metrics.packets_in),
-            packets_out: load(&metrics.packets_out),
-            bytes_in: load(&metrics.bytes_in),
-            bytes_out: load(&metrics.bytes_out),
+            connections: metrics.handshakes(),
+            packets_in: metrics.packets_in(),
+            packets_out: metrics.packets_out(),
+            bytes_in: metrics.bytes_in(),
+            bytes_out: metrics.bytes_out(),
             closes,
         }
     }

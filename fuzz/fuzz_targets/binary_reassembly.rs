@@ -3,7 +3,7 @@
 #![no_main]
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sio_server::protocol::{BinaryLimits, Decoder, ParserKind};
+use sio_core::protocol::{BinaryLimits, Decoder, ParserKind};
 
 fuzz_target!(|data: &[u8]| {
     let limits = BinaryLimits {

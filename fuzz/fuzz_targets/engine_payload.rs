@@ -1,7 +1,7 @@
 //! Engine.IO long-polling payloads: decoding never panics, and what decodes re-encodes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sio_server::engine::packet::{Frame, Packet, decode_payload, encode_into_payload};
+use sio_core::engine::packet::{Frame, Packet, decode_payload, encode_into_payload};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(packets) = decode_payload(data) else { return };

@@ -11,7 +11,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use sio_server::protocol::{decode_msgpack, encode_msgpack};
+use sio_core::protocol::{decode_msgpack, encode_msgpack};
 
 /// Whether the placeholder-shaped maps of `value` are numbered `next`, `next + 1`, ... in order.
 fn placeholders_in_order(value: &Value, next: &mut u64) -> bool {

@@ -12,6 +12,8 @@ use crate::error::EmitError;
 use crate::metrics::add;
 use crate::namespace::Namespace;
 use crate::protocol::{Packet, Payload};
+use crate::server::Server;
+use crate::socket::Socket;
 
 /// Selects sockets of a namespace, cluster-wide, and acts on them.
 ///
@@ -34,7 +36,7 @@ use crate::protocol::{Packet, Payload};
 /// io.to(["lobby"]).sockets_leave(["lobby"]).await?;
 /// # Ok(()) }
 /// ```
-pub struct BroadcastOperator<A: Adapter> {
+pub struct BroadcastOperator<A: Adapter = crate::adapter::LocalAdapter> {
     ns: Namespace<A>,
     opts: BroadcastOptions,
     timeout: Option<Duration>,
@@ -186,7 +188,7 @@ impl<A: Adapter> BroadcastOperator<A> {
 
 /// A socket found by `fetch_sockets`, on this node or another: its facts, and actions that go
 /// through the adapter to wherever it lives.
-pub struct RemoteSocket<A: Adapter> {
+pub struct RemoteSocket<A: Adapter = crate::adapter::LocalAdapter> {
     /// Id, handshake, rooms and data.
     pub info: SocketInfo,
     ns: Namespace<A>,
@@ -236,5 +238,210 @@ impl<A: Adapter> RemoteSocket<A> {
     /// Disconnects the socket.
     pub async fn disconnect(&self, close: bool) -> Result<(), AdapterError> {
         self.only_me().disconnect_sockets(close).await
+    }
+}
+
+// The operators are above the socket layer: the namespace's, the server's and a socket's ways
+// to start one are defined here, so that `namespace.rs`, `server.rs` and `socket.rs` do not
+// import this file.
+
+impl<A: Adapter> Namespace<A> {
+    pub(crate) fn operator(&self) -> BroadcastOperator<A> {
+        BroadcastOperator::new(self.clone(), BroadcastOptions::default())
+    }
+
+    /// Selects the sockets in `rooms`.
+    #[must_use]
+    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.operator().to(rooms)
+    }
+
+    /// Selects every socket but those in `rooms`.
+    #[must_use]
+    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.operator().except(rooms)
+    }
+
+    /// Selects this node's sockets only.
+    #[must_use]
+    pub fn local(&self) -> BroadcastOperator<A> {
+        self.operator().local()
+    }
+
+    /// Selects every socket, dropping the packet for those that cannot take it now.
+    #[must_use]
+    pub fn volatile(&self) -> BroadcastOperator<A> {
+        self.operator().volatile()
+    }
+
+    /// Selects every socket, with a timeout for acks and requests.
+    #[must_use]
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<A> {
+        self.operator().timeout(timeout)
+    }
+
+    /// Emits to every socket of the namespace.
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        self.operator().emit(event, data).await
+    }
+
+    /// Emits to every socket and collects their acks.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+    ) -> Result<AckReplies, AdapterError> {
+        self.operator().emit_with_ack(event, payload).await
+    }
+
+    /// Every socket of the namespace, cluster-wide.
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+        self.operator().fetch_sockets().await
+    }
+
+    /// Makes every socket join rooms.
+    pub async fn sockets_join<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.operator().sockets_join(rooms).await
+    }
+
+    /// Makes every socket leave rooms.
+    pub async fn sockets_leave<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.operator().sockets_leave(rooms).await
+    }
+
+    /// Disconnects every socket.
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.operator().disconnect_sockets(close).await
+    }
+}
+
+impl<A: Adapter> Server<A> {
+    /// Sockets of `/` in `rooms`.
+    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.of("/").to(rooms)
+    }
+
+    /// Sockets of `/` not in `rooms`.
+    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.of("/").except(rooms)
+    }
+
+    /// This node's sockets of `/`.
+    pub fn local(&self) -> BroadcastOperator<A> {
+        self.of("/").local()
+    }
+
+    /// Sockets of `/`, volatile.
+    pub fn volatile(&self) -> BroadcastOperator<A> {
+        self.of("/").volatile()
+    }
+
+    /// Sockets of `/`, with a timeout for acks and requests.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<A> {
+        self.of("/").timeout(timeout)
+    }
+
+    /// Emits to every socket of `/`.
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        self.of("/").emit(event, data).await
+    }
+
+    /// Emits to every socket of `/` and collects the acks.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+    ) -> Result<AckReplies, AdapterError> {
+        self.of("/").emit_with_ack(event, payload).await
+    }
+
+    /// Every socket of `/`, cluster-wide.
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+        self.of("/").fetch_sockets().await
+    }
+
+    /// Makes every socket of `/` join rooms.
+    pub async fn sockets_join<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.of("/").sockets_join(rooms).await
+    }
+
+    /// Makes every socket of `/` leave rooms.
+    pub async fn sockets_leave<I, R>(&self, rooms: I) -> Result<(), AdapterError>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.of("/").sockets_leave(rooms).await
+    }
+
+    /// Disconnects every socket of `/`.
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.of("/").disconnect_sockets(close).await
+    }
+}
+
+impl<A: Adapter> Socket<A> {
+    /// Broadcasts to `rooms`, excluding this socket.
+    ///
+    /// ```
+    /// # async fn f(socket: sio_server::Socket) -> Result<(), sio_server::EmitError> {
+    /// socket.to(["room-1", "room-2"]).except(["muted"]).emit("news", "hello").await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<Room>,
+    {
+        self.broadcast().to(rooms)
+    }
+
+    /// Broadcasts to every socket of the namespace but this one.
+    #[must_use]
+    pub fn broadcast(&self) -> BroadcastOperator<A> {
+        let mut opts = BroadcastOptions::default();
+        opts.except.insert(self.id().to_string());
+        BroadcastOperator::new(self.namespace().clone(), opts)
     }
 }

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use serde_json::Value;
 
 use crate::adapter::{Adapter, SessionState};
+use crate::connect_timeout::AwaitsNamespace;
 use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
 use crate::handler_slots::{HandlerSlots, ReadGate};
 use crate::handshake::Handshake;
@@ -206,7 +207,7 @@ impl<A: Adapter> Client<A> {
             return;
         }
         socket.mark_connected();
-        ns.adapter().local().insert(socket.inner.clone());
+        ns.registry().insert(socket.inner.clone());
         if let Some((session, _)) = &restored {
             let own = socket.id().to_string();
             socket.join(session.rooms.iter().filter(|r| **r != own).cloned());
@@ -296,14 +297,6 @@ impl<A: Adapter> Client<A> {
             }
         }
     }
-
-    /// The connect timeout expired: a connection that joined no namespace is closed.
-    pub(crate) fn on_connect_timeout(&self) {
-        if self.lock().slots.is_empty() && !self.session.is_closed() {
-            tracing::debug!(sid = %self.session.sid(), "no namespace joined in time");
-            self.session.close();
-        }
-    }
 }
 
 /// The engine handler that turns sessions into Socket.IO clients.
@@ -348,6 +341,16 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
             for socket in client.sockets() {
                 observer.transport_changed(&socket);
             }
+        }
+    }
+}
+
+/// The connect timeout expired: a connection that joined no namespace is closed.
+impl<A: Adapter> AwaitsNamespace for Client<A> {
+    fn on_connect_timeout(&self) {
+        if self.lock().slots.is_empty() && !self.session.is_closed() {
+            tracing::debug!(sid = %self.session.sid(), "no namespace joined in time");
+            self.session.close();
         }
     }
 }

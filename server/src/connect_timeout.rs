@@ -9,22 +9,25 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::adapter::Adapter;
-use crate::client::Client;
+/// A connection that may time out before joining a namespace (the Socket.IO layer's client).
+pub(crate) trait AwaitsNamespace: Send + Sync + 'static {
+    /// The connection's deadline passed: it closes unless it joined a namespace.
+    fn on_connect_timeout(&self);
+}
 
-struct Waiting<A: Adapter> {
-    queue: VecDeque<(Instant, Weak<Client<A>>)>,
+struct Waiting<C> {
+    queue: VecDeque<(Instant, Weak<C>)>,
     /// Whether the task that expires deadlines runs (it stops when the queue empties).
     running: bool,
 }
 
 /// The connections waiting for their first namespace.
-pub(crate) struct ConnectTimeouts<A: Adapter> {
+pub(crate) struct ConnectTimeouts<C> {
     timeout: Duration,
-    waiting: Mutex<Waiting<A>>,
+    waiting: Mutex<Waiting<C>>,
 }
 
-impl<A: Adapter> ConnectTimeouts<A> {
+impl<C: AwaitsNamespace> ConnectTimeouts<C> {
     pub(crate) fn new(timeout: Duration) -> Arc<Self> {
         Arc::new(ConnectTimeouts {
             timeout,
@@ -35,12 +38,12 @@ impl<A: Adapter> ConnectTimeouts<A> {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting<A>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting<C>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts the clock of a new connection. Must run inside a tokio runtime.
-    pub(crate) fn watch(self: &Arc<Self>, client: &Arc<Client<A>>) {
+    pub(crate) fn watch(self: &Arc<Self>, client: &Arc<C>) {
         let deadline = Instant::now() + self.timeout;
         let mut waiting = self.lock();
         waiting.queue.push_back((deadline, Arc::downgrade(client)));

@@ -13,24 +13,7 @@ pub enum EmitError {
     Disconnected,
 }
 
-/// Why a socket could not join a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum JoinError {
-    /// The room name is longer than `max_room_name_len` bytes.
-    #[error("room name too long ({len} bytes, at most {max})")]
-    RoomNameTooLong {
-        /// The name's length, in bytes.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The socket is already in `max_rooms_per_socket` rooms.
-    #[error("too many rooms (at most {max})")]
-    TooManyRooms {
-        /// The limit.
-        max: usize,
-    },
-}
+pub use sio_core::adapter::JoinError;
 
 /// Why an ack did not arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -46,9 +46,10 @@
 //! # }
 //! ```
 
-pub mod adapter;
+pub use sio_core::adapter;
 mod broadcast;
 mod client;
+mod config;
 mod connect_timeout;
 pub mod engine;
 mod error;
@@ -59,7 +60,7 @@ mod metrics;
 mod namespace;
 mod namespace_cleanup;
 pub mod observer;
-pub mod protocol;
+pub use sio_core::protocol;
 pub mod serve;
 mod server;
 mod socket;
@@ -68,12 +69,20 @@ pub use adapter::{Adapter, LocalAdapter};
 pub use broadcast::{BroadcastOperator, RemoteSocket};
 pub use error::{AckError, ConnectError, EmitError, JoinError};
 pub use handler::{AckSender, BoxFuture, Data, Event, EventHandler};
+
+/// The marker types that tell apart the shapes of [`EventHandler`] closures (raw event, typed
+/// data, typed data with an ack). Inference picks them; they are named here for signatures
+/// that spell out an `EventHandler` bound.
+pub mod markers {
+    pub use crate::handler::{DataAckMarker, DataMarker, RawMarker};
+}
+pub use config::ServerConfig;
 pub use handshake::Handshake;
 pub use metrics::Metrics;
 pub use namespace::Namespace;
 pub use observer::{Observer, ObserverAlreadySet};
 pub use protocol::Payload;
-pub use server::{DynamicNamespace, Server, ServerBuilder, ServerConfig, SocketIoService};
+pub use server::{DynamicNamespace, Server, ServerBuilder, SocketIoService};
 pub use socket::{DisconnectReason, Joined, Socket};
 
 /// The README's examples, compiled as doctests.

@@ -20,56 +20,97 @@ fn reason_label(reason: CloseReason) -> &'static str {
     }
 }
 
-/// Counters of one server (engine and Socket.IO layers).
+/// Counters of one server (engine and Socket.IO layers). Read them through the accessors, or
+/// all at once with [`Metrics::write_prometheus`]; only the server updates them.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Sessions opened.
-    pub handshakes: AtomicU64,
-    /// Handshakes refused because the node was full.
-    pub refused_full: AtomicU64,
-    /// Messages received from clients.
-    pub packets_in: AtomicU64,
-    /// Bytes of messages received from clients.
-    pub bytes_in: AtomicU64,
-    /// Engine.IO packets written to clients.
-    pub packets_out: AtomicU64,
-    /// Bytes written to clients (payloads, before framing).
-    pub bytes_out: AtomicU64,
+    pub(crate) handshakes: AtomicU64,
+    pub(crate) refused_full: AtomicU64,
+    pub(crate) packets_in: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) packets_out: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) socket_connects: AtomicU64,
+    pub(crate) socket_refusals: AtomicU64,
+    pub(crate) broadcasts: AtomicU64,
+    pub(crate) ack_timeouts: AtomicU64,
+    pub(crate) socket_recoveries: AtomicU64,
+    pub(crate) forwarded_requests: AtomicU64,
+    pub(crate) forward_failures: AtomicU64,
+    pub(crate) relayed_websockets: AtomicU64,
+    pub(crate) pending_acks: AtomicU64,
+    pub(crate) namespaces_refused: AtomicU64,
+    pub(crate) namespaces_removed: AtomicU64,
+    pub(crate) handlers_waited: AtomicU64,
+    pub(crate) volatile_dropped: AtomicU64,
+    pub(crate) joins_refused: AtomicU64,
+    pub(crate) payloads_too_large: AtomicU64,
+    pub(crate) refused_shutdown: AtomicU64,
     closes: [AtomicU64; 7],
+}
+
+/// One read accessor per counter.
+macro_rules! readers {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        impl Metrics {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $name(&self) -> u64 {
+                    self.$name.load(Ordering::Relaxed)
+                }
+            )*
+        }
+    };
+}
+
+readers! {
+    /// Sessions opened.
+    handshakes,
+    /// Handshakes refused because the node was full.
+    refused_full,
+    /// Messages received from clients.
+    packets_in,
+    /// Bytes of messages received from clients.
+    bytes_in,
+    /// Engine.IO packets written to clients.
+    packets_out,
+    /// Bytes written to clients (payloads, before framing).
+    bytes_out,
     /// Sockets connected to a namespace.
-    pub socket_connects: AtomicU64,
+    socket_connects,
     /// Sockets refused by a middleware or for an unknown namespace.
-    pub socket_refusals: AtomicU64,
+    socket_refusals,
     /// Broadcasts started on this node.
-    pub broadcasts: AtomicU64,
+    broadcasts,
     /// Acks that did not arrive in time.
-    pub ack_timeouts: AtomicU64,
+    ack_timeouts,
     /// Sockets restored by connection state recovery.
-    pub socket_recoveries: AtomicU64,
+    socket_recoveries,
     /// Requests for another node's session, forwarded to their owner.
-    pub forwarded_requests: AtomicU64,
+    forwarded_requests,
     /// Forwarded requests whose owner was dead or unreachable (answered "Session ID unknown").
-    pub forward_failures: AtomicU64,
+    forward_failures,
     /// Websocket upgrades relayed to the session's owner.
-    pub relayed_websockets: AtomicU64,
+    relayed_websockets,
     /// Acks awaited now (a gauge): emits with an ack whose reply, timeout or disconnect has not
     /// come yet.
-    pub pending_acks: AtomicU64,
+    pending_acks,
     /// Namespace connects refused because the node holds `max_namespaces` namespaces.
-    pub namespaces_refused: AtomicU64,
+    namespaces_refused,
     /// Empty child namespaces removed after their grace period.
-    pub namespaces_removed: AtomicU64,
+    namespaces_removed,
     /// Events that waited because their socket had `max_handlers_per_socket` handlers running.
-    pub handlers_waited: AtomicU64,
+    handlers_waited,
     /// Volatile packets dropped because the client's outbound queue was full (in packets or
     /// bytes).
-    pub volatile_dropped: AtomicU64,
+    volatile_dropped,
     /// Room joins refused (room name too long, or too many rooms for the socket).
-    pub joins_refused: AtomicU64,
+    joins_refused,
     /// Polling request bodies refused with `413` for exceeding the max payload.
-    pub payloads_too_large: AtomicU64,
+    payloads_too_large,
     /// Handshakes refused with `503` because the node is shutting down.
-    pub refused_shutdown: AtomicU64,
+    refused_shutdown,
 }
 
 /// Adds `n` to a counter.

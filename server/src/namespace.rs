@@ -7,19 +7,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::adapter::{
-    AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter, Room,
-    ServerEvent,
+    Adapter, AdapterError, ClusterResponse, LocalAdapter, LocalAdapterBuilder, Room, ServerEvent,
+    ServerEventReply, SocketRegistry,
 };
-use crate::broadcast::{BroadcastOperator, RemoteSocket};
-use crate::error::{ConnectError, EmitError};
+use crate::config::ServerConfig;
+use crate::error::ConnectError;
 use crate::handler::{BoxFuture, BoxedEventHandler, EventHandler, boxed};
 use crate::metrics::Metrics;
 use crate::observer::{Observer, ObserverSlot};
 use crate::protocol::{ParserKind, Payload};
-use crate::server::ServerConfig;
 use crate::socket::Socket;
 
 type ConnectHandler<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<()> + Send + Sync>;
@@ -80,6 +77,8 @@ pub(crate) type IdleHook<A> = Arc<dyn Fn(&Namespace<A>) + Send + Sync>;
 struct NsInner<A: Adapter> {
     name: Arc<str>,
     adapter: A,
+    /// The one handle that registers sockets in the adapter's local index.
+    registry: SocketRegistry,
     handlers: Arc<NsHandlers<A>>,
     request_timeout: Duration,
     metrics: Arc<Metrics>,
@@ -123,21 +122,18 @@ impl<A: Adapter> Namespace<A> {
         on_idle: Option<IdleHook<A>>,
         observer: Arc<ObserverSlot<A>>,
     ) -> Self {
-        let adapter = A::new(
-            LocalAdapter::with_room_limits(
-                name,
-                settings.parser,
-                settings.max_rooms_per_socket,
-                settings.max_room_name_len,
-            )
-            .with_recovery(settings.connection_state_recovery.clone()),
-            config,
-        );
+        let (local, registry) = LocalAdapterBuilder::new(name, settings.parser)
+            .max_rooms_per_socket(settings.max_rooms_per_socket)
+            .max_room_name_len(settings.max_room_name_len)
+            .recovery(settings.connection_state_recovery.clone())
+            .build();
+        let adapter = A::new(local, config);
         let request_timeout = settings.request_timeout;
         let ns = Namespace {
             inner: Arc::new(NsInner {
                 name: Arc::from(name),
                 adapter,
+                registry,
                 handlers,
                 request_timeout,
                 metrics,
@@ -180,6 +176,11 @@ impl<A: Adapter> Namespace<A> {
         &self.inner.adapter
     }
 
+    /// Registers this node's sockets in the adapter's local index.
+    pub(crate) fn registry(&self) -> &SocketRegistry {
+        &self.inner.registry
+    }
+
     pub(crate) fn parser(&self) -> ParserKind {
         self.inner.adapter.local().parser()
     }
@@ -196,8 +197,7 @@ impl<A: Adapter> Namespace<A> {
 
     /// Reports this namespace's joins, leaves and broadcast deliveries to `observer`.
     pub(crate) fn report_to(&self, observer: Arc<dyn Observer<A>>) {
-        self.adapter()
-            .local()
+        self.registry()
             .observe_index(Arc::new(crate::observer::IndexHooks::new(
                 self.inner.name.clone(),
                 observer,
@@ -306,7 +306,7 @@ impl<A: Adapter> Namespace<A> {
     /// Handles events sent by other servers with `server_side_emit`.
     pub fn on_server_event<F>(&self, handler: F)
     where
-        F: Fn(ServerEvent, Option<tokio::sync::oneshot::Sender<Payload>>) + Send + Sync + 'static,
+        F: Fn(ServerEvent, Option<ServerEventReply>) + Send + Sync + 'static,
     {
         self.adapter().local().on_server_event(Arc::new(handler));
     }
@@ -337,96 +337,6 @@ impl<A: Adapter> Namespace<A> {
         if let Some(handler) = handler {
             handler(socket.clone()).await;
         }
-    }
-
-    fn operator(&self) -> BroadcastOperator<A> {
-        BroadcastOperator::new(self.clone(), BroadcastOptions::default())
-    }
-
-    /// Selects the sockets in `rooms`.
-    #[must_use]
-    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.operator().to(rooms)
-    }
-
-    /// Selects every socket but those in `rooms`.
-    #[must_use]
-    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator<A>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.operator().except(rooms)
-    }
-
-    /// Selects this node's sockets only.
-    #[must_use]
-    pub fn local(&self) -> BroadcastOperator<A> {
-        self.operator().local()
-    }
-
-    /// Selects every socket, dropping the packet for those that cannot take it now.
-    #[must_use]
-    pub fn volatile(&self) -> BroadcastOperator<A> {
-        self.operator().volatile()
-    }
-
-    /// Selects every socket, with a timeout for acks and requests.
-    #[must_use]
-    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<A> {
-        self.operator().timeout(timeout)
-    }
-
-    /// Emits to every socket of the namespace.
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        data: &T,
-    ) -> Result<(), EmitError> {
-        self.operator().emit(event, data).await
-    }
-
-    /// Emits to every socket and collects their acks.
-    pub async fn emit_with_ack(
-        &self,
-        event: &str,
-        payload: Payload,
-    ) -> Result<AckReplies, AdapterError> {
-        self.operator().emit_with_ack(event, payload).await
-    }
-
-    /// Every socket of the namespace, cluster-wide.
-    pub async fn fetch_sockets(
-        &self,
-    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
-        self.operator().fetch_sockets().await
-    }
-
-    /// Makes every socket join rooms.
-    pub async fn sockets_join<I, R>(&self, rooms: I) -> Result<(), AdapterError>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.operator().sockets_join(rooms).await
-    }
-
-    /// Makes every socket leave rooms.
-    pub async fn sockets_leave<I, R>(&self, rooms: I) -> Result<(), AdapterError>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.operator().sockets_leave(rooms).await
-    }
-
-    /// Disconnects every socket.
-    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
-        self.operator().disconnect_sockets(close).await
     }
 
     /// Every room with a socket in it, cluster-wide.

@@ -9,79 +9,20 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
-use serde::Serialize;
 
-use crate::adapter::{
-    AckReplies, Adapter, AdapterError, ClusterResponse, LocalAdapter, RecoveryConfig, Room,
-};
-use crate::broadcast::{BroadcastOperator, RemoteSocket};
-use crate::client::SioHandler;
+use crate::adapter::{Adapter, AdapterError, ClusterResponse, LocalAdapter, RecoveryConfig, Room};
+use crate::client::{Client, SioHandler};
+use crate::config::ServerConfig;
 use crate::connect_timeout::ConnectTimeouts;
-use crate::engine::{Body, CloseReason, CorsConfig, Engine, EngineConfig};
-use crate::error::{ConnectError, EmitError};
+use crate::engine::{Body, CloseReason, CorsConfig, Engine};
+use crate::error::ConnectError;
 use crate::handler::BoxFuture;
 use crate::metrics::Metrics;
 use crate::metrics::add;
 use crate::namespace::{ConnectGuard, IdleHook, Namespace, NsHandlers};
 use crate::observer::{Observer, ObserverAlreadySet, ObserverSlot};
-use crate::protocol::{BinaryLimits, ParserKind, Payload};
+use crate::protocol::{ParserKind, Payload};
 use crate::socket::Socket;
-
-/// Server settings, each with its default.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Engine.IO settings (path, heartbeat, payload size, transports, CORS).
-    pub engine: EngineConfig,
-    /// The packet format. Default: JSON.
-    pub parser: ParserKind,
-    /// Bounds on binary attachments. Default: 64 attachments, 16 MiB in all.
-    pub binary_limits: BinaryLimits,
-    /// How long a connection may stay without joining a namespace. Default: 45 s.
-    pub connect_timeout: Duration,
-    /// How long cluster requests and broadcast acks wait by default. Default: 5 s.
-    pub request_timeout: Duration,
-    /// The most rooms a socket may join (its own id not counted); further joins are refused
-    /// (see [`Socket::try_join`]), logged and counted. Default: 10 000.
-    pub max_rooms_per_socket: usize,
-    /// The longest room name a socket may join, in bytes; longer ones are refused (see
-    /// [`Socket::try_join`]), logged and counted. Default: 256.
-    pub max_room_name_len: usize,
-    /// The most namespaces this node holds. A client's CONNECT that would create one more child
-    /// of a dynamic namespace beyond it gets CONNECT_ERROR "Too many namespaces" (counted in
-    /// `sio_namespaces_refused_total`). Default: 1 000.
-    pub max_namespaces: usize,
-    /// How long a child of a dynamic namespace stays once it has no socket left; then it is
-    /// removed and its adapter closes it (a cluster adapter unsubscribes its channels). A
-    /// client that connects to it later creates it again. Default: 30 s.
-    pub empty_namespace_grace: Duration,
-    /// The most event handlers of one socket that run at once. Further events wait, in order,
-    /// and start as handlers finish; once a connection has as many events waiting, it stops
-    /// reading until they start (backpressure: nothing is dropped, but a handler that waits
-    /// for something the same client sends may then wait for its timeout). Default: 64.
-    pub max_handlers_per_socket: usize,
-    /// Connection state recovery: a client that reconnects within the configured duration gets
-    /// its socket id, rooms, data and the broadcasts it missed. Default: `None` (off, as in
-    /// Node).
-    pub connection_state_recovery: Option<RecoveryConfig>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            engine: EngineConfig::default(),
-            parser: ParserKind::Json,
-            binary_limits: BinaryLimits::default(),
-            connect_timeout: Duration::from_secs(45),
-            request_timeout: Duration::from_secs(5),
-            max_rooms_per_socket: 10_000,
-            max_room_name_len: 256,
-            max_handlers_per_socket: 64,
-            connection_state_recovery: None,
-            max_namespaces: 1_000,
-            empty_namespace_grace: Duration::from_secs(30),
-        }
-    }
-}
 
 type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
@@ -103,7 +44,7 @@ pub(crate) struct ServerInner<A: Adapter> {
     pub(crate) namespaces: RwLock<HashMap<String, Namespace<A>>>,
     dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers<A>>)>>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) connect_timeouts: Arc<ConnectTimeouts<A>>,
+    pub(crate) connect_timeouts: Arc<ConnectTimeouts<Client<A>>>,
     observer: Arc<ObserverSlot<A>>,
 }
 
@@ -450,7 +391,7 @@ impl Server<LocalAdapter> {
 }
 
 /// A family of namespaces created on demand when a client connects to a matching name.
-pub struct DynamicNamespace<A: Adapter> {
+pub struct DynamicNamespace<A: Adapter = crate::adapter::LocalAdapter> {
     handlers: Arc<NsHandlers<A>>,
 }
 
@@ -554,87 +495,6 @@ impl<A: Adapter> Server<A> {
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
         self.of("/").use_middleware(middleware);
-    }
-
-    /// Sockets of `/` in `rooms`.
-    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.of("/").to(rooms)
-    }
-
-    /// Sockets of `/` not in `rooms`.
-    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator<A>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.of("/").except(rooms)
-    }
-
-    /// This node's sockets of `/`.
-    pub fn local(&self) -> BroadcastOperator<A> {
-        self.of("/").local()
-    }
-
-    /// Sockets of `/`, volatile.
-    pub fn volatile(&self) -> BroadcastOperator<A> {
-        self.of("/").volatile()
-    }
-
-    /// Sockets of `/`, with a timeout for acks and requests.
-    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<A> {
-        self.of("/").timeout(timeout)
-    }
-
-    /// Emits to every socket of `/`.
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        data: &T,
-    ) -> Result<(), EmitError> {
-        self.of("/").emit(event, data).await
-    }
-
-    /// Emits to every socket of `/` and collects the acks.
-    pub async fn emit_with_ack(
-        &self,
-        event: &str,
-        payload: Payload,
-    ) -> Result<AckReplies, AdapterError> {
-        self.of("/").emit_with_ack(event, payload).await
-    }
-
-    /// Every socket of `/`, cluster-wide.
-    pub async fn fetch_sockets(
-        &self,
-    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
-        self.of("/").fetch_sockets().await
-    }
-
-    /// Makes every socket of `/` join rooms.
-    pub async fn sockets_join<I, R>(&self, rooms: I) -> Result<(), AdapterError>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.of("/").sockets_join(rooms).await
-    }
-
-    /// Makes every socket of `/` leave rooms.
-    pub async fn sockets_leave<I, R>(&self, rooms: I) -> Result<(), AdapterError>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.of("/").sockets_leave(rooms).await
-    }
-
-    /// Disconnects every socket of `/`.
-    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
-        self.of("/").disconnect_sockets(close).await
     }
 
     /// Every room of `/`, cluster-wide.
@@ -755,7 +615,7 @@ pub(crate) fn not_found() -> Response<Body> {
 }
 
 /// The server as a tower `Service`.
-pub struct SocketIoService<A: Adapter> {
+pub struct SocketIoService<A: Adapter = crate::adapter::LocalAdapter> {
     server: Server<A>,
 }
 

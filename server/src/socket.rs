@@ -13,7 +13,6 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::adapter::{Adapter, BroadcastOptions, LocalSocket, Room, SessionState, SocketInfo};
-use crate::broadcast::BroadcastOperator;
 use crate::client::Client;
 use crate::engine::{Frame, Session, Sid, Transport};
 use crate::error::{AckError, EmitError, JoinError};
@@ -25,7 +24,7 @@ use crate::protocol::{Packet, PacketType, Payload};
 
 /// A done join; `.await` it to wait until the cluster delivers the rooms' messages to this
 /// node (see [`Socket::join`]). Dropping it is fine.
-pub struct Joined<A: Adapter> {
+pub struct Joined<A: Adapter = crate::adapter::LocalAdapter> {
     ns: Namespace<A>,
     rooms: Vec<Room>,
 }
@@ -400,10 +399,10 @@ impl<A: Adapter> Socket<A> {
         }
         let mut refused = 0;
         let rooms = rooms.into_iter().map(Into::into);
-        let local = self.inner.ns.adapter().local();
+        let registry = self.inner.ns.registry();
         let mut result = Ok(());
         for room in rooms {
-            if let Err(err) = local.add_all(self.inner.id, [room]) {
+            if let Err(err) = registry.join(self.inner.id, [room]) {
                 refused += 1;
                 result = result.and(Err(err));
             }
@@ -415,7 +414,7 @@ impl<A: Adapter> Socket<A> {
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
-        self.inner.ns.adapter().local().del(self.inner.id, room);
+        self.inner.ns.registry().leave(self.inner.id, room);
         self.inner.session_changed();
     }
 
@@ -423,30 +422,6 @@ impl<A: Adapter> Socket<A> {
     #[must_use]
     pub fn rooms(&self) -> Vec<Room> {
         self.inner.ns.adapter().local().rooms_of(self.inner.id)
-    }
-
-    /// Broadcasts to `rooms`, excluding this socket.
-    ///
-    /// ```
-    /// # async fn f(socket: sio_server::Socket) -> Result<(), sio_server::EmitError> {
-    /// socket.to(["room-1", "room-2"]).except(["muted"]).emit("news", "hello").await?;
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<Room>,
-    {
-        self.broadcast().to(rooms)
-    }
-
-    /// Broadcasts to every socket of the namespace but this one.
-    #[must_use]
-    pub fn broadcast(&self) -> BroadcastOperator<A> {
-        let mut opts = BroadcastOptions::default();
-        opts.except.insert(self.inner.id.to_string());
-        BroadcastOperator::new(self.inner.ns.clone(), opts)
     }
 
     /// The socket's data, deserialized.
@@ -694,7 +669,7 @@ impl<A: Adapter> SocketInner<A> {
                 self.ns.adapter().discard_session(pid);
             }
         }
-        self.ns.adapter().local().remove(self.id);
+        self.ns.registry().remove(self.id);
         self.ns.check_idle();
         if let Some(client) = self.client.upgrade() {
             client.forget_socket(&self.nsp, self.id);

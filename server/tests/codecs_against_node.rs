@@ -223,10 +223,10 @@ fn socket_io_parser_packets_decode_here_and_ours_decode_there() {
 #[test]
 fn committed_notepack_vectors_are_what_the_real_encoder_writes() {
     let live = node(&["msgpack_vectors.mjs"], "");
-    let committed = include_str!("../src/protocol/notepack_vectors.tsv");
+    let committed = include_str!("../../core/src/protocol/notepack_vectors.tsv");
     assert!(
         live == committed,
-        "server/src/protocol/notepack_vectors.tsv is stale: regenerate it with \
-         `node tests/interop/msgpack_vectors.mjs > server/src/protocol/notepack_vectors.tsv`"
+        "core/src/protocol/notepack_vectors.tsv is stale: regenerate it with \
+         `node tests/interop/msgpack_vectors.mjs > core/src/protocol/notepack_vectors.tsv`"
     );
 }

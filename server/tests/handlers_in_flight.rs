@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,7 +61,7 @@ async fn events_beyond_the_handler_limit_wait_in_order() {
             "handlers started in arrival order"
         );
         assert_eq!(
-            io.metrics().handlers_waited.load(Ordering::Relaxed),
+            io.metrics().handlers_waited(),
             u64::from(EVENTS) - 3,
             "the events beyond the limit waited"
         );

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::sio::RawClient;
@@ -29,7 +28,7 @@ async fn a_connect_beyond_max_namespaces_gets_connect_error() {
         r#"44/room-3,{"message":"Too many namespaces"}"#
     );
     assert_eq!(io.namespaces().len(), 3);
-    assert_eq!(io.metrics().namespaces_refused.load(Ordering::Relaxed), 1);
+    assert_eq!(io.metrics().namespaces_refused(), 1);
     // An existing namespace still takes connects, and the connection lives on.
     let mut other = RawClient::open(addr).await;
     other.join_namespace("/room-2", None).await;
@@ -65,7 +64,7 @@ async fn an_emptied_child_namespace_is_removed_after_the_grace_and_comes_back() 
     })
     .await;
     assert!(left.elapsed() >= grace);
-    assert_eq!(io.metrics().namespaces_removed.load(Ordering::Relaxed), 1);
+    assert_eq!(io.metrics().namespaces_removed(), 1);
     assert!(!io.namespaces().contains(&"/room-7".to_owned()));
     // A new connect creates it again, with the dynamic namespace's handlers.
     client.join_namespace("/room-7", None).await;

@@ -170,12 +170,7 @@ async fn broadcasts_carry_offsets_and_a_dropped_client_gets_back_its_id_rooms_da
     assert_eq!(&live[..2], &[json!("m"), json!(6)]);
     b.send(r#"422["data"]"#).await;
     assert_eq!(b.next_text().await, format!(r#"432[{{"joined":"{sid}"}}]"#));
-    assert_eq!(
-        io.metrics()
-            .socket_recoveries
-            .load(std::sync::atomic::Ordering::Relaxed),
-        1
-    );
+    assert_eq!(io.metrics().socket_recoveries(), 1);
 }
 
 #[tokio::test]

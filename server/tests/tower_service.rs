@@ -77,12 +77,7 @@ async fn handshakes_during_close_get_503_while_clients_drain() {
     assert!(!closing.is_finished(), "the client is still draining");
     let refused = io.handle(handshake_request(), None).await;
     assert_eq!(refused.status(), 503);
-    assert_eq!(
-        io.metrics()
-            .refused_shutdown
-            .load(std::sync::atomic::Ordering::Relaxed),
-        1
-    );
+    assert_eq!(io.metrics().refused_shutdown(), 1);
     assert_eq!(io.session_count(), 1);
     closing.await.unwrap();
     assert_eq!(io.session_count(), 0, "the drain ends every session");

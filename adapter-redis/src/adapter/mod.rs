@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sio_server::adapter::{
+use sio_core::adapter::{
     AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter, Room,
     ServerEvent, SocketInfo,
 };
-use sio_server::protocol::{Packet, Payload};
+use sio_core::protocol::{Packet, Payload};
 
 use crate::cluster::RedisCluster;
 use crate::wire::{self, Channels, RequestType};

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sio_server::adapter::{BroadcastOptions, LocalAdapter};
-use tokio::sync::oneshot;
+use sio_core::adapter::{BroadcastOptions, LocalAdapter};
 
 use super::tracker::Pending;
 use crate::cluster::RedisCluster;
@@ -194,7 +193,7 @@ impl NsState {
                 let Some(sid) = request.get("sid").and_then(Value::as_str) else {
                     return;
                 };
-                let Ok(sid) = sid.parse::<sio_server::engine::Sid>() else {
+                let Ok(sid) = sid.parse::<sio_core::engine::Sid>() else {
                     return;
                 };
                 if self.local.get(sid).is_none() {
@@ -204,12 +203,19 @@ impl NsState {
                     .get("room")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
+                // The socket's own room selects exactly it.
+                let only = BroadcastOptions {
+                    rooms: [sid.to_string()].into(),
+                    ..BroadcastOptions::default()
+                };
                 match kind {
+                    // Refusals (limits) are logged by the local index.
                     RequestType::RemoteJoin => {
-                        // Refusals (limits) are logged by the local index.
-                        let _ = self.local.add_all(sid, [room.to_owned()]);
+                        self.local.add_sockets_local(&only, &[room.to_owned()])
                     }
-                    RequestType::RemoteLeave => self.local.del(sid, room),
+                    RequestType::RemoteLeave => {
+                        self.local.del_sockets_local(&only, &[room.to_owned()])
+                    }
                     _ => {
                         let close = request.get("close").and_then(Value::as_bool) == Some(true);
                         if let Some(socket) = self.local.get(sid) {
@@ -246,8 +252,8 @@ impl NsState {
             self.local.dispatch_server_event(event, None);
             return;
         }
-        let (tx, rx) = oneshot::channel();
-        self.local.dispatch_server_event(event, Some(tx));
+        let (reply, rx) = crate::cluster::server_event_reply();
+        self.local.dispatch_server_event(event, Some(reply));
         let cluster = cluster.clone();
         let channel = self.channels.response.clone();
         tokio::spawn(async move {

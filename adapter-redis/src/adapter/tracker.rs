@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
-use sio_server::adapter::{AckReplies, BroadcastOptions, LocalAdapter};
-use sio_server::protocol::{Packet, Payload};
+use sio_core::adapter::{AckReplies, BroadcastOptions, LocalAdapter};
+use sio_core::protocol::{Packet, Payload};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 

@@ -6,13 +6,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::json;
-use sio_server::adapter::recovery::{append_offset, rooms_match};
-use sio_server::adapter::{
+use sio_core::adapter::recovery::{append_offset, rooms_match};
+use sio_core::adapter::{
     AckReplies, AdapterError, BroadcastOptions, ClusterResponse, MissedPacket, Room, ServerEvent,
     SessionState, SocketInfo,
 };
-use sio_server::protocol::{Packet, Payload};
-use sio_server::{Adapter, LocalAdapter};
+use sio_core::adapter::{Adapter, LocalAdapter};
+use sio_core::protocol::{Packet, Payload};
 
 use super::requests;
 use super::sessions::{CLAIM, Op, owner_key, refresh_period};
@@ -574,7 +574,7 @@ impl Adapter for RedisStreamsAdapter {
                 if let Ok(entry) = decode_entry(&fields)
                     && entry.nsp == self.local.nsp()
                     && let Some((mut packet, opts)) = broadcast_of(&entry)
-                    && sio_server::adapter::recovery::is_recoverable(&packet, &opts)
+                    && sio_core::adapter::recovery::is_recoverable(&packet, &opts)
                     && rooms_match(&session.rooms, &opts)
                 {
                     append_offset(&mut packet, &id);

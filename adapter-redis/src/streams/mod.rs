@@ -30,8 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use sio_server::LocalAdapter;
-use sio_server::adapter::recovery::{append_offset, is_recoverable};
+use sio_core::adapter::LocalAdapter;
+use sio_core::adapter::recovery::{append_offset, is_recoverable};
 
 pub use adapter::RedisStreamsAdapter;
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sio_server::adapter::{BroadcastOptions, ServerEvent};
-use sio_server::protocol::{Payload, from_msgpack, to_msgpack};
-use tokio::sync::{mpsc, oneshot};
+use sio_core::adapter::{BroadcastOptions, ServerEvent};
+use sio_core::protocol::{Payload, from_msgpack, to_msgpack};
+use tokio::sync::mpsc;
 
 use super::{Shared, lock};
 use crate::driver::Received;
@@ -150,8 +150,8 @@ impl Shared {
                             local.dispatch_server_event(event, None);
                             return;
                         };
-                        let (tx, rx) = oneshot::channel();
-                        local.dispatch_server_event(event, Some(tx));
+                        let (reply, rx) = crate::cluster::server_event_reply();
+                        local.dispatch_server_event(event, Some(reply));
                         let shared = self.clone();
                         let (nsp, uid) = (nsp.to_owned(), uid.to_owned());
                         tokio::spawn(async move {
@@ -178,7 +178,7 @@ impl Shared {
 
     fn on_broadcast_with_ack(
         self: &Arc<Self>,
-        local: &sio_server::LocalAdapter,
+        local: &sio_core::adapter::LocalAdapter,
         nsp: &str,
         uid: &str,
         data: &Value,

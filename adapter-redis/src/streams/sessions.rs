@@ -22,7 +22,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
-use sio_server::adapter::SessionState;
+use sio_core::adapter::SessionState;
 use tokio::sync::Notify;
 
 use super::{Shared, lock, wire};

@@ -18,8 +18,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
-use sio_server::adapter::{BroadcastOptions, SessionState};
-use sio_server::protocol::{Packet, from_msgpack, to_msgpack};
+use sio_core::adapter::{BroadcastOptions, SessionState};
+use sio_core::protocol::{Packet, from_msgpack, to_msgpack};
 
 use crate::wire::{opts_from, packet_from};
 

@@ -21,20 +21,12 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::sid::{NodeTag, Sid};
 use super::{Body, EngineError, http_util};
+use super::{NodeTag, OwnerDirectory, Sid};
 use crate::metrics::{Metrics, add};
 
 /// The header that marks a request forwarded by another node: it is served where it lands.
 pub const FORWARDED_HEADER: &str = "x-sio-forwarded";
-
-/// Where the owners of sessions live, by tag: fed by the cluster's membership (for instance the
-/// Redis adapter's heartbeats).
-pub trait OwnerDirectory: Send + Sync + 'static {
-    /// The HTTP address (`host:port`) of the live node that announced `tag`, or `None` when no
-    /// live node did.
-    fn locate(&self, tag: NodeTag) -> Option<String>;
-}
 
 /// Settings of session forwarding.
 #[derive(Clone)]

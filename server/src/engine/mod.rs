@@ -10,11 +10,9 @@ mod error;
 mod forward;
 mod http_util;
 mod outbox;
-pub mod packet;
 mod polling;
 mod request;
 mod session;
-mod sid;
 mod websocket;
 
 use std::collections::HashMap;
@@ -31,11 +29,11 @@ use tokio::sync::Notify;
 pub use compression::HttpCompression;
 pub use config::{AllowRequest, CorsConfig, EngineConfig};
 pub use error::EngineError;
-pub use forward::{FORWARDED_HEADER, ForwardingConfig, OwnerDirectory};
-pub use packet::Frame;
+pub use forward::{FORWARDED_HEADER, ForwardingConfig};
 pub use request::RequestInfo;
 pub use session::{CloseReason, SendError, Session, Transport};
-pub use sid::{InvalidSid, NodeTag, Sid};
+pub use sio_core::engine::{Frame, OwnerDirectory, Text, packet};
+pub use sio_core::engine::{InvalidSid, NodeTag, Sid};
 
 use crate::metrics::{Metrics, add};
 pub use http_util::percent_decode;

@@ -10,10 +10,10 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::Sid;
 use super::outbox::{Outbox, PushError};
 use super::packet::Frame;
 use super::request::RequestInfo;
-use super::sid::Sid;
 
 /// Timers on both sides tick in milliseconds and fire up to one tick early or late: a request
 /// that arrives within this margin of its session's ping deadline finds the session timed out,

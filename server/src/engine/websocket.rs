@@ -13,6 +13,8 @@ use http::{Request, Response};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
@@ -427,7 +429,7 @@ impl<H: EngineHandler> Future for Driver<'_, H> {
 /// Feeds one frame to the socket without flushing, counting it; `Ok(false)` for a close marker.
 fn feed(ws: &mut Ws, frame: Frame, batch: &mut Batch) -> Result<bool, CloseReason> {
     let result = match frame {
-        Frame::Text(text) => Pin::new(&mut *ws).start_send(WsMessage::Text(text)),
+        Frame::Text(text) => Pin::new(&mut *ws).start_send(ws_text(text)),
         Frame::Binary(bin) => Pin::new(&mut *ws).start_send(WsMessage::Binary(bin)),
         Frame::Group(frames) => {
             // The frames of a group (a packet and its attachments) go out back to back; the
@@ -445,4 +447,15 @@ fn feed(ws: &mut Ws, frame: Frame, batch: &mut Batch) -> Result<bool, CloseReaso
     result
         .map_err(|_| CloseReason::TransportError)
         .map(|()| true)
+}
+
+/// A text message of the websocket library for one of our frames' text: the same frame
+/// `Message::Text` becomes, built from the shared bytes without copying them or checking again
+/// that they are UTF-8 ([`super::Text`] is built only from strings).
+fn ws_text(text: super::Text) -> WsMessage {
+    WsMessage::Frame(WsFrame::message(
+        text.to_bytes(),
+        OpCode::Data(OpData::Text),
+        true,
+    ))
 }

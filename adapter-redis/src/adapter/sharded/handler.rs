@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sio_server::adapter::{LocalAdapter, RoomChange, SocketInfo};
-use tokio::sync::oneshot;
+use sio_core::adapter::{LocalAdapter, RoomChange, SocketInfo};
 
 use super::wire::{self as sw, MessageType};
 use crate::adapter::namespace::Response;
@@ -265,8 +264,8 @@ impl ShardedNs {
             self.local.dispatch_server_event(event, None);
             return;
         };
-        let (tx, rx) = oneshot::channel();
-        self.local.dispatch_server_event(event, Some(tx));
+        let (reply, rx) = crate::cluster::server_event_reply();
+        self.local.dispatch_server_event(event, Some(reply));
         let cluster = cluster.clone();
         let channel = format!("{}{requester}#", self.channel);
         let (uid, nsp) = (self.uid.clone(), self.nsp.clone());

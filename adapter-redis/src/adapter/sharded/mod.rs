@@ -24,11 +24,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sio_server::adapter::{
+use sio_core::adapter::{
     AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter, Room,
     ServerEvent, SocketInfo,
 };
-use sio_server::protocol::{Packet, Payload};
+use sio_core::protocol::{Packet, Payload};
 
 use super::namespace::Response;
 use super::request_id;
@@ -81,7 +81,7 @@ impl ShardedRedisAdapter {
                 SubscriptionMode::Static => false,
                 SubscriptionMode::Dynamic => {
                     !wire::looks_like_a_socket_id(room)
-                        && room.parse::<sio_server::engine::Sid>().is_err()
+                        && room.parse::<sio_core::engine::Sid>().is_err()
                 }
                 SubscriptionMode::DynamicPrivate => true,
             };
@@ -344,7 +344,7 @@ impl Adapter for ShardedRedisAdapter {
     async fn rooms_ready(&self, rooms: &[Room]) {
         let waits = rooms.iter().any(|room| {
             let private = room
-                .parse::<sio_server::engine::Sid>()
+                .parse::<sio_core::engine::Sid>()
                 .is_ok_and(|sid| self.state.local.get(sid).is_some());
             self.state.waits_for(private)
         });

@@ -13,8 +13,8 @@
 use bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::{Value, json};
-use sio_server::adapter::BroadcastOptions;
-use sio_server::protocol::{Packet, to_msgpack};
+use sio_core::adapter::BroadcastOptions;
+use sio_core::protocol::{Packet, to_msgpack};
 
 /// The message types of the cluster adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +178,7 @@ pub fn looks_like_a_socket_id(room: &str) -> bool {
 mod tests {
     use super::*;
     use crate::wire::decode_message;
-    use sio_server::Payload;
+    use sio_core::protocol::Payload;
 
     #[test]
     fn our_messages_start_with_our_uid() {

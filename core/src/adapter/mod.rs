@@ -7,8 +7,13 @@
 //! are published for the other nodes to apply to theirs. Requests that wait for other nodes
 //! return what arrived and name the nodes that did not answer.
 
+mod join;
 mod local;
 pub mod recovery;
+mod registry;
+mod server_event;
+
+pub use join::JoinError;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -18,9 +23,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub(crate) use local::IndexObserver;
-pub use local::{LocalAdapter, LocalSocket, RoomChange, RoomObserver, ServerEventHandler};
+pub use local::{IndexObserver, LocalAdapter, LocalSocket, RoomChange, RoomObserver};
 pub use recovery::{MissedPacket, RecoveryConfig, SessionState};
+pub use registry::{LocalAdapterBuilder, SocketRegistry};
+pub use server_event::{ReplyClosed, ServerEventHandler, ServerEventReply};
 
 use crate::protocol::{Packet, Payload};
 

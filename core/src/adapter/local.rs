@@ -10,12 +10,12 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-
 use super::recovery::{RecoveryConfig, RecoveryLog, is_recoverable};
-use super::{BroadcastOptions, Room, ServerEvent, SocketInfo};
+use super::{
+    BroadcastOptions, JoinError, Room, ServerEvent, ServerEventHandler, ServerEventReply,
+    SocketInfo,
+};
 use crate::engine::{Frame, Sid};
-use crate::error::JoinError;
 use crate::protocol::{Packet, ParserKind, Payload};
 
 /// A socket connected to this node, as the adapter drives it.
@@ -67,17 +67,13 @@ pub enum RoomChange<'a> {
 pub type RoomObserver = Arc<dyn Fn(RoomChange<'_>) + Send + Sync>;
 
 /// Told of joins, leaves and deliveries while the index is locked: the server's
-/// [`crate::Observer`] hook points at the room index (see `crate::observer`).
-pub(crate) trait IndexObserver: Send + Sync {
+/// `Observer` hook points at the room index (set through [`super::SocketRegistry`]).
+pub trait IndexObserver: Send + Sync {
     /// A socket joined (`true`) or left (`false`) a room other than its own.
     fn membership(&self, room: &str, sid: Sid, joined: bool);
     /// An event packet was delivered to a local socket by a broadcast.
     fn delivered(&self, packet: &Packet, sid: Sid);
 }
-
-/// Handles events sent by other servers; the sender, when given, carries the ack reply.
-pub type ServerEventHandler =
-    Arc<dyn Fn(ServerEvent, Option<oneshot::Sender<Payload>>) + Send + Sync>;
 
 struct Entry {
     socket: Arc<dyn LocalSocket>,
@@ -252,8 +248,7 @@ impl LocalAdapter {
     /// Like [`LocalAdapter::new`]; a socket joins at most `max_rooms_per_socket` rooms (its own
     /// id not counted), of names at most `max_room_name_len` bytes long; further joins are
     /// refused and logged.
-    #[must_use]
-    pub fn with_room_limits(
+    pub(super) fn with_room_limits(
         nsp: impl Into<String>,
         parser: ParserKind,
         max_rooms_per_socket: usize,
@@ -279,8 +274,7 @@ impl LocalAdapter {
 
     /// This adapter with connection state recovery when `recovery` is set: broadcasts carry
     /// offsets and are logged for replay. Call it on a new adapter (before it is cloned).
-    #[must_use]
-    pub fn with_recovery(mut self, recovery: Option<RecoveryConfig>) -> Self {
+    pub(super) fn with_recovery(mut self, recovery: Option<RecoveryConfig>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.recovery = recovery.map(RecoveryLog::new);
         }
@@ -355,7 +349,7 @@ impl LocalAdapter {
     }
 
     /// Sets the observer of joins, leaves and deliveries (replacing any previous one).
-    pub(crate) fn observe_index(&self, hooks: Arc<dyn IndexObserver>) {
+    pub(super) fn observe_index(&self, hooks: Arc<dyn IndexObserver>) {
         self.write().hooks = Some(hooks);
     }
 
@@ -366,7 +360,7 @@ impl LocalAdapter {
     }
 
     /// Registers a connected socket.
-    pub fn insert(&self, socket: Arc<dyn LocalSocket>) {
+    pub(super) fn insert(&self, socket: Arc<dyn LocalSocket>) {
         let sid = socket.id();
         let mut index = self.write();
         let fresh = index
@@ -388,7 +382,7 @@ impl LocalAdapter {
     }
 
     /// Unregisters a socket and removes it from every room.
-    pub fn remove(&self, sid: Sid) -> Option<Arc<dyn LocalSocket>> {
+    pub(super) fn remove(&self, sid: Sid) -> Option<Arc<dyn LocalSocket>> {
         let mut index = self.write();
         let entry = index.sockets.remove(&sid)?;
         for room in &entry.rooms {
@@ -449,7 +443,7 @@ impl LocalAdapter {
 
     /// Adds a socket to rooms; those beyond the limits are refused (the first refusal is
     /// returned, after every room that fits was joined).
-    pub fn add_all<I: IntoIterator<Item = Room>>(
+    pub(super) fn add_all<I: IntoIterator<Item = Room>>(
         &self,
         sid: Sid,
         rooms: I,
@@ -465,7 +459,7 @@ impl LocalAdapter {
     }
 
     /// Removes a socket from a room.
-    pub fn del(&self, sid: Sid, room: &str) {
+    pub(super) fn del(&self, sid: Sid, room: &str) {
         self.write().leave(sid, room);
     }
 
@@ -590,7 +584,7 @@ impl LocalAdapter {
     }
 
     /// Hands an event from another server to the handler (used by cluster adapters).
-    pub fn dispatch_server_event(&self, event: ServerEvent, ack: Option<oneshot::Sender<Payload>>) {
+    pub fn dispatch_server_event(&self, event: ServerEvent, ack: Option<ServerEventReply>) {
         let handler = self
             .inner
             .server_events

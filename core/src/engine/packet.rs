@@ -9,7 +9,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::text::Text;
 
 /// The record separator that joins packets in a long-polling payload.
 pub const SEPARATOR: u8 = 0x1e;
@@ -89,7 +90,7 @@ pub fn decode_payload(body: &[u8]) -> Result<Vec<Packet<'_>>, DecodeError> {
 #[derive(Debug, Clone)]
 pub enum Frame {
     /// A complete text packet, type digit included (`4...`, `2`, `3probe`, `6`).
-    Text(Utf8Bytes),
+    Text(Text),
     /// A binary message's payload.
     Binary(Bytes),
     /// Several frames that must be sent together and in order (a Socket.IO packet with
@@ -103,7 +104,7 @@ impl Frame {
     /// The payload bytes of the frame (a group's in all; a frame shared by a broadcast counts
     /// for each queue that holds it).
     #[must_use]
-    pub(crate) fn payload_len(&self) -> usize {
+    pub fn payload_len(&self) -> usize {
         match self {
             Frame::Text(text) => text.len(),
             Frame::Binary(bin) => bin.len(),
@@ -118,25 +119,25 @@ impl Frame {
         let mut s = String::with_capacity(text.len() + 1);
         s.push('4');
         s.push_str(text);
-        Frame::Text(Utf8Bytes::from(s))
+        Frame::Text(Text::from(s))
     }
 
     /// A ping packet (`2`).
     #[must_use]
     pub fn ping() -> Frame {
-        Frame::Text(Utf8Bytes::from_static("2"))
+        Frame::Text(Text::from_static("2"))
     }
 
     /// A noop packet (`6`).
     #[must_use]
     pub fn noop() -> Frame {
-        Frame::Text(Utf8Bytes::from_static("6"))
+        Frame::Text(Text::from_static("6"))
     }
 
     /// The close packet (`1`) as text.
     #[must_use]
-    pub fn close_packet() -> Utf8Bytes {
-        Utf8Bytes::from_static("1")
+    pub fn close_packet() -> Text {
+        Text::from_static("1")
     }
 }
 

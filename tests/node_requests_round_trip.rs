@@ -2,6 +2,7 @@
 //! `uid`), on the channel a Node node with `publishOnSpecificResponseChannel` uses; and its own
 //! requests are Node's, field for field.
 
+#[path = "../adapter-redis/tests/node_vectors/mod.rs"]
 mod node_vectors;
 
 use std::sync::Arc;

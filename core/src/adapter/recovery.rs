@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::time::Instant;
+use std::time::Instant;
 
 use super::{BroadcastOptions, Room};
 use crate::protocol::{Packet, PacketType};

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::engine::Text;
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::packet::{Packet, PacketType, ParseError};
 use crate::engine::Frame;
@@ -29,7 +29,7 @@ pub fn encode_json(packet: &Packet) -> Frame {
     if let Some(data) = &packet.data {
         write_json(data, &mut out);
     }
-    let text = Frame::Text(Utf8Bytes::from(out));
+    let text = Frame::Text(Text::from(out));
     if packet.attachments.is_empty() {
         return text;
     }
