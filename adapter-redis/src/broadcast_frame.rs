@@ -13,7 +13,7 @@
 use std::fmt;
 
 use rmpv::Value as Mp;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use sio_core::adapter::BroadcastOptions;
 use sio_core::engine::Frame;
@@ -129,7 +129,8 @@ fn fields<'de, A: MapAccess<'de>>(
             Some(true) => return Err(de::Error::custom("repeated field")),
             Some(false) => {}
             None => {
-                map.next_value::<IgnoredAny>()?;
+                // Read as the tree reads it (UTF-8 and number range checked), then dropped.
+                map.next_value::<Value>()?;
             }
         }
     }
@@ -194,7 +195,8 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
                 "packet" => packet.replace(map.next_value::<PacketFrame>()?).is_some(),
                 "opts" => opts.replace(map.next_value::<Value>()?).is_some(),
                 "requestId" => {
-                    map.next_value::<IgnoredAny>()?;
+                    // Read as the tree reads it (UTF-8 and number range checked), then dropped.
+                    map.next_value::<Value>()?;
                     std::mem::replace(&mut message.request_id, true)
                 }
                 _ => return Ok(None),

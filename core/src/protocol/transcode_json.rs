@@ -9,11 +9,13 @@
 //! checks refuse). Where the tree would differ in a way a frame cannot follow (a key repeated in
 //! a map: the tree keeps its first place and last value; a `_placeholder` key: perhaps a
 //! placeholder naming no attachment), deserializing fails, and the caller takes the tree path.
+//! Fields the frame does not use are read as `Value` all the same, so that whatever the tree
+//! refuses in them (a string that is not UTF-8, a number out of range) fails here too.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::transcode::{assemble, write_float, write_str};
@@ -52,7 +54,8 @@ impl<'de> Visitor<'de> for PacketVisitor {
                     data.replace(out).is_some()
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    // Read as the tree reads it (UTF-8 and number range checked), then dropped.
+                    map.next_value::<Value>()?;
                     false
                 }
             };
