@@ -7,7 +7,6 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::adapter::Adapter;
 use crate::engine::Session;
 use crate::protocol::{Packet, ParserKind, Payload};
 use crate::socket::Socket;
@@ -90,9 +89,9 @@ impl AckSender {
 /// - `|socket: Socket, Data(x): Data<T>, ack: AckSender| async move { ... }` — and its ack.
 ///
 /// An event whose first argument does not deserialize as `T` is dropped (and logged).
-pub trait EventHandler<A: Adapter, M>: Send + Sync + 'static {
+pub trait EventHandler<M>: Send + Sync + 'static {
     /// Runs the handler.
-    fn call(&self, socket: Socket<A>, event: Event) -> BoxFuture<()>;
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()>;
 }
 
 /// Marks handlers of the raw event.
@@ -105,13 +104,12 @@ pub struct DataMarker;
 #[derive(Debug)]
 pub struct DataAckMarker;
 
-impl<A, F, Fut> EventHandler<A, RawMarker> for F
+impl<F, Fut> EventHandler<RawMarker> for F
 where
-    A: Adapter,
-    F: Fn(Socket<A>, Event) -> Fut + Send + Sync + 'static,
+    F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn call(&self, socket: Socket<A>, event: Event) -> BoxFuture<()> {
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()> {
         Box::pin(self(socket, event))
     }
 }
@@ -126,14 +124,13 @@ fn typed<T: DeserializeOwned>(event: &Event) -> Option<T> {
     }
 }
 
-impl<A, F, Fut, T> EventHandler<A, (DataMarker, T)> for F
+impl<F, Fut, T> EventHandler<(DataMarker, T)> for F
 where
-    A: Adapter,
     T: DeserializeOwned + Send + 'static,
-    F: Fn(Socket<A>, Data<T>) -> Fut + Send + Sync + 'static,
+    F: Fn(Socket, Data<T>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn call(&self, socket: Socket<A>, event: Event) -> BoxFuture<()> {
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()> {
         match typed::<T>(&event) {
             Some(value) => Box::pin(self(socket, Data(value))),
             None => Box::pin(async {}),
@@ -141,14 +138,13 @@ where
     }
 }
 
-impl<A, F, Fut, T> EventHandler<A, (DataAckMarker, T)> for F
+impl<F, Fut, T> EventHandler<(DataAckMarker, T)> for F
 where
-    A: Adapter,
     T: DeserializeOwned + Send + 'static,
-    F: Fn(Socket<A>, Data<T>, AckSender) -> Fut + Send + Sync + 'static,
+    F: Fn(Socket, Data<T>, AckSender) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn call(&self, socket: Socket<A>, event: Event) -> BoxFuture<()> {
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()> {
         match typed::<T>(&event) {
             Some(value) => Box::pin(self(socket, Data(value), event.ack)),
             None => Box::pin(async {}),
@@ -157,9 +153,9 @@ where
 }
 
 /// A stored event handler.
-pub(crate) type BoxedEventHandler<A> = Arc<dyn Fn(Socket<A>, Event) -> BoxFuture<()> + Send + Sync>;
+pub(crate) type BoxedEventHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<()> + Send + Sync>;
 
 /// Boxes any [`EventHandler`].
-pub(crate) fn boxed<A: Adapter, M, H: EventHandler<A, M>>(handler: H) -> BoxedEventHandler<A> {
+pub(crate) fn boxed<M, H: EventHandler<M>>(handler: H) -> BoxedEventHandler {
     Arc::new(move |socket, event| handler.call(socket, event))
 }

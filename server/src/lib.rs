@@ -65,7 +65,7 @@ pub mod serve;
 mod server;
 mod socket;
 
-pub use adapter::{Adapter, LocalAdapter};
+pub use adapter::{Adapter, DynAdapter, LocalAdapter};
 pub use broadcast::{BroadcastOperator, RemoteSocket};
 pub use error::{AckError, ConnectError, EmitError, JoinError};
 pub use handler::{AckSender, BoxFuture, Data, Event, EventHandler};
