@@ -8,15 +8,15 @@ use std::task::{Context, Poll};
 use serde_json::Value;
 
 use crate::adapter::SessionState;
-use crate::connect_timeout::AwaitsNamespace;
+use crate::connect_timeout::{AwaitsNamespace, ConnectTimeouts};
 use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
 use crate::handler_slots::{HandlerSlots, ReadGate};
 use crate::handshake::Handshake;
 use crate::metrics::add;
 use crate::namespace::{ConnectGuard, Namespace};
 use crate::protocol::{Decoder, Packet, PacketType};
-use crate::server::ServerInner;
-use crate::socket::{Identity, Socket};
+use crate::server_inner::ServerInner;
+use crate::socket::{Identity, Socket, SocketOwner};
 
 /// Packets a client may send to a namespace while its connect is being handled.
 const MAX_QUEUED_WHILE_CONNECTING: usize = 256;
@@ -280,14 +280,6 @@ impl Client {
             .collect()
     }
 
-    /// Forgets the namespace slot of a socket that left.
-    pub(crate) fn forget_socket(&self, nsp: &str, id: Sid) {
-        let mut state = self.lock();
-        if matches!(state.slot(nsp), Some(Slot::Connected(s)) if s.id() == id) {
-            state.remove(nsp);
-        }
-    }
-
     fn on_close(&self, reason: CloseReason) {
         let _ = self.closed.set(reason);
         let slots = std::mem::take(&mut self.lock().slots);
@@ -299,9 +291,20 @@ impl Client {
     }
 }
 
+impl SocketOwner for Client {
+    fn forget_socket(&self, nsp: &str, id: Sid) {
+        let mut state = self.lock();
+        if matches!(state.slot(nsp), Some(Slot::Connected(s)) if s.id() == id) {
+            state.remove(nsp);
+        }
+    }
+}
+
 /// The engine handler that turns sessions into Socket.IO clients.
 pub(crate) struct SioHandler {
     pub(crate) server: Arc<ServerInner>,
+    /// Closes connections that join no namespace in time.
+    pub(crate) connect_timeouts: Arc<ConnectTimeouts<Client>>,
 }
 
 impl EngineHandler for SioHandler {
@@ -320,7 +323,7 @@ impl EngineHandler for SioHandler {
             closed: OnceLock::new(),
             gate: Arc::new(ReadGate::new(config.max_handlers_per_socket)),
         });
-        self.server.connect_timeouts.watch(&client);
+        self.connect_timeouts.watch(&client);
         client
     }
 

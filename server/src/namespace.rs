@@ -13,11 +13,11 @@ use crate::adapter::{
 };
 use crate::config::ServerConfig;
 use crate::error::ConnectError;
-use crate::handler::{BoxFuture, BoxedEventHandler, EventHandler, boxed};
+use crate::event::BoxFuture;
 use crate::metrics::Metrics;
 use crate::observer::{Observer, ObserverSlot};
 use crate::protocol::{ParserKind, Payload};
-use crate::socket::Socket;
+use crate::socket::{BoxedEventHandler, Socket};
 
 type ConnectHandler = Arc<dyn Fn(Socket) -> BoxFuture<()> + Send + Sync>;
 type Middleware = Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
@@ -263,28 +263,14 @@ impl Namespace {
         self
     }
 
-    /// Handles `event` for every socket of the namespace (a socket's own handler for the same
-    /// event, registered with [`Socket::on`], takes precedence). Handlers registered here cost
-    /// nothing per socket, unlike handlers registered on each socket in the connect handler.
-    ///
-    /// ```
-    /// use sio_server::{AckSender, Data, Server, Socket};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let io = Server::builder().build();
-    /// io.of("/").on("add", |_s: Socket, Data((a, b)): Data<(i64, i64)>, ack: AckSender| async move {
-    ///     let _ = ack.send(&(a + b));
-    /// });
-    /// # }
-    /// ```
-    pub fn on<M, H: EventHandler<M>>(&self, event: impl Into<String>, handler: H) -> &Self {
+    /// Sets the namespace-wide handler of `event` (replacing one set before).
+    pub(crate) fn set_event_handler(&self, event: String, handler: BoxedEventHandler) {
         self.inner
             .handlers
             .events
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(event.into(), boxed(handler));
-        self
+            .insert(event, handler);
     }
 
     pub(crate) fn event_handler(&self, event: &str) -> Option<BoxedEventHandler> {

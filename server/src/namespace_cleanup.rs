@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use crate::handler::BoxFuture;
+use crate::event::BoxFuture;
 use crate::metrics::add;
 use crate::namespace::{IdleHook, Namespace};
-use crate::server::ServerInner;
+use crate::server_inner::ServerInner;
 
 impl ServerInner {
     /// The hook of a child namespace: when it may be idle, check again after the grace period.

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -13,126 +13,18 @@ use http::{Request, Response};
 use crate::adapter::{
     Adapter, AdapterError, ClusterResponse, DynAdapter, LocalAdapter, RecoveryConfig, Room,
 };
-use crate::client::{Client, SioHandler};
+use crate::client::SioHandler;
 use crate::config::ServerConfig;
 use crate::connect_timeout::ConnectTimeouts;
 use crate::engine::{Body, CloseReason, CorsConfig, Engine};
 use crate::error::ConnectError;
-use crate::handler::BoxFuture;
+use crate::event::BoxFuture;
 use crate::metrics::Metrics;
-use crate::metrics::add;
-use crate::namespace::{AdapterFactory, ConnectGuard, IdleHook, Namespace, NsHandlers};
-use crate::observer::{Observer, ObserverAlreadySet, ObserverSlot};
+use crate::namespace::{AdapterFactory, Namespace, NsHandlers};
+use crate::observer::{Observer, ObserverAlreadySet};
 use crate::protocol::{ParserKind, Payload};
+use crate::server_inner::ServerInner;
 use crate::socket::Socket;
-
-type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-
-/// Why a CONNECT found no namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum NamespaceRefusal {
-    /// No namespace of that name, and no dynamic namespace matches it.
-    #[error("Invalid namespace")]
-    Unknown,
-    /// The node holds `max_namespaces` namespaces.
-    #[error("Too many namespaces")]
-    TooMany,
-}
-
-pub(crate) struct ServerInner {
-    pub(crate) me: Weak<ServerInner>,
-    pub(crate) config: ServerConfig,
-    adapter: AdapterFactory,
-    pub(crate) namespaces: RwLock<HashMap<String, Namespace>>,
-    dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers>)>>,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) connect_timeouts: Arc<ConnectTimeouts<Client>>,
-    observer: Arc<ObserverSlot>,
-}
-
-impl ServerInner {
-    fn of(&self, name: &str) -> Namespace {
-        if let Some(ns) = self.read_namespaces().get(name) {
-            return ns.clone();
-        }
-        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        namespaces
-            .entry(name.to_owned())
-            .or_insert_with(|| self.create(name, Arc::default(), None))
-            .clone()
-    }
-
-    fn create(
-        &self,
-        name: &str,
-        handlers: Arc<NsHandlers>,
-        on_idle: Option<IdleHook>,
-    ) -> Namespace {
-        let ns = Namespace::new(
-            name,
-            &self.config,
-            &self.adapter,
-            handlers,
-            self.metrics.clone(),
-            on_idle,
-            self.observer.clone(),
-        );
-        if let Some(observer) = self.observer.get() {
-            ns.report_to(observer.clone());
-            observer.namespace_created(&ns);
-        }
-        ns
-    }
-
-    /// The observer, if one is set.
-    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
-        self.observer.get()
-    }
-
-    fn read_namespaces(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Namespace>> {
-        self.namespaces.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The namespace a CONNECT addresses (a registered one, or a new child of a matching
-    /// dynamic namespace), with the connect under way: the namespace is not removed before the
-    /// guard drops.
-    pub(crate) fn namespace_for(
-        &self,
-        name: &str,
-    ) -> Result<(Namespace, ConnectGuard), NamespaceRefusal> {
-        if let Some(ns) = self.read_namespaces().get(name) {
-            // Under the lock: a removal (under the write lock) sees the connect under way.
-            let guard = ns.begin_connect();
-            return Ok((ns.clone(), guard));
-        }
-        let handlers = self
-            .dynamic
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|(matches, _)| matches(name))
-            .map(|(_, handlers)| handlers.clone())
-            .ok_or(NamespaceRefusal::Unknown)?;
-        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(ns) = namespaces.get(name) {
-            let guard = ns.begin_connect();
-            return Ok((ns.clone(), guard));
-        }
-        if namespaces.len() >= self.config.max_namespaces {
-            add(&self.metrics.namespaces_refused, 1);
-            tracing::warn!(
-                nsp = name,
-                limit = self.config.max_namespaces,
-                "namespace limit reached; connect refused"
-            );
-            return Err(NamespaceRefusal::TooMany);
-        }
-        let ns = self.create(name, handlers, Some(self.idle_hook()));
-        namespaces.insert(name.to_owned(), ns.clone());
-        let guard = ns.begin_connect();
-        Ok((ns, guard))
-    }
-}
 
 /// Builds a [`Server`]. Every setter documents its default.
 #[must_use]
@@ -323,7 +215,6 @@ impl ServerBuilder {
     pub fn build(self) -> Server {
         let inner = Arc::new_cyclic(|me| ServerInner {
             me: me.clone(),
-            connect_timeouts: ConnectTimeouts::new(self.config.connect_timeout),
             observer: Arc::default(),
             config: self.config,
             adapter: self.adapter,
@@ -335,6 +226,7 @@ impl ServerBuilder {
             inner.config.engine.clone(),
             SioHandler {
                 server: inner.clone(),
+                connect_timeouts: ConnectTimeouts::new(inner.config.connect_timeout),
             },
             inner.metrics.clone(),
         );

@@ -13,10 +13,9 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::adapter::{BroadcastOptions, LocalSocket, Room, SessionState, SocketInfo};
-use crate::client::Client;
 use crate::engine::{Frame, Session, Sid, Transport};
 use crate::error::{AckError, EmitError, JoinError};
-use crate::handler::{AckSender, BoxFuture, BoxedEventHandler, Event, EventHandler, boxed};
+use crate::event::{AckSender, BoxFuture, Event};
 use crate::handler_slots::HandlerSlots;
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
@@ -75,6 +74,13 @@ impl std::fmt::Display for DisconnectReason {
     }
 }
 
+/// The connection a socket belongs to, as the socket sees it (the client implements it): told
+/// when the socket leaves its namespace.
+pub(crate) trait SocketOwner: Send + Sync {
+    /// Forgets the namespace slot of socket `id`, which left `nsp`.
+    fn forget_socket(&self, nsp: &str, id: Sid);
+}
+
 /// Who a new socket is: a fresh id, or the id and session of a restored one.
 pub(crate) struct Identity {
     pub(crate) id: Sid,
@@ -93,11 +99,14 @@ struct Held {
     volatile: bool,
 }
 
+/// A stored event handler (see `handler.rs` for what user code registers).
+pub(crate) type BoxedEventHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<()> + Send + Sync>;
+
 type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 
 pub(crate) struct SocketInner {
     me: Weak<SocketInner>,
-    client: Weak<Client>,
+    client: Weak<dyn SocketOwner>,
     id: Sid,
     ns: Namespace,
     session: Arc<Session>,
@@ -144,7 +153,7 @@ impl std::fmt::Debug for Socket {
 impl Socket {
     pub(crate) fn new(
         ns: Namespace,
-        client: Weak<Client>,
+        client: Weak<dyn SocketOwner>,
         session: Arc<Session>,
         handshake: Handshake,
         identity: Identity,
@@ -221,45 +230,22 @@ impl Socket {
         self.inner.connected.load(Ordering::Acquire)
     }
 
-    /// Handles event `event` (see [`EventHandler`] for the accepted shapes). A second handler
-    /// for the same event replaces the first.
-    ///
-    /// ```
-    /// use serde::Deserialize;
-    /// use sio_server::{AckSender, Data, Event, Payload, Socket};
-    ///
-    /// #[derive(Deserialize)]
-    /// struct Move { x: i32, y: i32 }
-    ///
-    /// fn setup(socket: &Socket) {
-    ///     // Typed first argument, with the ack.
-    ///     socket.on("move", |s: Socket, Data(m): Data<Move>, ack: AckSender| async move {
-    ///         let _ = ack.send(&(m.x + m.y));
-    ///     });
-    ///     // The raw event: every argument, binary attachments included.
-    ///     socket.on("upload", |_s: Socket, event: Event| async move {
-    ///         let size: usize = event.payload.attachments.iter().map(|b| b.len()).sum();
-    ///         let _ = event.ack.send(&size);
-    ///     });
-    ///     // Binary in an emit.
-    ///     let _ = socket.emit_payload("file", Payload::new().binary(vec![1u8, 2, 3]));
-    /// }
-    /// ```
-    pub fn on<M, H: EventHandler<M>>(&self, event: impl Into<String>, handler: H) {
+    /// Sets the handler of `event` (replacing one set before).
+    pub(crate) fn set_handler(&self, event: String, handler: BoxedEventHandler) {
         self.inner
             .handlers
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(event.into(), boxed(handler));
+            .insert(event, handler);
     }
 
-    /// Handles every event that has no handler of its own.
-    pub fn on_any<M, H: EventHandler<M>>(&self, handler: H) {
+    /// Sets the handler of every event without one of its own.
+    pub(crate) fn set_catch_all(&self, handler: BoxedEventHandler) {
         *self
             .inner
             .catch_all
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(boxed(handler));
+            .unwrap_or_else(|e| e.into_inner()) = Some(handler);
     }
 
     /// Runs `handler` when the socket disconnects, with the reason.
