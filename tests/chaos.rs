@@ -285,19 +285,24 @@ impl Cluster {
         path
     }
 
-    /// Kills one target with SIGKILL and restarts it on the same port.
+    /// Kills one target with SIGKILL and restarts it on the same port. The kill's time is
+    /// taken once the process is gone (reaped), not when the signal is decided: a publish the
+    /// dying process still acknowledged is then never dated after its death.
     fn kill_and_restart(&mut self, target: usize, start: Instant) {
         self.scrape();
-        let killed = start.elapsed();
-        let (name, back) = if target == NODES.len() {
+        let (name, killed, back) = if target == NODES.len() {
             self.redis.kill();
+            let killed = start.elapsed();
             let back = self.redis.restart();
-            ("redis".to_owned(), back.duration_since(start))
+            ("redis".to_owned(), killed, back.duration_since(start))
         } else {
             let log = self.log_path(target);
-            self.nodes[target].signal("KILL");
-            self.nodes[target].respawn(Some(&log));
-            (NODES[target].to_owned(), start.elapsed())
+            let node = &mut self.nodes[target];
+            let _ = node.child.kill();
+            let _ = node.child.wait();
+            let killed = start.elapsed();
+            node.respawn(Some(&log));
+            (NODES[target].to_owned(), killed, start.elapsed())
         };
         println!(
             "chaos: {name} killed at {:.1} s, back after {} ms",
