@@ -15,21 +15,44 @@ use common::client::Client;
 use common::{Redis, free_port, http_get};
 use serde_json::json;
 
-/// The example binaries, built next to the test binaries by `cargo test --all-targets` (the
-/// README's test command).
+/// The example binaries of `sio-server`, built by cargo for the test (a no-op when they are
+/// fresh: `cargo test --workspace --all-targets`, the README's test command, built them with the
+/// same features), by name.
 fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: build the examples (cargo test --workspace --all-targets, or cargo build -p sio-server --examples)",
-        path.display()
-    );
-    path
+    static BUILT: std::sync::OnceLock<Vec<(String, PathBuf)>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "-q",
+                "--workspace",
+                "--examples",
+                "--message-format=json",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "building the examples: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["target"]["kind"][0] == "example")
+            .filter_map(|m| {
+                let name = m["target"]["name"].as_str()?.to_owned();
+                Some((name, PathBuf::from(m["executable"].as_str()?)))
+            })
+            .collect()
+    });
+    built
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, path)| path.clone())
+        .unwrap_or_else(|| panic!("cargo built no example named {name}"))
 }
 
 /// A running example, killed when dropped.

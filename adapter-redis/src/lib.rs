@@ -25,6 +25,7 @@
 //! [`DriverStats`](driver::DriverStats).
 
 mod adapter;
+pub mod broadcast_frame;
 mod cluster;
 pub mod driver;
 mod emitter;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sio_core::adapter::{BroadcastOptions, LocalAdapter};
 
 use super::tracker::Pending;
+use crate::broadcast_frame::decode_broadcast_frame;
 use crate::cluster::RedisCluster;
 use crate::driver::Received;
 use crate::wire::{self, Channels, RequestType};
@@ -89,6 +90,21 @@ impl NsState {
     fn on_broadcast(&self, cluster: &RedisCluster, payload: &[u8]) {
         if self.own.is_own_broadcast(payload) {
             return;
+        }
+        // Encode once: the packet goes straight from the message to the clients' frame.
+        if self.local.takes_json_frames()
+            && let Some(msg) = decode_broadcast_frame(payload)
+        {
+            if msg.uid == cluster.node_id() || msg.nsp != self.nsp {
+                return;
+            }
+            if self
+                .local
+                .broadcast_local_frame(&msg.frame, &msg.opts)
+                .is_some()
+            {
+                return;
+            }
         }
         match wire::decode_broadcast(payload) {
             Ok(msg) if msg.uid == cluster.node_id() => {}

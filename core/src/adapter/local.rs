@@ -500,6 +500,34 @@ impl LocalAdapter {
         count
     }
 
+    /// Whether [`LocalAdapter::broadcast_local_frame`] can deliver a JSON text frame encoded
+    /// elsewhere: this server uses the default parser and no index observer wants the packets.
+    #[must_use]
+    pub fn takes_json_frames(&self) -> bool {
+        self.inner.parser == ParserKind::Json && self.read().hooks.is_none()
+    }
+
+    /// Like [`LocalAdapter::broadcast_local`] for a packet already encoded (by the default
+    /// parser) as `frame`: the same recipients, volatility and accounting. Returns `None`, and
+    /// delivers nothing, when the frame cannot stand for the packet here (see
+    /// [`LocalAdapter::takes_json_frames`]); the caller then broadcasts the packet.
+    #[must_use]
+    pub fn broadcast_local_frame(&self, frame: &Frame, opts: &BroadcastOptions) -> Option<usize> {
+        if self.inner.parser != ParserKind::Json {
+            return None;
+        }
+        let index = self.read();
+        if index.hooks.is_some() {
+            return None;
+        }
+        let mut count = 0;
+        index.for_each_match(opts, |_, socket| {
+            socket.deliver(frame, opts.flags.volatile);
+            count += 1;
+        });
+        Some(count)
+    }
+
     /// Sends `packet` to every matching local socket, each with its own ack id. Returns how many
     /// were sent it, and a future of the replies that arrive within `timeout`.
     pub fn broadcast_with_ack_local(

@@ -10,12 +10,16 @@ mod date;
 mod json;
 mod msgpack;
 mod packet;
+mod transcode;
+mod transcode_json;
 
 pub use binary::{BinaryLimits, Decoder};
 pub use date::iso_date;
 pub use json::{decode_json, encode_json};
 pub use msgpack::{decode_msgpack, encode_msgpack, from_msgpack, to_msgpack};
 pub use packet::{Packet, PacketType, ParseError, Payload, placeholder};
+pub use transcode::{JsonFrame, msgpack_packet_to_json_frame};
+pub use transcode_json::PacketFrame;
 
 use crate::engine::Frame;
 

@@ -346,7 +346,7 @@ fn js_date(ms: i64) -> Value {
 
 /// A msgpack timestamp (extension type -1, 32, 64 or 96 bits: how notepack.io 3 writes a `Date`)
 /// as [`js_date`]; `None` for any other extension.
-fn timestamp(kind: i8, body: &[u8]) -> Option<Value> {
+pub(super) fn timestamp(kind: i8, body: &[u8]) -> Option<Value> {
     (kind == TIMESTAMP_EXT)
         .then(|| timestamp_millis(body))
         .flatten()

@@ -11,6 +11,7 @@ use sio_core::adapter::{LocalAdapter, RoomChange, SocketInfo};
 use super::wire::{self as sw, MessageType};
 use crate::adapter::namespace::Response;
 use crate::adapter::tracker::Pending;
+use crate::broadcast_frame::decode_sharded_frame;
 use crate::cluster::{NsHandler, RedisCluster, SubscriptionMode};
 use crate::driver::{Driver, Received};
 use crate::wire::{self, decode_message};
@@ -284,6 +285,33 @@ impl ShardedNs {
     }
 }
 
+impl ShardedNs {
+    /// Encode once: a JSON broadcast (no binary, no acks) goes straight from the message to the
+    /// clients' frame. Returns whether it was handled; otherwise the tree path decides.
+    fn on_framed_broadcast(&self, message: &Received) -> bool {
+        if message.channel == self.response_channel || !self.local.takes_json_frames() {
+            return false;
+        }
+        let Some(msg) = decode_sharded_frame(&message.payload) else {
+            return false;
+        };
+        if msg.kind != Some(MessageType::Broadcast as u64) || msg.request_id {
+            return false;
+        }
+        if msg.uid.as_deref() == Some(self.uid.as_str())
+            || msg.nsp.as_deref() != Some(self.nsp.as_str())
+        {
+            return true;
+        }
+        match &msg.packet {
+            Some((nsp, frame)) if *nsp == self.nsp => {
+                self.local.broadcast_local_frame(frame, &msg.opts).is_some()
+            }
+            _ => false,
+        }
+    }
+}
+
 impl NsHandler for ShardedNs {
     fn nsp(&self) -> &str {
         &self.nsp
@@ -297,6 +325,9 @@ impl NsHandler for ShardedNs {
         let payload = &message.payload;
         if payload.starts_with(&self.json_prefix) || payload.starts_with(&self.msgpack_prefix) {
             // Our own, back from Redis: not decoded.
+            return;
+        }
+        if self.on_framed_broadcast(message) {
             return;
         }
         let decoded = match decode_message(payload) {

@@ -1,0 +1,209 @@
+//! A broadcast from another node read straight into the client frame its local recipients get:
+//! the packet of Node's msgpack `[uid, packet, opts]` is transcoded to its JSON text frame
+//! ([`sio_core::protocol::msgpack_packet_to_json_frame`]) without a `serde_json::Value` tree.
+//!
+//! [`decode_broadcast_frame`] gives what [`crate::wire::decode_broadcast`] followed by the default
+//! parser's encoding gives, byte for byte, or `None`; a receiver then takes that path, which
+//! decides (binary, malformed input and everything else the transcoder declines).
+//!
+//! The sharded adapter's messages (`{uid, nsp, type, data: {packet, opts, requestId?}}`) are JSON
+//! unless they hold binary: [`decode_sharded_frame`] reads a JSON one with its packet straight
+//! into the frame ([`sio_core::protocol::PacketFrame`]).
+
+use std::fmt;
+
+use rmpv::Value as Mp;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+use sio_core::adapter::BroadcastOptions;
+use sio_core::engine::Frame;
+use sio_core::protocol::{PacketFrame, from_msgpack, msgpack_packet_to_json_frame};
+
+use crate::wire::opts_from;
+
+/// The nesting limit of the options (the same as the tree path's for a whole message).
+const MAX_DEPTH: usize = 128;
+
+/// A broadcast whose packet is already encoded for clients of the default parser.
+#[derive(Debug, Clone)]
+pub struct FramedBroadcast {
+    /// The sending node.
+    pub uid: String,
+    /// The packet's namespace.
+    pub nsp: String,
+    /// The packet's JSON text frame.
+    pub frame: Frame,
+    /// Who receives it.
+    pub opts: BroadcastOptions,
+}
+
+/// Reads a msgpack `[uid, packet, opts]` broadcast whose packet transcodes exactly (an event or
+/// ack without binary); `None` otherwise.
+#[must_use]
+pub fn decode_broadcast_frame(bytes: &[u8]) -> Option<FramedBroadcast> {
+    let [0x93, rest @ ..] = bytes else {
+        return None;
+    };
+    let (uid, rest) = msgpack_str(rest)?;
+    let packet = msgpack_packet_to_json_frame(rest)?;
+    let mut rest = rest.get(packet.consumed..)?;
+    let opts = rmpv::decode::read_value_with_max_depth(&mut rest, MAX_DEPTH).ok()?;
+    if !rest.is_empty() || !matches!(opts, Mp::Map(_)) {
+        return None;
+    }
+    let mut attachments = Vec::new();
+    let opts = from_msgpack(opts, &mut attachments);
+    if !attachments.is_empty() {
+        // Binary in the options would become attachments of the packet.
+        return None;
+    }
+    Some(FramedBroadcast {
+        uid: uid.to_owned(),
+        nsp: packet.nsp,
+        frame: packet.frame,
+        opts: opts_from(&opts),
+    })
+}
+
+/// A msgpack UTF-8 string at the start of `bytes`, and what follows it.
+fn msgpack_str(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let (&marker, rest) = bytes.split_first()?;
+    let (len, rest) = match marker {
+        0xa0..=0xbf => (usize::from(marker & 0x1f), rest),
+        0xd9 => (usize::from(*rest.first()?), rest.get(1..)?),
+        0xda => {
+            let (head, rest) = rest.split_at_checked(2)?;
+            (usize::from(u16::from_be_bytes(head.try_into().ok()?)), rest)
+        }
+        0xdb => {
+            let (head, rest) = rest.split_at_checked(4)?;
+            let len = u32::from_be_bytes(head.try_into().ok()?);
+            (usize::try_from(len).ok()?, rest)
+        }
+        _ => return None,
+    };
+    let (text, rest) = rest.split_at_checked(len)?;
+    Some((std::str::from_utf8(text).ok()?, rest))
+}
+
+/// A sharded adapter's JSON message, its packet (when it has one) already a frame. The fields
+/// are as the tree path reads them from the message's `Value`.
+#[derive(Debug, Clone, Default)]
+pub struct ShardedFrame {
+    /// `uid`, when a string.
+    pub uid: Option<String>,
+    /// `nsp`, when a string.
+    pub nsp: Option<String>,
+    /// `type`, when a non-negative integer.
+    pub kind: Option<u64>,
+    /// `data.packet` as its namespace and frame, when it is an event or ack the frame stands for.
+    pub packet: Option<(String, sio_core::engine::Frame)>,
+    /// `data.opts` (default when absent).
+    pub opts: BroadcastOptions,
+    /// Whether `data` has a `requestId` (a broadcast that wants acks).
+    pub request_id: bool,
+}
+
+/// Reads a sharded adapter's JSON message, its packet straight into the frame; `None` for a
+/// msgpack message, malformed JSON, and whatever the frame cannot follow exactly (a repeated
+/// field or key). The tree path decides those.
+#[must_use]
+pub fn decode_sharded_frame(bytes: &[u8]) -> Option<ShardedFrame> {
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let message = de.deserialize_map(MessageVisitor).ok()?;
+    de.end().ok()?;
+    Some(message)
+}
+
+/// Reads a map's fields with `field`, which consumes each value it knows and says whether it
+/// was repeated; other values are skipped. A repeated known field is an error.
+fn fields<'de, A: MapAccess<'de>>(
+    mut map: A,
+    mut field: impl FnMut(&str, &mut A) -> Result<Option<bool>, A::Error>,
+) -> Result<(), A::Error> {
+    while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        match field(&key, &mut map)? {
+            Some(true) => return Err(de::Error::custom("repeated field")),
+            Some(false) => {}
+            None => {
+                // Read as the tree reads it (UTF-8 and number range checked), then dropped.
+                map.next_value::<Value>()?;
+            }
+        }
+    }
+    Ok(())
+}
+
+struct MessageVisitor;
+
+impl<'de> Visitor<'de> for MessageVisitor {
+    type Value = ShardedFrame;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ShardedFrame, A::Error> {
+        let (mut uid, mut nsp, mut kind) = (None, None, None);
+        let mut message = ShardedFrame::default();
+        let mut data = false;
+        fields(map, |key, map| {
+            Ok(Some(match key {
+                "uid" => uid.replace(map.next_value::<Value>()?).is_some(),
+                "nsp" => nsp.replace(map.next_value::<Value>()?).is_some(),
+                "type" => kind.replace(map.next_value::<Value>()?).is_some(),
+                "data" => {
+                    map.next_value_seed(DataSeed(&mut message))?;
+                    std::mem::replace(&mut data, true)
+                }
+                _ => return Ok(None),
+            }))
+        })?;
+        message.uid = uid.as_ref().and_then(Value::as_str).map(str::to_owned);
+        message.nsp = nsp.as_ref().and_then(Value::as_str).map(str::to_owned);
+        message.kind = kind.as_ref().and_then(Value::as_u64);
+        Ok(message)
+    }
+}
+
+/// Reads `data` (`{packet, opts, requestId?}`) into the message.
+struct DataSeed<'m>(&'m mut ShardedFrame);
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a data object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let (mut packet, mut opts) = (None, None);
+        let message = self.0;
+        fields(map, |key, map| {
+            Ok(Some(match key {
+                "packet" => packet.replace(map.next_value::<PacketFrame>()?).is_some(),
+                "opts" => opts.replace(map.next_value::<Value>()?).is_some(),
+                "requestId" => {
+                    // Read as the tree reads it (UTF-8 and number range checked), then dropped.
+                    map.next_value::<Value>()?;
+                    std::mem::replace(&mut message.request_id, true)
+                }
+                _ => return Ok(None),
+            }))
+        })?;
+        message.packet = packet.and_then(|p| p.0);
+        message.opts = opts.as_ref().map(opts_from).unwrap_or_default();
+        Ok(())
+    }
+}
