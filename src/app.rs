@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sio_server::{Adapter, ConnectError, Event, Namespace, Payload, Server, Socket};
+use sio_server::{ConnectError, Event, Namespace, Payload, Server, Socket};
 
 use crate::limits::ClusterQueryLimits;
 
@@ -27,12 +27,12 @@ pub(crate) struct AppConfig {
 
 /// Registers the app on every namespace of [`NAMESPACES`]. Returns the limits of the
 /// cluster-wide events, shared by the namespaces (their counters go to `/metrics`).
-pub(crate) fn register<A: Adapter>(io: &Server<A>, config: &AppConfig) -> Arc<ClusterQueryLimits> {
+pub(crate) fn register(io: &Server, config: &AppConfig) -> Arc<ClusterQueryLimits> {
     let limits = Arc::new(ClusterQueryLimits::default());
     for name in NAMESPACES {
         let ns = io.of(name);
         if let Some(token) = config.auth_token.clone() {
-            ns.use_middleware(move |socket: Socket<A>| {
+            ns.use_middleware(move |socket: Socket| {
                 let authenticated = is_authenticated(&socket, Some(&token));
                 async move {
                     if authenticated {
@@ -49,7 +49,7 @@ pub(crate) fn register<A: Adapter>(io: &Server<A>, config: &AppConfig) -> Arc<Cl
 }
 
 /// Whether the socket's CONNECT carried `"token": <token>` (always true without a token).
-fn is_authenticated<A: Adapter>(socket: &Socket<A>, token: Option<&str>) -> bool {
+fn is_authenticated(socket: &Socket, token: Option<&str>) -> bool {
     // Only the token counts: a recovering client adds `pid` and `offset` beside it.
     token.is_none_or(|token| socket.handshake().auth.get("token") == Some(&json!(token)))
 }
@@ -107,9 +107,9 @@ fn reply_error(event: Event, message: &str) {
 
 /// Admits a cluster-wide query of `socket`, or answers `event` with the refusal and returns
 /// `None`. Hold the permit until the query is answered.
-fn admit<A: Adapter>(
+fn admit(
     limits: &ClusterQueryLimits,
-    socket: &Socket<A>,
+    socket: &Socket,
     event: Event,
 ) -> Option<(Event, tokio::sync::OwnedSemaphorePermit)> {
     match limits.admit(socket.id()) {
@@ -122,10 +122,10 @@ fn admit<A: Adapter>(
 }
 
 /// The events, registered once per namespace (no per-socket handler tables).
-fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<ClusterQueryLimits>) {
+fn attach(ns: &Namespace, config: &AppConfig, limits: Arc<ClusterQueryLimits>) {
     let node_id = config.node_id.clone();
     let me = node_id.clone();
-    ns.on("join", |socket: Socket<A>, event: Event| async move {
+    ns.on("join", |socket: Socket, event: Event| async move {
         match parse::<String>(&event) {
             Some(room) => match socket.try_join([room.clone()]) {
                 Ok(()) => {
@@ -138,7 +138,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
             None => reply_error(event, "join expects a room name"),
         }
     });
-    ns.on("leave", |socket: Socket<A>, event: Event| async move {
+    ns.on("leave", |socket: Socket, event: Event| async move {
         match parse::<String>(&event) {
             Some(room) => {
                 socket.leave(&room);
@@ -147,7 +147,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
             None => reply_error(event, "leave expects a room name"),
         }
     });
-    ns.on("publish", |socket: Socket<A>, event: Event| async move {
+    ns.on("publish", |socket: Socket, event: Event| async move {
         let Some(publish) = parse::<Publish>(&event) else {
             return reply_error(event, "publish expects {room, data}");
         };
@@ -164,10 +164,10 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
             Err(err) => reply_error(event, &err.to_string()),
         }
     });
-    ns.on("echo", |_socket: Socket<A>, event: Event| async move {
+    ns.on("echo", |_socket: Socket, event: Event| async move {
         event.ack.send_payload(event.payload);
     });
-    ns.on("whoami", move |socket: Socket<A>, event: Event| {
+    ns.on("whoami", move |socket: Socket, event: Event| {
         let node = node_id.clone();
         async move {
             let _ = event
@@ -176,7 +176,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
         }
     });
     let count_limits = limits.clone();
-    ns.on("count", move |socket: Socket<A>, event: Event| {
+    ns.on("count", move |socket: Socket, event: Event| {
         let limits = count_limits.clone();
         async move {
             let Some(room) = parse::<String>(&event) else {
@@ -194,7 +194,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
         }
     });
     let rooms_limits = limits.clone();
-    ns.on("rooms", move |socket: Socket<A>, event: Event| {
+    ns.on("rooms", move |socket: Socket, event: Event| {
         let limits = rooms_limits.clone();
         async move {
             let Some((event, _permit)) = admit(&limits, &socket, event) else {
@@ -208,7 +208,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
             }
         }
     });
-    ns.on("direct", |socket: Socket<A>, event: Event| async move {
+    ns.on("direct", |socket: Socket, event: Event| async move {
         let Some(direct) = parse::<Direct>(&event) else {
             return reply_error(event, "direct expects {to, data}");
         };
@@ -226,7 +226,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
         }
     });
     let gather_limits = limits.clone();
-    ns.on("gather", move |socket: Socket<A>, event: Event| {
+    ns.on("gather", move |socket: Socket, event: Event| {
         let limits = gather_limits.clone();
         async move {
             let Some(gather) = parse::<Gather>(&event) else {
@@ -237,7 +237,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
             };
             let timeout = Duration::from_millis(gather.timeout_ms).min(MAX_GATHER);
             let payload = forward(gather.data, &event);
-            let ns: &Namespace<A> = socket.namespace();
+            let ns: &Namespace = socket.namespace();
             match ns
                 .to([gather.room])
                 .timeout(timeout)
@@ -260,7 +260,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
         }
     });
     // `herd {room, into}`: the room's members join `into`, wherever they are.
-    ns.on("herd", |socket: Socket<A>, event: Event| async move {
+    ns.on("herd", |socket: Socket, event: Event| async move {
         let Some(herd) = parse::<Herd>(&event) else {
             return reply_error(event, "herd expects {room, into}");
         };
@@ -288,7 +288,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
         }
     });
     let servers_limits = limits.clone();
-    ns.on("servers", move |socket: Socket<A>, event: Event| {
+    ns.on("servers", move |socket: Socket, event: Event| {
         let limits = servers_limits.clone();
         async move {
             let Some((event, _permit)) = admit(&limits, &socket, event) else {
@@ -314,7 +314,7 @@ fn attach<A: Adapter>(ns: &Namespace<A>, config: &AppConfig, limits: Arc<Cluster
             }
         }
     });
-    ns.on("kick", |socket: Socket<A>, event: Event| async move {
+    ns.on("kick", |socket: Socket, event: Event| async move {
         let Some(room) = parse::<String>(&event) else {
             return reply_error(event, "kick expects a room name");
         };

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use sio_server::{Adapter, Server};
+use sio_server::Server;
 
 use crate::limits::ClusterQueryLimits;
 
@@ -19,8 +19,8 @@ const INDEX_HTML: &str = include_str!("index.html");
 const CHAT_CLIENT_JS: &str = include_str!("chat-client.js");
 
 /// The HTTP routes of one node.
-pub(crate) struct Node<A: Adapter> {
-    io: Server<A>,
+pub(crate) struct Node {
+    io: Server,
     node_id: String,
     client_bundle: Option<Bytes>,
     limits: std::sync::Arc<ClusterQueryLimits>,
@@ -28,7 +28,7 @@ pub(crate) struct Node<A: Adapter> {
     admin: Option<std::sync::Arc<sio_admin::AdminUi>>,
 }
 
-impl<A: Adapter> Clone for Node<A> {
+impl Clone for Node {
     fn clone(&self) -> Self {
         Node {
             io: self.io.clone(),
@@ -53,9 +53,9 @@ fn respond(
         .unwrap_or_default()
 }
 
-impl<A: Adapter> Node<A> {
+impl Node {
     pub(crate) fn new(
-        io: Server<A>,
+        io: Server,
         node_id: String,
         client_bundle: Option<Vec<u8>>,
         limits: std::sync::Arc<ClusterQueryLimits>,

@@ -20,7 +20,7 @@ use sio_adapter_redis::{
 };
 use sio_server::engine::{ForwardingConfig, NodeTag};
 use sio_server::protocol::ParserKind;
-use sio_server::{Adapter, LocalAdapter, Server, ServerBuilder};
+use sio_server::{Server, ServerBuilder};
 
 /// Command-line flags (each also read from the environment).
 #[derive(Debug, Parser)]
@@ -317,25 +317,14 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             tracing::info!(node = %node_id, sharded, redis_cluster = flags.redis_cluster, "joining the cluster through redis");
-            if sharded {
-                run(
-                    builder.adapter::<ShardedRedisAdapter>(cluster),
-                    listener,
-                    &flags,
-                    app,
-                )
-                .await
+            let builder = if sharded {
+                builder.adapter::<ShardedRedisAdapter>(cluster)
             } else {
-                run(
-                    builder.adapter::<RedisAdapter>(cluster),
-                    listener,
-                    &flags,
-                    app,
-                )
-                .await
-            }
+                builder.adapter::<RedisAdapter>(cluster)
+            };
+            run(builder, listener, &flags, app).await
         }
-        None => run::<LocalAdapter>(builder, listener, &flags, app).await,
+        None => run(builder, listener, &flags, app).await,
     }
 }
 
@@ -363,8 +352,8 @@ fn forwarding_route(flags: &Flags, local: SocketAddr) -> anyhow::Result<Option<N
     }))
 }
 
-async fn run<A: Adapter>(
-    builder: ServerBuilder<A>,
+async fn run(
+    builder: ServerBuilder,
     listener: tokio::net::TcpListener,
     flags: &Flags,
     app: app::AppConfig,

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 /// A node with no HTTP listener: sockets are simulated by the test through the library API is
 /// not possible, so each node serves on a free port and the test connects raw websocket clients.
 struct TestNode {
-    io: Server<RedisAdapter>,
+    io: Server,
     addr: std::net::SocketAddr,
     driver: sio_adapter_redis::MemoryDriver,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -30,14 +30,11 @@ async fn node(hub: &MemoryHub, id: &str) -> TestNode {
         .request_timeout(Duration::from_secs(2))
         .adapter::<RedisAdapter>(cluster)
         .build();
-    io.on_connection(|socket: Socket<RedisAdapter>| async move {
+    io.on_connection(|socket: Socket| async move {
         socket.join(["all"]);
-        socket.on(
-            "ask-back",
-            |_s: Socket<RedisAdapter>, ev: sio_server::Event| async move {
-                ev.ack.send_payload(ev.payload);
-            },
-        );
+        socket.on("ask-back", |_s: Socket, ev: sio_server::Event| async move {
+            ev.ack.send_payload(ev.payload);
+        });
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -101,7 +98,8 @@ async fn wait_for_peers(nodes: &[&TestNode], n: usize) {
             all &= node
                 .io
                 .of("/")
-                .adapter()
+                .adapter_as::<RedisAdapter>()
+                .unwrap()
                 .cluster()
                 .live_peers(Some("/"))
                 .len()
@@ -284,7 +282,14 @@ async fn a_node_not_yet_known_by_heartbeat_still_completes_requests() {
     let b = slow("b");
     let a = slow("a");
     let _ = &b;
-    assert!(a.of("/").adapter().cluster().live_peers(None).is_empty());
+    assert!(
+        a.of("/")
+            .adapter_as::<RedisAdapter>()
+            .unwrap()
+            .cluster()
+            .live_peers(None)
+            .is_empty()
+    );
     let started = std::time::Instant::now();
     let rooms = a
         .timeout(Duration::from_secs(5))

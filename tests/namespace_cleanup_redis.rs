@@ -86,7 +86,7 @@ async fn a_removed_child_namespace_unsubscribes_its_channels_and_leaves_the_hear
         .adapter::<RedisAdapter>(cluster)
         .build();
     io.of_dynamic(|name| name.starts_with("/room-"))
-        .on_connection(|_socket: Socket<RedisAdapter>| async {});
+        .on_connection(|_socket: Socket| async {});
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

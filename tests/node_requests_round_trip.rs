@@ -15,7 +15,7 @@ use sio_adapter_redis::wire::{self, Channels};
 use sio_adapter_redis::{
     Driver, MemoryDriver, MemoryHub, RedisAdapter, RedisAdapterConfig, RedisCluster,
 };
-use sio_server::adapter::{Adapter, BroadcastOptions, ServerEvent};
+use sio_server::adapter::{BroadcastOptions, ServerEvent};
 use sio_server::{Payload, Server};
 use tokio::sync::mpsc;
 
@@ -23,7 +23,7 @@ use node_vectors::{bytes, vector};
 
 /// A Rust node `rust` on `hub`, answering on requesters' own channels; its server-side event
 /// handler acks `{"got": <first argument>}`.
-fn rust_node(hub: &MemoryHub) -> Server<RedisAdapter> {
+fn rust_node(hub: &MemoryHub) -> Server {
     let cluster = RedisCluster::new(
         Arc::new(hub.driver()),
         RedisAdapterConfig {

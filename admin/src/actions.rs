@@ -7,7 +7,6 @@
 //! than created); arguments of the wrong type are ignored.
 
 use serde_json::Value;
-use sio_server::adapter::Adapter;
 use sio_server::{BroadcastOperator, Event, Payload, Server, Socket};
 
 /// The features the actions give, as the UI names them (the `M*` ones: by selector).
@@ -34,11 +33,7 @@ const RESERVED_EVENTS: [&str; 6] = [
 
 /// The sockets of namespace `nsp` in room `filter` (every socket without one), if the
 /// namespace exists here.
-fn select<A: Adapter>(
-    io: &Server<A>,
-    nsp: &Value,
-    filter: Option<&Value>,
-) -> Option<BroadcastOperator<A>> {
+fn select(io: &Server, nsp: &Value, filter: Option<&Value>) -> Option<BroadcastOperator> {
     let ns = io.namespace(nsp.as_str()?)?;
     Some(
         match filter.and_then(Value::as_str).filter(|f| !f.is_empty()) {
@@ -49,9 +44,9 @@ fn select<A: Adapter>(
 }
 
 /// Registers the action handlers on an admin socket.
-pub(crate) fn register<A: Adapter>(io: &Server<A>, socket: &Socket<A>) {
+pub(crate) fn register(io: &Server, socket: &Socket) {
     let server = io.clone();
-    socket.on("emit", move |_s: Socket<A>, event: Event| {
+    socket.on("emit", move |_s: Socket, event: Event| {
         let io = server.clone();
         async move {
             let mut args = event.payload.args.into_iter();
@@ -76,7 +71,7 @@ pub(crate) fn register<A: Adapter>(io: &Server<A>, socket: &Socket<A>) {
     });
     for action in ["join", "leave"] {
         let server = io.clone();
-        socket.on(action, move |_s: Socket<A>, event: Event| {
+        socket.on(action, move |_s: Socket, event: Event| {
             let io = server.clone();
             async move {
                 let args = &event.payload.args;
@@ -97,7 +92,7 @@ pub(crate) fn register<A: Adapter>(io: &Server<A>, socket: &Socket<A>) {
         });
     }
     let server = io.clone();
-    socket.on("_disconnect", move |_s: Socket<A>, event: Event| {
+    socket.on("_disconnect", move |_s: Socket, event: Event| {
         let io = server.clone();
         async move {
             let args = &event.payload.args;

@@ -11,7 +11,6 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use sio_server::adapter::Adapter;
 use sio_server::{ConnectError, Socket};
 use tokio::sync::Semaphore;
 
@@ -131,8 +130,8 @@ impl Authenticator {
 
 /// Installs the middleware on the admin namespace. A client let in with credentials is given
 /// a session id once connected (the connection handler asks [`needs_session`]).
-pub(crate) fn install<A: Adapter>(ns: &sio_server::Namespace<A>, auth: Arc<Authenticator>) {
-    ns.use_middleware(move |socket: Socket<A>| {
+pub(crate) fn install(ns: &sio_server::Namespace, auth: Arc<Authenticator>) {
+    ns.use_middleware(move |socket: Socket| {
         let auth = auth.clone();
         async move {
             match auth.check(&socket.handshake().auth).await {

@@ -43,7 +43,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
-use sio_server::adapter::Adapter;
 use sio_server::{Server, Socket};
 use tokio::task::JoinHandle;
 
@@ -95,10 +94,7 @@ impl Drop for AdminUi {
 ///
 /// Fails when no authentication was chosen, when the password hash is not a bcrypt hash,
 /// or, in development mode, when the server already has an [`Observer`](sio_server::Observer).
-pub fn instrument<A: Adapter>(
-    io: &Server<A>,
-    options: AdminOptions,
-) -> Result<AdminUi, AdminError> {
+pub fn instrument(io: &Server, options: AdminOptions) -> Result<AdminUi, AdminError> {
     let auth = Arc::new(Authenticator::new(
         options.auth.as_ref().ok_or(AdminError::AuthNotChosen)?,
     )?);
@@ -136,7 +132,7 @@ pub fn instrument<A: Adapter>(
     let server = io.clone();
     let readonly = options.readonly;
     let config = json!({ "supportedFeatures": features });
-    admin.on_connection(move |socket: Socket<A>| {
+    admin.on_connection(move |socket: Socket| {
         let io = server.clone();
         let auth = auth.clone();
         let config = config.clone();
@@ -160,7 +156,7 @@ pub fn instrument<A: Adapter>(
 }
 
 /// Every socket of every namespace of this node, on every node of the cluster.
-async fn all_sockets<A: Adapter>(io: &Server<A>) -> Vec<Value> {
+async fn all_sockets(io: &Server) -> Vec<Value> {
     let mut names = io.namespaces();
     names.sort();
     let mut out = Vec::new();

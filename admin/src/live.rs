@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
-use sio_server::adapter::{Adapter, SocketInfo};
+use sio_server::adapter::SocketInfo;
 use sio_server::engine::Sid;
 use sio_server::{DisconnectReason, Namespace, Observer, Payload, Socket};
 use tokio::sync::mpsc;
@@ -101,8 +101,8 @@ fn event_args(event: &str, payload: &Payload) -> Value {
     Value::Array(args)
 }
 
-impl<A: Adapter> Observer<A> for LiveEvents {
-    fn socket_connected(&self, socket: &Socket<A>) {
+impl Observer for LiveEvents {
+    fn socket_connected(&self, socket: &Socket) {
         let nsp = socket.namespace().name();
         let info = describe_local(socket);
         self.send(
@@ -111,7 +111,7 @@ impl<A: Adapter> Observer<A> for LiveEvents {
         );
     }
 
-    fn socket_disconnected(&self, socket: &Socket<A>, reason: DisconnectReason) {
+    fn socket_disconnected(&self, socket: &Socket, reason: DisconnectReason) {
         self.send(
             "socket_disconnected",
             vec![
@@ -131,7 +131,7 @@ impl<A: Adapter> Observer<A> for LiveEvents {
         self.room_event("room_left", nsp, room, sid);
     }
 
-    fn event_received(&self, socket: &Socket<A>, event: &str, payload: &Payload) {
+    fn event_received(&self, socket: &Socket, event: &str, payload: &Payload) {
         self.traffic_event(
             "event_received",
             socket.namespace().name(),
@@ -145,7 +145,7 @@ impl<A: Adapter> Observer<A> for LiveEvents {
         self.traffic_event("event_sent", nsp, sid, event, payload);
     }
 
-    fn transport_changed(&self, socket: &Socket<A>) {
+    fn transport_changed(&self, socket: &Socket) {
         self.send(
             "socket_updated",
             vec![json!({
@@ -156,7 +156,7 @@ impl<A: Adapter> Observer<A> for LiveEvents {
         );
     }
 
-    fn data_changed(&self, socket: &Socket<A>) {
+    fn data_changed(&self, socket: &Socket) {
         let mut data = socket.data::<Value>().unwrap_or(Value::Null);
         if let Value::Object(map) = &mut data {
             map.remove("_admin");
@@ -171,14 +171,14 @@ impl<A: Adapter> Observer<A> for LiveEvents {
         );
     }
 
-    fn describe(&self, socket: &Socket<A>, info: &mut SocketInfo) {
+    fn describe(&self, socket: &Socket, info: &mut SocketInfo) {
         add_admin_facts(&mut info.data, admin_facts(socket));
     }
 }
 
 /// Broadcasts the queued messages to the admin namespace (every node's admin clients), in
 /// order, until the queue closes.
-pub(crate) async fn forward<A: Adapter>(admin: Namespace<A>, mut queue: mpsc::Receiver<Message>) {
+pub(crate) async fn forward(admin: Namespace, mut queue: mpsc::Receiver<Message>) {
     while let Some((event, args)) = queue.recv().await {
         let payload = Payload {
             args,

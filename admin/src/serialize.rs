@@ -8,14 +8,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 use sio_server::Socket;
-use sio_server::adapter::{Adapter, SocketInfo};
+use sio_server::adapter::SocketInfo;
 
 /// The key of the admin's facts in a socket's data.
 const ADMIN_KEY: &str = "_admin";
 
 /// The `_admin` facts of a local socket: its connection id (shortened to 12 characters, as
 /// Node does) and its current transport.
-pub(crate) fn admin_facts<A: Adapter>(socket: &Socket<A>) -> Value {
+pub(crate) fn admin_facts(socket: &Socket) -> Value {
     let id = socket.connection_id().to_string();
     let short: String = id.chars().take(12).collect();
     json!({ "clientId": short, "transport": socket.transport().as_str() })
@@ -33,7 +33,7 @@ pub(crate) fn add_admin_facts(data: &mut Value, facts: Value) {
 }
 
 /// A local socket's description, with the admin facts (not under the room index's lock).
-pub(crate) fn describe_local<A: Adapter>(socket: &Socket<A>) -> SocketInfo {
+pub(crate) fn describe_local(socket: &Socket) -> SocketInfo {
     let mut data = socket.data::<Value>().unwrap_or(Value::Null);
     add_admin_facts(&mut data, admin_facts(socket));
     SocketInfo {

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
-use sio_server::adapter::Adapter;
 use sio_server::engine::CloseReason;
 use sio_server::{Metrics, Namespace, Server};
 
@@ -140,7 +139,7 @@ pub(crate) fn hostname() -> String {
 
 /// Reports this node's stats to the admin namespace now and every [`INTERVAL`], until the
 /// task is aborted.
-pub(crate) async fn report<A: Adapter>(io: Server<A>, admin: Namespace<A>, server_id: String) {
+pub(crate) async fn report(io: Server, admin: Namespace, server_id: String) {
     let hostname = hostname();
     let started = Instant::now();
     let mut last = Counters::default();

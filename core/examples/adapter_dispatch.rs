@@ -1,9 +1,9 @@
-//! Measures what an object-safe adapter behind `Arc<dyn …>` would cost per broadcast against the
-//! generic `Adapter` the server uses: the same `LocalAdapter` broadcast to one room of
-//! `--room-size` registered sockets, called directly (static dispatch, the future on the stack)
-//! and through a trait object that boxes the future (one allocation and one virtual call per
-//! broadcast). The sockets only count what they are handed, so the figure is the adapter path
-//! itself, not the socket writes.
+//! Measures what the object-safe adapter behind `Arc<dyn …>` (which the server holds since
+//! issue 16: `DynAdapter`) costs per broadcast against a generic `Adapter`: the same
+//! `LocalAdapter` broadcast to one room of `--room-size` registered sockets, called directly
+//! (static dispatch, the future on the stack) and through a trait object that boxes the future
+//! (one allocation and one virtual call per broadcast). The sockets only count what they are
+//! handed, so the figure is the adapter path itself, not the socket writes.
 //!
 //! `cargo run --release -p sio-core --example adapter_dispatch -- 500 20000`
 //! (room size, broadcasts per round; five rounds of each, interleaved, best round reported).

@@ -48,13 +48,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let io = Server::builder().adapter::<RedisAdapter>(cluster).build();
     let node = node_id.clone();
-    io.on_connection(move |socket: Socket<RedisAdapter>| {
+    io.on_connection(move |socket: Socket| {
         let (node, joined_on, shouted_from) = (node.clone(), node.clone(), node.clone());
         async move {
             let _ = socket.emit("welcome", &json!({ "node": node }));
             socket.on(
                 "join",
-                move |s: Socket<RedisAdapter>, Data(room): Data<String>, ack: AckSender| {
+                move |s: Socket, Data(room): Data<String>, ack: AckSender| {
                     let node = joined_on.clone();
                     async move {
                         s.join([room]).await;
@@ -62,39 +62,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                 },
             );
-            socket.on(
-                "shout",
-                move |s: Socket<RedisAdapter>, Data(shout): Data<Shout>| {
-                    let node = shouted_from.clone();
-                    async move {
-                        let _ = s
-                            .namespace()
-                            .to([shout.room])
-                            .emit("shout", &json!({"from_node": node, "text": shout.text}))
-                            .await;
-                    }
-                },
-            );
-            socket.on(
-                "census",
-                |s: Socket<RedisAdapter>, event: Event| async move {
-                    let nodes = s.namespace().server_count().await.unwrap_or(1);
-                    let (sockets, missing) = match s.namespace().fetch_sockets().await {
-                        Ok(found) => (
-                            found
-                                .value
-                                .iter()
-                                .map(|r| r.info.id.clone())
-                                .collect::<Vec<_>>(),
-                            found.missing_nodes,
-                        ),
-                        Err(_) => (Vec::new(), Vec::new()),
-                    };
-                    let _ = event
-                        .ack
-                        .send(&json!({"nodes": nodes, "sockets": sockets, "missing": missing}));
-                },
-            );
+            socket.on("shout", move |s: Socket, Data(shout): Data<Shout>| {
+                let node = shouted_from.clone();
+                async move {
+                    let _ = s
+                        .namespace()
+                        .to([shout.room])
+                        .emit("shout", &json!({"from_node": node, "text": shout.text}))
+                        .await;
+                }
+            });
+            socket.on("census", |s: Socket, event: Event| async move {
+                let nodes = s.namespace().server_count().await.unwrap_or(1);
+                let (sockets, missing) = match s.namespace().fetch_sockets().await {
+                    Ok(found) => (
+                        found
+                            .value
+                            .iter()
+                            .map(|r| r.info.id.clone())
+                            .collect::<Vec<_>>(),
+                        found.missing_nodes,
+                    ),
+                    Err(_) => (Vec::new(), Vec::new()),
+                };
+                let _ = event
+                    .ack
+                    .send(&json!({"nodes": nodes, "sockets": sockets, "missing": missing}));
+            });
         }
     });
     let port: u16 = std::env::var("PORT")

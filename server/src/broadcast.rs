@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::adapter::{
-    AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, Room, SocketInfo,
+    AckReplies, AdapterError, BroadcastOptions, ClusterResponse, Room, SocketInfo,
 };
 use crate::error::EmitError;
 use crate::metrics::add;
@@ -36,13 +36,13 @@ use crate::socket::Socket;
 /// io.to(["lobby"]).sockets_leave(["lobby"]).await?;
 /// # Ok(()) }
 /// ```
-pub struct BroadcastOperator<A: Adapter = crate::adapter::LocalAdapter> {
-    ns: Namespace<A>,
+pub struct BroadcastOperator {
+    ns: Namespace,
     opts: BroadcastOptions,
     timeout: Option<Duration>,
 }
 
-impl<A: Adapter> std::fmt::Debug for BroadcastOperator<A> {
+impl std::fmt::Debug for BroadcastOperator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BroadcastOperator")
             .field("nsp", &self.ns.name())
@@ -52,8 +52,8 @@ impl<A: Adapter> std::fmt::Debug for BroadcastOperator<A> {
     }
 }
 
-impl<A: Adapter> BroadcastOperator<A> {
-    pub(crate) fn new(ns: Namespace<A>, opts: BroadcastOptions) -> Self {
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Namespace, opts: BroadcastOptions) -> Self {
         BroadcastOperator {
             ns,
             opts,
@@ -142,9 +142,7 @@ impl<A: Adapter> BroadcastOperator<A> {
     }
 
     /// The matching sockets, wherever they are, as handles that can act on them.
-    pub async fn fetch_sockets(
-        self,
-    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+    pub async fn fetch_sockets(self) -> Result<ClusterResponse<Vec<RemoteSocket>>, AdapterError> {
         let timeout = self.request_timeout();
         let found = self.ns.adapter().fetch_sockets(self.opts, timeout).await?;
         Ok(ClusterResponse {
@@ -188,13 +186,13 @@ impl<A: Adapter> BroadcastOperator<A> {
 
 /// A socket found by `fetch_sockets`, on this node or another: its facts, and actions that go
 /// through the adapter to wherever it lives.
-pub struct RemoteSocket<A: Adapter = crate::adapter::LocalAdapter> {
+pub struct RemoteSocket {
     /// Id, handshake, rooms and data.
     pub info: SocketInfo,
-    ns: Namespace<A>,
+    ns: Namespace,
 }
 
-impl<A: Adapter> std::fmt::Debug for RemoteSocket<A> {
+impl std::fmt::Debug for RemoteSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteSocket")
             .field("info", &self.info)
@@ -202,8 +200,8 @@ impl<A: Adapter> std::fmt::Debug for RemoteSocket<A> {
     }
 }
 
-impl<A: Adapter> RemoteSocket<A> {
-    fn only_me(&self) -> BroadcastOperator<A> {
+impl RemoteSocket {
+    fn only_me(&self) -> BroadcastOperator {
         BroadcastOperator::new(self.ns.clone(), BroadcastOptions::default())
             .to([self.info.id.clone()])
     }
@@ -245,14 +243,14 @@ impl<A: Adapter> RemoteSocket<A> {
 // to start one are defined here, so that `namespace.rs`, `server.rs` and `socket.rs` do not
 // import this file.
 
-impl<A: Adapter> Namespace<A> {
-    pub(crate) fn operator(&self) -> BroadcastOperator<A> {
+impl Namespace {
+    pub(crate) fn operator(&self) -> BroadcastOperator {
         BroadcastOperator::new(self.clone(), BroadcastOptions::default())
     }
 
     /// Selects the sockets in `rooms`.
     #[must_use]
-    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
@@ -262,7 +260,7 @@ impl<A: Adapter> Namespace<A> {
 
     /// Selects every socket but those in `rooms`.
     #[must_use]
-    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
@@ -272,19 +270,19 @@ impl<A: Adapter> Namespace<A> {
 
     /// Selects this node's sockets only.
     #[must_use]
-    pub fn local(&self) -> BroadcastOperator<A> {
+    pub fn local(&self) -> BroadcastOperator {
         self.operator().local()
     }
 
     /// Selects every socket, dropping the packet for those that cannot take it now.
     #[must_use]
-    pub fn volatile(&self) -> BroadcastOperator<A> {
+    pub fn volatile(&self) -> BroadcastOperator {
         self.operator().volatile()
     }
 
     /// Selects every socket, with a timeout for acks and requests.
     #[must_use]
-    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<A> {
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
         self.operator().timeout(timeout)
     }
 
@@ -307,9 +305,7 @@ impl<A: Adapter> Namespace<A> {
     }
 
     /// Every socket of the namespace, cluster-wide.
-    pub async fn fetch_sockets(
-        &self,
-    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+    pub async fn fetch_sockets(&self) -> Result<ClusterResponse<Vec<RemoteSocket>>, AdapterError> {
         self.operator().fetch_sockets().await
     }
 
@@ -337,9 +333,9 @@ impl<A: Adapter> Namespace<A> {
     }
 }
 
-impl<A: Adapter> Server<A> {
+impl Server {
     /// Sockets of `/` in `rooms`.
-    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
@@ -348,7 +344,7 @@ impl<A: Adapter> Server<A> {
     }
 
     /// Sockets of `/` not in `rooms`.
-    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    pub fn except<I, R>(&self, rooms: I) -> BroadcastOperator
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
@@ -357,17 +353,17 @@ impl<A: Adapter> Server<A> {
     }
 
     /// This node's sockets of `/`.
-    pub fn local(&self) -> BroadcastOperator<A> {
+    pub fn local(&self) -> BroadcastOperator {
         self.of("/").local()
     }
 
     /// Sockets of `/`, volatile.
-    pub fn volatile(&self) -> BroadcastOperator<A> {
+    pub fn volatile(&self) -> BroadcastOperator {
         self.of("/").volatile()
     }
 
     /// Sockets of `/`, with a timeout for acks and requests.
-    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<A> {
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
         self.of("/").timeout(timeout)
     }
 
@@ -390,9 +386,7 @@ impl<A: Adapter> Server<A> {
     }
 
     /// Every socket of `/`, cluster-wide.
-    pub async fn fetch_sockets(
-        &self,
-    ) -> Result<ClusterResponse<Vec<RemoteSocket<A>>>, AdapterError> {
+    pub async fn fetch_sockets(&self) -> Result<ClusterResponse<Vec<RemoteSocket>>, AdapterError> {
         self.of("/").fetch_sockets().await
     }
 
@@ -420,7 +414,7 @@ impl<A: Adapter> Server<A> {
     }
 }
 
-impl<A: Adapter> Socket<A> {
+impl Socket {
     /// Broadcasts to `rooms`, excluding this socket.
     ///
     /// ```
@@ -429,7 +423,7 @@ impl<A: Adapter> Socket<A> {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator<A>
+    pub fn to<I, R>(&self, rooms: I) -> BroadcastOperator
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
@@ -439,7 +433,7 @@ impl<A: Adapter> Socket<A> {
 
     /// Broadcasts to every socket of the namespace but this one.
     #[must_use]
-    pub fn broadcast(&self) -> BroadcastOperator<A> {
+    pub fn broadcast(&self) -> BroadcastOperator {
         let mut opts = BroadcastOptions::default();
         opts.except.insert(self.id().to_string());
         BroadcastOperator::new(self.namespace().clone(), opts)

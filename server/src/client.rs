@@ -7,34 +7,34 @@ use std::task::{Context, Poll};
 
 use serde_json::Value;
 
-use crate::adapter::{Adapter, SessionState};
-use crate::connect_timeout::AwaitsNamespace;
+use crate::adapter::SessionState;
+use crate::connect_timeout::{AwaitsNamespace, ConnectTimeouts};
 use crate::engine::{CloseReason, EngineHandler, Message, Session, Sid};
 use crate::handler_slots::{HandlerSlots, ReadGate};
 use crate::handshake::Handshake;
 use crate::metrics::add;
 use crate::namespace::{ConnectGuard, Namespace};
 use crate::protocol::{Decoder, Packet, PacketType};
-use crate::server::ServerInner;
-use crate::socket::{Identity, Socket};
+use crate::server_inner::ServerInner;
+use crate::socket::{Identity, Socket, SocketOwner};
 
 /// Packets a client may send to a namespace while its connect is being handled.
 const MAX_QUEUED_WHILE_CONNECTING: usize = 256;
 
-enum Slot<A: Adapter> {
+enum Slot {
     /// Middlewares or the connect handler are running; packets wait here.
     Connecting(Vec<Packet>),
-    Connected(Socket<A>),
+    Connected(Socket),
 }
 
-struct ClientState<A: Adapter> {
+struct ClientState {
     decoder: Decoder,
     /// The namespaces joined or being joined (a client rarely has more than a few).
-    slots: Vec<(Arc<str>, Slot<A>)>,
+    slots: Vec<(Arc<str>, Slot)>,
 }
 
-impl<A: Adapter> ClientState<A> {
-    fn slot(&mut self, nsp: &str) -> Option<&mut Slot<A>> {
+impl ClientState {
+    fn slot(&mut self, nsp: &str) -> Option<&mut Slot> {
         self.slots
             .iter_mut()
             .find(|(name, _)| &**name == nsp)
@@ -47,18 +47,18 @@ impl<A: Adapter> ClientState<A> {
 }
 
 /// The Socket.IO side of one connection.
-pub(crate) struct Client<A: Adapter> {
-    me: Weak<Client<A>>,
+pub(crate) struct Client {
+    me: Weak<Client>,
     session: Arc<Session>,
-    server: Arc<ServerInner<A>>,
-    state: Mutex<ClientState<A>>,
+    server: Arc<ServerInner>,
+    state: Mutex<ClientState>,
     closed: OnceLock<CloseReason>,
     /// Closed while too many events of this connection wait for a handler slot.
     gate: Arc<ReadGate>,
 }
 
-impl<A: Adapter> Client<A> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ClientState<A>> {
+impl Client {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClientState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -140,7 +140,7 @@ impl<A: Adapter> Client<A> {
 
     /// The session a CONNECT asks to restore (`{pid, offset}` beside the auth payload), if
     /// recovery is on and the adapter grants it.
-    async fn claim(&self, ns: &Namespace<A>, auth: &Value) -> Option<(SessionState, String)> {
+    async fn claim(&self, ns: &Namespace, auth: &Value) -> Option<(SessionState, String)> {
         self.server.config.connection_state_recovery.as_ref()?;
         let pid = auth.get("pid")?.as_str()?;
         let offset = auth.get("offset")?.as_str()?;
@@ -159,7 +159,7 @@ impl<A: Adapter> Client<A> {
         Some((session, offset.to_owned()))
     }
 
-    async fn connect(self: Arc<Self>, ns: Namespace<A>, auth: Value, _connecting: ConnectGuard<A>) {
+    async fn connect(self: Arc<Self>, ns: Namespace, auth: Value, _connecting: ConnectGuard) {
         let nsp = ns.name().to_owned();
         let recovery = self.server.config.connection_state_recovery.clone();
         let restored = self.claim(&ns, &auth).await;
@@ -269,7 +269,7 @@ impl<A: Adapter> Client<A> {
     }
 
     /// The connected sockets of this client.
-    fn sockets(&self) -> Vec<Socket<A>> {
+    fn sockets(&self) -> Vec<Socket> {
         self.lock()
             .slots
             .iter()
@@ -278,14 +278,6 @@ impl<A: Adapter> Client<A> {
                 Slot::Connecting(_) => None,
             })
             .collect()
-    }
-
-    /// Forgets the namespace slot of a socket that left.
-    pub(crate) fn forget_socket(&self, nsp: &str, id: Sid) {
-        let mut state = self.lock();
-        if matches!(state.slot(nsp), Some(Slot::Connected(s)) if s.id() == id) {
-            state.remove(nsp);
-        }
     }
 
     fn on_close(&self, reason: CloseReason) {
@@ -299,15 +291,26 @@ impl<A: Adapter> Client<A> {
     }
 }
 
-/// The engine handler that turns sessions into Socket.IO clients.
-pub(crate) struct SioHandler<A: Adapter> {
-    pub(crate) server: Arc<ServerInner<A>>,
+impl SocketOwner for Client {
+    fn forget_socket(&self, nsp: &str, id: Sid) {
+        let mut state = self.lock();
+        if matches!(state.slot(nsp), Some(Slot::Connected(s)) if s.id() == id) {
+            state.remove(nsp);
+        }
+    }
 }
 
-impl<A: Adapter> EngineHandler for SioHandler<A> {
-    type Conn = Arc<Client<A>>;
+/// The engine handler that turns sessions into Socket.IO clients.
+pub(crate) struct SioHandler {
+    pub(crate) server: Arc<ServerInner>,
+    /// Closes connections that join no namespace in time.
+    pub(crate) connect_timeouts: Arc<ConnectTimeouts<Client>>,
+}
 
-    fn on_open(&self, session: &Arc<Session>) -> Arc<Client<A>> {
+impl EngineHandler for SioHandler {
+    type Conn = Arc<Client>;
+
+    fn on_open(&self, session: &Arc<Session>) -> Arc<Client> {
         let config = &self.server.config;
         let client = Arc::new_cyclic(|me| Client {
             me: me.clone(),
@@ -320,23 +323,23 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
             closed: OnceLock::new(),
             gate: Arc::new(ReadGate::new(config.max_handlers_per_socket)),
         });
-        self.server.connect_timeouts.watch(&client);
+        self.connect_timeouts.watch(&client);
         client
     }
 
-    fn on_message(&self, client: &Arc<Client<A>>, message: Message<'_>) {
+    fn on_message(&self, client: &Arc<Client>, message: Message<'_>) {
         client.on_message(message);
     }
 
-    fn poll_read_ready(&self, client: &Arc<Client<A>>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_read_ready(&self, client: &Arc<Client>, cx: &mut Context<'_>) -> Poll<()> {
         client.gate.poll_open(cx)
     }
 
-    fn on_close(&self, client: &Arc<Client<A>>, reason: CloseReason) {
+    fn on_close(&self, client: &Arc<Client>, reason: CloseReason) {
         client.on_close(reason);
     }
 
-    fn on_upgrade(&self, client: &Arc<Client<A>>) {
+    fn on_upgrade(&self, client: &Arc<Client>) {
         if let Some(observer) = self.server.observer() {
             for socket in client.sockets() {
                 observer.transport_changed(&socket);
@@ -346,7 +349,7 @@ impl<A: Adapter> EngineHandler for SioHandler<A> {
 }
 
 /// The connect timeout expired: a connection that joined no namespace is closed.
-impl<A: Adapter> AwaitsNamespace for Client<A> {
+impl AwaitsNamespace for Client {
     fn on_connect_timeout(&self) {
         if self.lock().slots.is_empty() && !self.session.is_closed() {
             tracing::debug!(sid = %self.session.sid(), "no namespace joined in time");

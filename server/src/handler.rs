@@ -1,86 +1,13 @@
-//! Event handlers: what `Socket::on` accepts, the event they receive, and the ack sender.
+//! Event handlers: what `Socket::on` and `Namespace::on` (both defined here) accept.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::adapter::Adapter;
-use crate::engine::Session;
-use crate::protocol::{Packet, ParserKind, Payload};
-use crate::socket::Socket;
-
-/// A boxed, sendable future.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// An event received from a client.
-#[derive(Debug)]
-pub struct Event {
-    /// The event name.
-    pub name: String,
-    /// The arguments (binary blobs in `payload.attachments`).
-    pub payload: Payload,
-    /// Answers the event when the client asked for an ack.
-    pub ack: AckSender,
-}
-
-/// The first argument of an event, deserialized (`null` when there is none).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Data<T>(pub T);
-
-/// Sends the ack of one event; does nothing when the client asked for none.
-#[derive(Debug)]
-pub struct AckSender {
-    target: Option<AckTarget>,
-}
-
-#[derive(Debug)]
-struct AckTarget {
-    session: Arc<Session>,
-    nsp: Arc<str>,
-    id: u64,
-    parser: ParserKind,
-}
-
-impl AckSender {
-    pub(crate) fn new(
-        session: Arc<Session>,
-        nsp: Arc<str>,
-        id: Option<u64>,
-        parser: ParserKind,
-    ) -> Self {
-        AckSender {
-            target: id.map(|id| AckTarget {
-                session,
-                nsp,
-                id,
-                parser,
-            }),
-        }
-    }
-
-    /// Whether the client asked for an ack.
-    #[must_use]
-    pub fn is_requested(&self) -> bool {
-        self.target.is_some()
-    }
-
-    /// Answers with one serializable argument.
-    pub fn send<T: Serialize + ?Sized>(self, value: &T) -> Result<(), serde_json::Error> {
-        self.send_payload(Payload::from_value(value)?);
-        Ok(())
-    }
-
-    /// Answers with any arguments, binary included.
-    pub fn send_payload(self, payload: Payload) {
-        if let Some(t) = self.target {
-            let packet = Packet::ack(t.nsp.as_ref(), t.id, payload);
-            let _ = t.session.send(t.parser.encode(&packet));
-        }
-    }
-}
+use crate::event::{AckSender, BoxFuture, Data, Event};
+use crate::namespace::Namespace;
+use crate::socket::{BoxedEventHandler, Socket};
 
 /// What `Socket::on` accepts: an async function of the socket and the event, in one of the
 /// shapes below. `M` only tells the shapes apart.
@@ -90,9 +17,9 @@ impl AckSender {
 /// - `|socket: Socket, Data(x): Data<T>, ack: AckSender| async move { ... }` — and its ack.
 ///
 /// An event whose first argument does not deserialize as `T` is dropped (and logged).
-pub trait EventHandler<A: Adapter, M>: Send + Sync + 'static {
+pub trait EventHandler<M>: Send + Sync + 'static {
     /// Runs the handler.
-    fn call(&self, socket: Socket<A>, event: Event) -> BoxFuture<()>;
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()>;
 }
 
 /// Marks handlers of the raw event.
@@ -105,13 +32,12 @@ pub struct DataMarker;
 #[derive(Debug)]
 pub struct DataAckMarker;
 
-impl<A, F, Fut> EventHandler<A, RawMarker> for F
+impl<F, Fut> EventHandler<RawMarker> for F
 where
-    A: Adapter,
-    F: Fn(Socket<A>, Event) -> Fut + Send + Sync + 'static,
+    F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn call(&self, socket: Socket<A>, event: Event) -> BoxFuture<()> {
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()> {
         Box::pin(self(socket, event))
     }
 }
@@ -126,14 +52,13 @@ fn typed<T: DeserializeOwned>(event: &Event) -> Option<T> {
     }
 }
 
-impl<A, F, Fut, T> EventHandler<A, (DataMarker, T)> for F
+impl<F, Fut, T> EventHandler<(DataMarker, T)> for F
 where
-    A: Adapter,
     T: DeserializeOwned + Send + 'static,
-    F: Fn(Socket<A>, Data<T>) -> Fut + Send + Sync + 'static,
+    F: Fn(Socket, Data<T>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn call(&self, socket: Socket<A>, event: Event) -> BoxFuture<()> {
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()> {
         match typed::<T>(&event) {
             Some(value) => Box::pin(self(socket, Data(value))),
             None => Box::pin(async {}),
@@ -141,14 +66,13 @@ where
     }
 }
 
-impl<A, F, Fut, T> EventHandler<A, (DataAckMarker, T)> for F
+impl<F, Fut, T> EventHandler<(DataAckMarker, T)> for F
 where
-    A: Adapter,
     T: DeserializeOwned + Send + 'static,
-    F: Fn(Socket<A>, Data<T>, AckSender) -> Fut + Send + Sync + 'static,
+    F: Fn(Socket, Data<T>, AckSender) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn call(&self, socket: Socket<A>, event: Event) -> BoxFuture<()> {
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()> {
         match typed::<T>(&event) {
             Some(value) => Box::pin(self(socket, Data(value), event.ack)),
             None => Box::pin(async {}),
@@ -156,10 +80,63 @@ where
     }
 }
 
-/// A stored event handler.
-pub(crate) type BoxedEventHandler<A> = Arc<dyn Fn(Socket<A>, Event) -> BoxFuture<()> + Send + Sync>;
-
 /// Boxes any [`EventHandler`].
-pub(crate) fn boxed<A: Adapter, M, H: EventHandler<A, M>>(handler: H) -> BoxedEventHandler<A> {
+pub(crate) fn boxed<M, H: EventHandler<M>>(handler: H) -> BoxedEventHandler {
     Arc::new(move |socket, event| handler.call(socket, event))
+}
+
+impl Socket {
+    /// Handles event `event` (see [`EventHandler`] for the accepted shapes). A second handler
+    /// for the same event replaces the first.
+    ///
+    /// ```
+    /// use serde::Deserialize;
+    /// use sio_server::{AckSender, Data, Event, Payload, Socket};
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Move { x: i32, y: i32 }
+    ///
+    /// fn setup(socket: &Socket) {
+    ///     // Typed first argument, with the ack.
+    ///     socket.on("move", |s: Socket, Data(m): Data<Move>, ack: AckSender| async move {
+    ///         let _ = ack.send(&(m.x + m.y));
+    ///     });
+    ///     // The raw event: every argument, binary attachments included.
+    ///     socket.on("upload", |_s: Socket, event: Event| async move {
+    ///         let size: usize = event.payload.attachments.iter().map(|b| b.len()).sum();
+    ///         let _ = event.ack.send(&size);
+    ///     });
+    ///     // Binary in an emit.
+    ///     let _ = socket.emit_payload("file", Payload::new().binary(vec![1u8, 2, 3]));
+    /// }
+    /// ```
+    pub fn on<M, H: EventHandler<M>>(&self, event: impl Into<String>, handler: H) {
+        self.set_handler(event.into(), boxed(handler));
+    }
+
+    /// Handles every event that has no handler of its own.
+    pub fn on_any<M, H: EventHandler<M>>(&self, handler: H) {
+        self.set_catch_all(boxed(handler));
+    }
+}
+
+impl Namespace {
+    /// Handles `event` for every socket of the namespace (a socket's own handler for the same
+    /// event, registered with [`Socket::on`], takes precedence). Handlers registered here cost
+    /// nothing per socket, unlike handlers registered on each socket in the connect handler.
+    ///
+    /// ```
+    /// use sio_server::{AckSender, Data, Server, Socket};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let io = Server::builder().build();
+    /// io.of("/").on("add", |_s: Socket, Data((a, b)): Data<(i64, i64)>, ack: AckSender| async move {
+    ///     let _ = ack.send(&(a + b));
+    /// });
+    /// # }
+    /// ```
+    pub fn on<M, H: EventHandler<M>>(&self, event: impl Into<String>, handler: H) -> &Self {
+        self.set_event_handler(event.into(), boxed(handler));
+        self
+    }
 }

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use futures_util::task::AtomicWaker;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::handler::BoxFuture;
+use crate::event::BoxFuture;
 use crate::metrics::{Metrics, add};
 
 /// Whether a connection may read its next message: closed while `limit` events of its sockets

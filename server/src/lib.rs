@@ -53,6 +53,7 @@ mod config;
 mod connect_timeout;
 pub mod engine;
 mod error;
+mod event;
 mod handler;
 mod handler_slots;
 mod handshake;
@@ -63,12 +64,14 @@ pub mod observer;
 pub use sio_core::protocol;
 pub mod serve;
 mod server;
+mod server_inner;
 mod socket;
 
-pub use adapter::{Adapter, LocalAdapter};
+pub use adapter::{Adapter, DynAdapter, LocalAdapter};
 pub use broadcast::{BroadcastOperator, RemoteSocket};
 pub use error::{AckError, ConnectError, EmitError, JoinError};
-pub use handler::{AckSender, BoxFuture, Data, Event, EventHandler};
+pub use event::{AckSender, BoxFuture, Data, Event};
+pub use handler::EventHandler;
 
 /// The marker types that tell apart the shapes of [`EventHandler`] closures (raw event, typed
 /// data, typed data with an ack). Inference picks them; they are named here for signatures

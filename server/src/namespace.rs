@@ -8,30 +8,30 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::adapter::{
-    Adapter, AdapterError, ClusterResponse, LocalAdapter, LocalAdapterBuilder, Room, ServerEvent,
-    ServerEventReply, SocketRegistry,
+    Adapter, AdapterError, ClusterResponse, DynAdapter, LocalAdapter, LocalAdapterBuilder, Room,
+    ServerEvent, ServerEventReply, SocketRegistry,
 };
 use crate::config::ServerConfig;
 use crate::error::ConnectError;
-use crate::handler::{BoxFuture, BoxedEventHandler, EventHandler, boxed};
+use crate::event::BoxFuture;
 use crate::metrics::Metrics;
 use crate::observer::{Observer, ObserverSlot};
 use crate::protocol::{ParserKind, Payload};
-use crate::socket::Socket;
+use crate::socket::{BoxedEventHandler, Socket};
 
-type ConnectHandler<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<()> + Send + Sync>;
-type Middleware<A> = Arc<dyn Fn(Socket<A>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+type ConnectHandler = Arc<dyn Fn(Socket) -> BoxFuture<()> + Send + Sync>;
+type Middleware = Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 
 /// The connect handler and middlewares of a namespace (shared by the children of a dynamic
 /// namespace).
-pub(crate) struct NsHandlers<A: Adapter> {
-    connect: RwLock<Option<ConnectHandler<A>>>,
-    middlewares: RwLock<Vec<Middleware<A>>>,
+pub(crate) struct NsHandlers {
+    connect: RwLock<Option<ConnectHandler>>,
+    middlewares: RwLock<Vec<Middleware>>,
     /// Event handlers shared by every socket of the namespace.
-    events: RwLock<HashMap<String, BoxedEventHandler<A>>>,
+    events: RwLock<HashMap<String, BoxedEventHandler>>,
 }
 
-impl<A: Adapter> Default for NsHandlers<A> {
+impl Default for NsHandlers {
     fn default() -> Self {
         NsHandlers {
             connect: RwLock::new(None),
@@ -41,17 +41,17 @@ impl<A: Adapter> Default for NsHandlers<A> {
     }
 }
 
-impl<A: Adapter> NsHandlers<A> {
+impl NsHandlers {
     pub(crate) fn set_connect<F, Fut>(&self, handler: F)
     where
-        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         *self.connect.write().unwrap_or_else(|e| e.into_inner()) =
             Some(Arc::new(move |s| Box::pin(handler(s))));
     }
 
-    pub(crate) fn event_handler(&self, event: &str) -> Option<BoxedEventHandler<A>> {
+    pub(crate) fn event_handler(&self, event: &str) -> Option<BoxedEventHandler> {
         self.events
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -61,7 +61,7 @@ impl<A: Adapter> NsHandlers<A> {
 
     pub(crate) fn add_middleware<F, Fut>(&self, middleware: F)
     where
-        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
         self.middlewares
@@ -71,32 +71,36 @@ impl<A: Adapter> NsHandlers<A> {
     }
 }
 
-/// Told when a namespace may be idle (no socket, no connect under way).
-pub(crate) type IdleHook<A> = Arc<dyn Fn(&Namespace<A>) + Send + Sync>;
+/// Makes the adapter of a namespace around its local index (the builder's choice of adapter,
+/// with its configuration).
+pub(crate) type AdapterFactory = Arc<dyn Fn(LocalAdapter) -> Arc<dyn DynAdapter> + Send + Sync>;
 
-struct NsInner<A: Adapter> {
+/// Told when a namespace may be idle (no socket, no connect under way).
+pub(crate) type IdleHook = Arc<dyn Fn(&Namespace) + Send + Sync>;
+
+struct NsInner {
     name: Arc<str>,
-    adapter: A,
+    adapter: Arc<dyn DynAdapter>,
     /// The one handle that registers sockets in the adapter's local index.
     registry: SocketRegistry,
-    handlers: Arc<NsHandlers<A>>,
+    handlers: Arc<NsHandlers>,
     request_timeout: Duration,
     metrics: Arc<Metrics>,
     /// Connects under way (from the lookup of the namespace to the socket's registration or
     /// refusal).
     connecting: AtomicUsize,
     /// For a child of a dynamic namespace: schedules its removal once it is idle.
-    on_idle: Option<IdleHook<A>>,
+    on_idle: Option<IdleHook>,
     /// The server's observer, if any.
-    observer: Arc<ObserverSlot<A>>,
+    observer: Arc<ObserverSlot>,
 }
 
 /// A namespace (`/`, `/chat`, ...). Cheap to clone.
-pub struct Namespace<A: Adapter = LocalAdapter> {
-    inner: Arc<NsInner<A>>,
+pub struct Namespace {
+    inner: Arc<NsInner>,
 }
 
-impl<A: Adapter> Clone for Namespace<A> {
+impl Clone for Namespace {
     fn clone(&self) -> Self {
         Namespace {
             inner: self.inner.clone(),
@@ -104,7 +108,7 @@ impl<A: Adapter> Clone for Namespace<A> {
     }
 }
 
-impl<A: Adapter> std::fmt::Debug for Namespace<A> {
+impl std::fmt::Debug for Namespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Namespace")
             .field("name", &self.inner.name)
@@ -112,22 +116,22 @@ impl<A: Adapter> std::fmt::Debug for Namespace<A> {
     }
 }
 
-impl<A: Adapter> Namespace<A> {
+impl Namespace {
     pub(crate) fn new(
         name: &str,
         settings: &ServerConfig,
-        config: &Arc<A::Config>,
-        handlers: Arc<NsHandlers<A>>,
+        factory: &AdapterFactory,
+        handlers: Arc<NsHandlers>,
         metrics: Arc<Metrics>,
-        on_idle: Option<IdleHook<A>>,
-        observer: Arc<ObserverSlot<A>>,
+        on_idle: Option<IdleHook>,
+        observer: Arc<ObserverSlot>,
     ) -> Self {
         let (local, registry) = LocalAdapterBuilder::new(name, settings.parser)
             .max_rooms_per_socket(settings.max_rooms_per_socket)
             .max_room_name_len(settings.max_room_name_len)
             .recovery(settings.connection_state_recovery.clone())
             .build();
-        let adapter = A::new(local, config);
+        let adapter = factory(local);
         let request_timeout = settings.request_timeout;
         let ns = Namespace {
             inner: Arc::new(NsInner {
@@ -170,10 +174,18 @@ impl<A: Adapter> Namespace<A> {
         &self.inner.name
     }
 
-    /// The adapter.
+    /// The adapter, as the object-safe [`DynAdapter`]; [`Namespace::adapter_as`] reaches its
+    /// own type.
     #[must_use]
-    pub fn adapter(&self) -> &A {
-        &self.inner.adapter
+    pub fn adapter(&self) -> &dyn DynAdapter {
+        &*self.inner.adapter
+    }
+
+    /// The adapter as its concrete type `A`, if the server was built with adapter `A` (for what
+    /// a particular adapter offers beyond [`Adapter`]).
+    #[must_use]
+    pub fn adapter_as<A: Adapter>(&self) -> Option<&A> {
+        self.adapter().downcast::<A>()
     }
 
     /// Registers this node's sockets in the adapter's local index.
@@ -191,12 +203,12 @@ impl<A: Adapter> Namespace<A> {
 
     /// The server's observer, if one is set (one atomic load).
     #[inline]
-    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer<A>>> {
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
         self.inner.observer.get()
     }
 
     /// Reports this namespace's joins, leaves and broadcast deliveries to `observer`.
-    pub(crate) fn report_to(&self, observer: Arc<dyn Observer<A>>) {
+    pub(crate) fn report_to(&self, observer: Arc<dyn Observer>) {
         self.registry()
             .observe_index(Arc::new(crate::observer::IndexHooks::new(
                 self.inner.name.clone(),
@@ -209,7 +221,7 @@ impl<A: Adapter> Namespace<A> {
     }
 
     /// Whether `other` is this very namespace (not one of the same name created since).
-    pub(crate) fn same(&self, other: &Namespace<A>) -> bool {
+    pub(crate) fn same(&self, other: &Namespace) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
@@ -219,7 +231,7 @@ impl<A: Adapter> Namespace<A> {
     }
 
     /// A connect to the namespace starts; the guard ends it.
-    pub(crate) fn begin_connect(&self) -> ConnectGuard<A> {
+    pub(crate) fn begin_connect(&self) -> ConnectGuard {
         self.inner.connecting.fetch_add(1, Ordering::AcqRel);
         ConnectGuard(self.clone())
     }
@@ -244,38 +256,24 @@ impl<A: Adapter> Namespace<A> {
     /// registers see them.
     pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
     where
-        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.inner.handlers.set_connect(handler);
         self
     }
 
-    /// Handles `event` for every socket of the namespace (a socket's own handler for the same
-    /// event, registered with [`Socket::on`], takes precedence). Handlers registered here cost
-    /// nothing per socket, unlike handlers registered on each socket in the connect handler.
-    ///
-    /// ```
-    /// use sio_server::{AckSender, Data, Server, Socket};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let io = Server::builder().build();
-    /// io.of("/").on("add", |_s: Socket, Data((a, b)): Data<(i64, i64)>, ack: AckSender| async move {
-    ///     let _ = ack.send(&(a + b));
-    /// });
-    /// # }
-    /// ```
-    pub fn on<M, H: EventHandler<A, M>>(&self, event: impl Into<String>, handler: H) -> &Self {
+    /// Sets the namespace-wide handler of `event` (replacing one set before).
+    pub(crate) fn set_event_handler(&self, event: String, handler: BoxedEventHandler) {
         self.inner
             .handlers
             .events
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(event.into(), boxed(handler));
-        self
+            .insert(event, handler);
     }
 
-    pub(crate) fn event_handler(&self, event: &str) -> Option<BoxedEventHandler<A>> {
+    pub(crate) fn event_handler(&self, event: &str) -> Option<BoxedEventHandler> {
         self.inner.handlers.event_handler(event)
     }
 
@@ -296,7 +294,7 @@ impl<A: Adapter> Namespace<A> {
     /// ```
     pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
     where
-        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
         self.inner.handlers.add_middleware(middleware);
@@ -312,7 +310,7 @@ impl<A: Adapter> Namespace<A> {
     }
 
     /// Runs the middlewares; `Err` is the refusal to send.
-    pub(crate) async fn run_middlewares(&self, socket: &Socket<A>) -> Result<(), ConnectError> {
+    pub(crate) async fn run_middlewares(&self, socket: &Socket) -> Result<(), ConnectError> {
         let middlewares = self
             .inner
             .handlers
@@ -326,7 +324,7 @@ impl<A: Adapter> Namespace<A> {
         Ok(())
     }
 
-    pub(crate) async fn run_connect_handler(&self, socket: &Socket<A>) {
+    pub(crate) async fn run_connect_handler(&self, socket: &Socket) {
         let handler = self
             .inner
             .handlers
@@ -372,9 +370,9 @@ impl<A: Adapter> Namespace<A> {
 }
 
 /// A connect under way to a namespace; dropping it ends the connect (whatever its outcome).
-pub(crate) struct ConnectGuard<A: Adapter>(Namespace<A>);
+pub(crate) struct ConnectGuard(Namespace);
 
-impl<A: Adapter> Drop for ConnectGuard<A> {
+impl Drop for ConnectGuard {
     fn drop(&mut self) {
         self.0.inner.connecting.fetch_sub(1, Ordering::AcqRel);
         self.0.check_idle();

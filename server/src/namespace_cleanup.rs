@@ -5,18 +5,17 @@
 
 use std::sync::Arc;
 
-use crate::adapter::Adapter;
-use crate::handler::BoxFuture;
+use crate::event::BoxFuture;
 use crate::metrics::add;
 use crate::namespace::{IdleHook, Namespace};
-use crate::server::ServerInner;
+use crate::server_inner::ServerInner;
 
-impl<A: Adapter> ServerInner<A> {
+impl ServerInner {
     /// The hook of a child namespace: when it may be idle, check again after the grace period.
-    pub(crate) fn idle_hook(&self) -> IdleHook<A> {
+    pub(crate) fn idle_hook(&self) -> IdleHook {
         let server = self.me.clone();
         let grace = self.config.empty_namespace_grace;
-        Arc::new(move |ns: &Namespace<A>| {
+        Arc::new(move |ns: &Namespace| {
             let server = server.clone();
             let ns = ns.clone();
             tokio::spawn(async move {
@@ -29,7 +28,7 @@ impl<A: Adapter> ServerInner<A> {
     }
 
     /// Removes `ns` if it is still registered and idle, and tells its adapter.
-    fn remove_if_idle(&self, ns: &Namespace<A>) {
+    fn remove_if_idle(&self, ns: &Namespace) {
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
         let registered = namespaces
             .get(ns.name())

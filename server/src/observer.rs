@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::adapter::{Adapter, IndexObserver, SocketInfo};
+use crate::adapter::{IndexObserver, SocketInfo};
 use crate::engine::Sid;
 use crate::namespace::Namespace;
 use crate::protocol::{Packet, PacketType, Payload};
@@ -18,16 +18,16 @@ use crate::socket::{DisconnectReason, Socket};
 
 /// Told of what happens in a server. Every method has an empty default: implement only what
 /// you need.
-pub trait Observer<A: Adapter>: Send + Sync + 'static {
+pub trait Observer: Send + Sync + 'static {
     /// A namespace was created on this node (also called, at [`crate::Server::observe`], for
     /// each namespace that already exists).
-    fn namespace_created(&self, _ns: &Namespace<A>) {}
+    fn namespace_created(&self, _ns: &Namespace) {}
 
     /// A socket connected (after the middlewares accepted it, before its connect handler).
-    fn socket_connected(&self, _socket: &Socket<A>) {}
+    fn socket_connected(&self, _socket: &Socket) {}
 
     /// A socket left its namespace.
-    fn socket_disconnected(&self, _socket: &Socket<A>, _reason: DisconnectReason) {}
+    fn socket_disconnected(&self, _socket: &Socket, _reason: DisconnectReason) {}
 
     /// A local socket joined a room (by [`Socket::join`] or by a selector, from any node). The
     /// socket's own room is not reported. Called under the room index's lock.
@@ -38,7 +38,7 @@ pub trait Observer<A: Adapter>: Send + Sync + 'static {
     fn room_left(&self, _nsp: &str, _room: &str, _sid: Sid) {}
 
     /// A socket received an event (whether or not a handler takes it).
-    fn event_received(&self, _socket: &Socket<A>, _event: &str, _payload: &Payload) {}
+    fn event_received(&self, _socket: &Socket, _event: &str, _payload: &Payload) {}
 
     /// An event was sent to local socket `sid` of namespace `nsp`: by [`Socket::emit`],
     /// [`Socket::emit_payload`] or [`Socket::emit_with_ack`], or by a broadcast (from any
@@ -48,23 +48,23 @@ pub trait Observer<A: Adapter>: Send + Sync + 'static {
 
     /// A socket's connection moved from polling to WebSocket ([`Socket::transport`] tells
     /// the new one).
-    fn transport_changed(&self, _socket: &Socket<A>) {}
+    fn transport_changed(&self, _socket: &Socket) {}
 
     /// A socket's data was replaced with [`Socket::set_data`].
-    fn data_changed(&self, _socket: &Socket<A>) {}
+    fn data_changed(&self, _socket: &Socket) {}
 
     /// Describes a local socket for `fetch_sockets` (any node's): the observer may add to
     /// `info.data` what other nodes' observers need to know of the socket. Called under the
     /// room index's lock: do not call [`Socket::rooms`] or join/leave here.
-    fn describe(&self, _socket: &Socket<A>, _info: &mut SocketInfo) {}
+    fn describe(&self, _socket: &Socket, _info: &mut SocketInfo) {}
 }
 
 /// The observer slot of one server, shared by its namespaces and sockets.
-pub(crate) struct ObserverSlot<A: Adapter> {
-    cell: OnceLock<Arc<dyn Observer<A>>>,
+pub(crate) struct ObserverSlot {
+    cell: OnceLock<Arc<dyn Observer>>,
 }
 
-impl<A: Adapter> Default for ObserverSlot<A> {
+impl Default for ObserverSlot {
     fn default() -> Self {
         ObserverSlot {
             cell: OnceLock::new(),
@@ -72,15 +72,15 @@ impl<A: Adapter> Default for ObserverSlot<A> {
     }
 }
 
-impl<A: Adapter> ObserverSlot<A> {
+impl ObserverSlot {
     /// The observer, if one is set.
     #[inline]
-    pub(crate) fn get(&self) -> Option<&Arc<dyn Observer<A>>> {
+    pub(crate) fn get(&self) -> Option<&Arc<dyn Observer>> {
         self.cell.get()
     }
 
     /// Sets the observer; `false` when one was already set.
-    pub(crate) fn set(&self, observer: Arc<dyn Observer<A>>) -> bool {
+    pub(crate) fn set(&self, observer: Arc<dyn Observer>) -> bool {
         self.cell.set(observer).is_ok()
     }
 }
@@ -91,18 +91,18 @@ impl<A: Adapter> ObserverSlot<A> {
 pub struct ObserverAlreadySet;
 
 /// The observer's hooks at one namespace's room index.
-pub(crate) struct IndexHooks<A: Adapter> {
+pub(crate) struct IndexHooks {
     nsp: Arc<str>,
-    observer: Arc<dyn Observer<A>>,
+    observer: Arc<dyn Observer>,
 }
 
-impl<A: Adapter> IndexHooks<A> {
-    pub(crate) fn new(nsp: Arc<str>, observer: Arc<dyn Observer<A>>) -> Self {
+impl IndexHooks {
+    pub(crate) fn new(nsp: Arc<str>, observer: Arc<dyn Observer>) -> Self {
         IndexHooks { nsp, observer }
     }
 }
 
-impl<A: Adapter> IndexObserver for IndexHooks<A> {
+impl IndexObserver for IndexHooks {
     fn membership(&self, room: &str, sid: Sid, joined: bool) {
         if joined {
             self.observer.room_joined(&self.nsp, room, sid);

@@ -4,142 +4,36 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
 
-use crate::adapter::{Adapter, AdapterError, ClusterResponse, LocalAdapter, RecoveryConfig, Room};
-use crate::client::{Client, SioHandler};
+use crate::adapter::{
+    Adapter, AdapterError, ClusterResponse, DynAdapter, LocalAdapter, RecoveryConfig, Room,
+};
+use crate::client::SioHandler;
 use crate::config::ServerConfig;
 use crate::connect_timeout::ConnectTimeouts;
 use crate::engine::{Body, CloseReason, CorsConfig, Engine};
 use crate::error::ConnectError;
-use crate::handler::BoxFuture;
+use crate::event::BoxFuture;
 use crate::metrics::Metrics;
-use crate::metrics::add;
-use crate::namespace::{ConnectGuard, IdleHook, Namespace, NsHandlers};
-use crate::observer::{Observer, ObserverAlreadySet, ObserverSlot};
+use crate::namespace::{AdapterFactory, Namespace, NsHandlers};
+use crate::observer::{Observer, ObserverAlreadySet};
 use crate::protocol::{ParserKind, Payload};
+use crate::server_inner::ServerInner;
 use crate::socket::Socket;
-
-type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-
-/// Why a CONNECT found no namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum NamespaceRefusal {
-    /// No namespace of that name, and no dynamic namespace matches it.
-    #[error("Invalid namespace")]
-    Unknown,
-    /// The node holds `max_namespaces` namespaces.
-    #[error("Too many namespaces")]
-    TooMany,
-}
-
-pub(crate) struct ServerInner<A: Adapter> {
-    pub(crate) me: Weak<ServerInner<A>>,
-    pub(crate) config: ServerConfig,
-    adapter_config: Arc<A::Config>,
-    pub(crate) namespaces: RwLock<HashMap<String, Namespace<A>>>,
-    dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers<A>>)>>,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) connect_timeouts: Arc<ConnectTimeouts<Client<A>>>,
-    observer: Arc<ObserverSlot<A>>,
-}
-
-impl<A: Adapter> ServerInner<A> {
-    fn of(&self, name: &str) -> Namespace<A> {
-        if let Some(ns) = self.read_namespaces().get(name) {
-            return ns.clone();
-        }
-        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        namespaces
-            .entry(name.to_owned())
-            .or_insert_with(|| self.create(name, Arc::default(), None))
-            .clone()
-    }
-
-    fn create(
-        &self,
-        name: &str,
-        handlers: Arc<NsHandlers<A>>,
-        on_idle: Option<IdleHook<A>>,
-    ) -> Namespace<A> {
-        let ns = Namespace::new(
-            name,
-            &self.config,
-            &self.adapter_config,
-            handlers,
-            self.metrics.clone(),
-            on_idle,
-            self.observer.clone(),
-        );
-        if let Some(observer) = self.observer.get() {
-            ns.report_to(observer.clone());
-            observer.namespace_created(&ns);
-        }
-        ns
-    }
-
-    /// The observer, if one is set.
-    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer<A>>> {
-        self.observer.get()
-    }
-
-    fn read_namespaces(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Namespace<A>>> {
-        self.namespaces.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The namespace a CONNECT addresses (a registered one, or a new child of a matching
-    /// dynamic namespace), with the connect under way: the namespace is not removed before the
-    /// guard drops.
-    pub(crate) fn namespace_for(
-        &self,
-        name: &str,
-    ) -> Result<(Namespace<A>, ConnectGuard<A>), NamespaceRefusal> {
-        if let Some(ns) = self.read_namespaces().get(name) {
-            // Under the lock: a removal (under the write lock) sees the connect under way.
-            let guard = ns.begin_connect();
-            return Ok((ns.clone(), guard));
-        }
-        let handlers = self
-            .dynamic
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|(matches, _)| matches(name))
-            .map(|(_, handlers)| handlers.clone())
-            .ok_or(NamespaceRefusal::Unknown)?;
-        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(ns) = namespaces.get(name) {
-            let guard = ns.begin_connect();
-            return Ok((ns.clone(), guard));
-        }
-        if namespaces.len() >= self.config.max_namespaces {
-            add(&self.metrics.namespaces_refused, 1);
-            tracing::warn!(
-                nsp = name,
-                limit = self.config.max_namespaces,
-                "namespace limit reached; connect refused"
-            );
-            return Err(NamespaceRefusal::TooMany);
-        }
-        let ns = self.create(name, handlers, Some(self.idle_hook()));
-        namespaces.insert(name.to_owned(), ns.clone());
-        let guard = ns.begin_connect();
-        Ok((ns, guard))
-    }
-}
 
 /// Builds a [`Server`]. Every setter documents its default.
 #[must_use]
-pub struct ServerBuilder<A: Adapter = LocalAdapter> {
+pub struct ServerBuilder {
     config: ServerConfig,
-    adapter_config: Arc<A::Config>,
+    adapter: AdapterFactory,
 }
 
-impl<A: Adapter> std::fmt::Debug for ServerBuilder<A> {
+impl std::fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("config", &self.config)
@@ -147,7 +41,7 @@ impl<A: Adapter> std::fmt::Debug for ServerBuilder<A> {
     }
 }
 
-impl<A: Adapter> ServerBuilder<A> {
+impl ServerBuilder {
     /// Replaces the whole configuration.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -310,22 +204,20 @@ impl<A: Adapter> ServerBuilder<A> {
         self
     }
 
-    /// Uses adapter `B` (default: [`LocalAdapter`]) with its configuration.
-    pub fn adapter<B: Adapter>(self, config: B::Config) -> ServerBuilder<B> {
-        ServerBuilder {
-            config: self.config,
-            adapter_config: Arc::new(config),
-        }
+    /// Uses adapter `A` (default: [`LocalAdapter`]) with its configuration: each namespace
+    /// gets an `A`, which the server holds as an `Arc<dyn DynAdapter>`.
+    pub fn adapter<A: Adapter>(mut self, config: A::Config) -> ServerBuilder {
+        self.adapter = factory::<A>(Arc::new(config));
+        self
     }
 
     /// Builds the server. Call it inside a tokio runtime.
-    pub fn build(self) -> Server<A> {
+    pub fn build(self) -> Server {
         let inner = Arc::new_cyclic(|me| ServerInner {
             me: me.clone(),
-            connect_timeouts: ConnectTimeouts::new(self.config.connect_timeout),
             observer: Arc::default(),
             config: self.config,
-            adapter_config: self.adapter_config,
+            adapter: self.adapter,
             namespaces: RwLock::new(HashMap::new()),
             dynamic: RwLock::new(Vec::new()),
             metrics: Arc::default(),
@@ -334,6 +226,7 @@ impl<A: Adapter> ServerBuilder<A> {
             inner.config.engine.clone(),
             SioHandler {
                 server: inner.clone(),
+                connect_timeouts: ConnectTimeouts::new(inner.config.connect_timeout),
             },
             inner.metrics.clone(),
         );
@@ -358,12 +251,12 @@ impl<A: Adapter> ServerBuilder<A> {
 /// });
 /// # }
 /// ```
-pub struct Server<A: Adapter = LocalAdapter> {
-    inner: Arc<ServerInner<A>>,
-    engine: Arc<Engine<SioHandler<A>>>,
+pub struct Server {
+    inner: Arc<ServerInner>,
+    engine: Arc<Engine<SioHandler>>,
 }
 
-impl<A: Adapter> Clone for Server<A> {
+impl Clone for Server {
     fn clone(&self) -> Self {
         Server {
             inner: self.inner.clone(),
@@ -372,7 +265,7 @@ impl<A: Adapter> Clone for Server<A> {
     }
 }
 
-impl<A: Adapter> std::fmt::Debug for Server<A> {
+impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("config", &self.inner.config)
@@ -380,32 +273,37 @@ impl<A: Adapter> std::fmt::Debug for Server<A> {
     }
 }
 
-impl Server<LocalAdapter> {
+impl Server {
     /// A builder with the defaults and the in-memory adapter.
-    pub fn builder() -> ServerBuilder<LocalAdapter> {
+    pub fn builder() -> ServerBuilder {
         ServerBuilder {
             config: ServerConfig::default(),
-            adapter_config: Arc::new(()),
+            adapter: factory::<LocalAdapter>(Arc::new(())),
         }
     }
 }
 
-/// A family of namespaces created on demand when a client connects to a matching name.
-pub struct DynamicNamespace<A: Adapter = crate::adapter::LocalAdapter> {
-    handlers: Arc<NsHandlers<A>>,
+/// The factory of adapter `A`'s namespaces, around `config`.
+fn factory<A: Adapter>(config: Arc<A::Config>) -> AdapterFactory {
+    Arc::new(move |local| Arc::new(A::new(local, &config)) as Arc<dyn DynAdapter>)
 }
 
-impl<A: Adapter> std::fmt::Debug for DynamicNamespace<A> {
+/// A family of namespaces created on demand when a client connects to a matching name.
+pub struct DynamicNamespace {
+    handlers: Arc<NsHandlers>,
+}
+
+impl std::fmt::Debug for DynamicNamespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DynamicNamespace")
     }
 }
 
-impl<A: Adapter> DynamicNamespace<A> {
+impl DynamicNamespace {
     /// The connect handler of every child namespace.
     pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
     where
-        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.handlers.set_connect(handler);
@@ -415,7 +313,7 @@ impl<A: Adapter> DynamicNamespace<A> {
     /// A connect middleware of every child namespace.
     pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
     where
-        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
         self.handlers.add_middleware(middleware);
@@ -423,23 +321,23 @@ impl<A: Adapter> DynamicNamespace<A> {
     }
 }
 
-impl<A: Adapter> Server<A> {
+impl Server {
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
     }
 
     /// The namespace `name`, created if needed.
-    pub fn of(&self, name: &str) -> Namespace<A> {
+    pub fn of(&self, name: &str) -> Namespace {
         self.inner.of(name)
     }
 
     /// Namespaces whose names satisfy `matches`, created when a client first connects to one.
-    pub fn of_dynamic<F>(&self, matches: F) -> DynamicNamespace<A>
+    pub fn of_dynamic<F>(&self, matches: F) -> DynamicNamespace
     where
         F: Fn(&str) -> bool + Send + Sync + 'static,
     {
-        let handlers: Arc<NsHandlers<A>> = Arc::default();
+        let handlers: Arc<NsHandlers> = Arc::default();
         self.inner
             .dynamic
             .write()
@@ -449,12 +347,12 @@ impl<A: Adapter> Server<A> {
     }
 
     /// Namespaces whose names match `regex` (like Node's `io.of(/^\/room-\d+$/)`).
-    pub fn of_regex(&self, regex: regex::Regex) -> DynamicNamespace<A> {
+    pub fn of_regex(&self, regex: regex::Regex) -> DynamicNamespace {
         self.of_dynamic(move |name| regex.is_match(name))
     }
 
     /// The namespace `name`, if it exists now (unlike [`Server::of`], never creates it).
-    pub fn namespace(&self, name: &str) -> Option<Namespace<A>> {
+    pub fn namespace(&self, name: &str) -> Option<Namespace> {
         self.inner.read_namespaces().get(name).cloned()
     }
 
@@ -466,12 +364,11 @@ impl<A: Adapter> Server<A> {
     /// Sets the server's [`Observer`] (see [`crate::observer`]): from now on it is told of
     /// every namespace, socket, room change and event; it is first told of the namespaces that
     /// exist already. A server has at most one observer.
-    pub fn observe(&self, observer: Arc<dyn Observer<A>>) -> Result<(), ObserverAlreadySet> {
+    pub fn observe(&self, observer: Arc<dyn Observer>) -> Result<(), ObserverAlreadySet> {
         if !self.inner.observer.set(observer.clone()) {
             return Err(ObserverAlreadySet);
         }
-        let namespaces: Vec<Namespace<A>> =
-            self.inner.read_namespaces().values().cloned().collect();
+        let namespaces: Vec<Namespace> = self.inner.read_namespaces().values().cloned().collect();
         for ns in namespaces {
             ns.report_to(observer.clone());
             observer.namespace_created(&ns);
@@ -482,7 +379,7 @@ impl<A: Adapter> Server<A> {
     /// The connect handler of the main namespace `/`.
     pub fn on_connection<F, Fut>(&self, handler: F)
     where
-        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.of("/").on_connection(handler);
@@ -491,7 +388,7 @@ impl<A: Adapter> Server<A> {
     /// A connect middleware of the main namespace.
     pub fn use_middleware<F, Fut>(&self, middleware: F)
     where
-        F: Fn(Socket<A>) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
         self.of("/").use_middleware(middleware);
@@ -560,7 +457,7 @@ impl<A: Adapter> Server<A> {
 
     /// A tower `Service` answering the server's path, to mount in axum or hyper. The peer
     /// address is read from a `SocketAddr` request extension when there is one.
-    pub fn service(&self) -> SocketIoService<A> {
+    pub fn service(&self) -> SocketIoService {
         SocketIoService {
             server: self.clone(),
         }
@@ -598,8 +495,7 @@ impl<A: Adapter> Server<A> {
         self.engine
             .shutdown(CloseReason::ServerShutdown, Duration::from_secs(5))
             .await;
-        let namespaces: Vec<Namespace<A>> =
-            self.inner.read_namespaces().values().cloned().collect();
+        let namespaces: Vec<Namespace> = self.inner.read_namespaces().values().cloned().collect();
         for ns in namespaces {
             ns.adapter().close().await;
         }
@@ -615,11 +511,11 @@ pub(crate) fn not_found() -> Response<Body> {
 }
 
 /// The server as a tower `Service`.
-pub struct SocketIoService<A: Adapter = crate::adapter::LocalAdapter> {
-    server: Server<A>,
+pub struct SocketIoService {
+    server: Server,
 }
 
-impl<A: Adapter> Clone for SocketIoService<A> {
+impl Clone for SocketIoService {
     fn clone(&self) -> Self {
         SocketIoService {
             server: self.server.clone(),
@@ -627,15 +523,14 @@ impl<A: Adapter> Clone for SocketIoService<A> {
     }
 }
 
-impl<A: Adapter> std::fmt::Debug for SocketIoService<A> {
+impl std::fmt::Debug for SocketIoService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SocketIoService")
     }
 }
 
-impl<A, B> tower_service::Service<Request<B>> for SocketIoService<A>
+impl<B> tower_service::Service<Request<B>> for SocketIoService
 where
-    A: Adapter,
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,

@@ -12,11 +12,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::adapter::{Adapter, BroadcastOptions, LocalSocket, Room, SessionState, SocketInfo};
-use crate::client::Client;
+use crate::adapter::{BroadcastOptions, LocalSocket, Room, SessionState, SocketInfo};
 use crate::engine::{Frame, Session, Sid, Transport};
 use crate::error::{AckError, EmitError, JoinError};
-use crate::handler::{AckSender, BoxFuture, BoxedEventHandler, Event, EventHandler, boxed};
+use crate::event::{AckSender, BoxFuture, Event};
 use crate::handler_slots::HandlerSlots;
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
@@ -24,12 +23,12 @@ use crate::protocol::{Packet, PacketType, Payload};
 
 /// A done join; `.await` it to wait until the cluster delivers the rooms' messages to this
 /// node (see [`Socket::join`]). Dropping it is fine.
-pub struct Joined<A: Adapter = crate::adapter::LocalAdapter> {
-    ns: Namespace<A>,
+pub struct Joined {
+    ns: Namespace,
     rooms: Vec<Room>,
 }
 
-impl<A: Adapter> std::fmt::Debug for Joined<A> {
+impl std::fmt::Debug for Joined {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Joined")
             .field("rooms", &self.rooms)
@@ -37,7 +36,7 @@ impl<A: Adapter> std::fmt::Debug for Joined<A> {
     }
 }
 
-impl<A: Adapter> std::future::IntoFuture for Joined<A> {
+impl std::future::IntoFuture for Joined {
     type Output = ();
     type IntoFuture = BoxFuture<()>;
 
@@ -75,6 +74,13 @@ impl std::fmt::Display for DisconnectReason {
     }
 }
 
+/// The connection a socket belongs to, as the socket sees it (the client implements it): told
+/// when the socket leaves its namespace.
+pub(crate) trait SocketOwner: Send + Sync {
+    /// Forgets the namespace slot of socket `id`, which left `nsp`.
+    fn forget_socket(&self, nsp: &str, id: Sid);
+}
+
 /// Who a new socket is: a fresh id, or the id and session of a restored one.
 pub(crate) struct Identity {
     pub(crate) id: Sid,
@@ -93,19 +99,22 @@ struct Held {
     volatile: bool,
 }
 
-type DisconnectHandler<A> = Arc<dyn Fn(Socket<A>, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+/// A stored event handler (see `handler.rs` for what user code registers).
+pub(crate) type BoxedEventHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<()> + Send + Sync>;
 
-pub(crate) struct SocketInner<A: Adapter> {
-    me: Weak<SocketInner<A>>,
-    client: Weak<Client<A>>,
+type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+
+pub(crate) struct SocketInner {
+    me: Weak<SocketInner>,
+    client: Weak<dyn SocketOwner>,
     id: Sid,
-    ns: Namespace<A>,
+    ns: Namespace,
     session: Arc<Session>,
     nsp: Arc<str>,
     handshake: Handshake,
-    handlers: RwLock<HashMap<String, BoxedEventHandler<A>>>,
-    catch_all: RwLock<Option<BoxedEventHandler<A>>>,
-    on_disconnect: Mutex<Vec<DisconnectHandler<A>>>,
+    handlers: RwLock<HashMap<String, BoxedEventHandler>>,
+    catch_all: RwLock<Option<BoxedEventHandler>>,
+    on_disconnect: Mutex<Vec<DisconnectHandler>>,
     acks: Mutex<HashMap<u64, oneshot::Sender<Payload>>>,
     next_ack: AtomicU64,
     connected: AtomicBool,
@@ -120,11 +129,11 @@ pub(crate) struct SocketInner<A: Adapter> {
 }
 
 /// A client connected to a namespace. Cheap to clone.
-pub struct Socket<A: Adapter = crate::adapter::LocalAdapter> {
-    pub(crate) inner: Arc<SocketInner<A>>,
+pub struct Socket {
+    pub(crate) inner: Arc<SocketInner>,
 }
 
-impl<A: Adapter> Clone for Socket<A> {
+impl Clone for Socket {
     fn clone(&self) -> Self {
         Socket {
             inner: self.inner.clone(),
@@ -132,7 +141,7 @@ impl<A: Adapter> Clone for Socket<A> {
     }
 }
 
-impl<A: Adapter> std::fmt::Debug for Socket<A> {
+impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Socket")
             .field("id", &self.inner.id)
@@ -141,10 +150,10 @@ impl<A: Adapter> std::fmt::Debug for Socket<A> {
     }
 }
 
-impl<A: Adapter> Socket<A> {
+impl Socket {
     pub(crate) fn new(
-        ns: Namespace<A>,
-        client: Weak<Client<A>>,
+        ns: Namespace,
+        client: Weak<dyn SocketOwner>,
         session: Arc<Session>,
         handshake: Handshake,
         identity: Identity,
@@ -153,7 +162,7 @@ impl<A: Adapter> Socket<A> {
         let nsp = ns.name_arc().clone();
         let replaying = identity.recovered;
         Socket {
-            inner: Arc::new_cyclic(|me: &Weak<SocketInner<A>>| SocketInner {
+            inner: Arc::new_cyclic(|me: &Weak<SocketInner>| SocketInner {
                 me: me.clone(),
                 client,
                 id: identity.id,
@@ -192,7 +201,7 @@ impl<A: Adapter> Socket<A> {
 
     /// The namespace.
     #[must_use]
-    pub fn namespace(&self) -> &Namespace<A> {
+    pub fn namespace(&self) -> &Namespace {
         &self.inner.ns
     }
 
@@ -221,51 +230,28 @@ impl<A: Adapter> Socket<A> {
         self.inner.connected.load(Ordering::Acquire)
     }
 
-    /// Handles event `event` (see [`EventHandler`] for the accepted shapes). A second handler
-    /// for the same event replaces the first.
-    ///
-    /// ```
-    /// use serde::Deserialize;
-    /// use sio_server::{AckSender, Data, Event, Payload, Socket};
-    ///
-    /// #[derive(Deserialize)]
-    /// struct Move { x: i32, y: i32 }
-    ///
-    /// fn setup(socket: &Socket) {
-    ///     // Typed first argument, with the ack.
-    ///     socket.on("move", |s: Socket, Data(m): Data<Move>, ack: AckSender| async move {
-    ///         let _ = ack.send(&(m.x + m.y));
-    ///     });
-    ///     // The raw event: every argument, binary attachments included.
-    ///     socket.on("upload", |_s: Socket, event: Event| async move {
-    ///         let size: usize = event.payload.attachments.iter().map(|b| b.len()).sum();
-    ///         let _ = event.ack.send(&size);
-    ///     });
-    ///     // Binary in an emit.
-    ///     let _ = socket.emit_payload("file", Payload::new().binary(vec![1u8, 2, 3]));
-    /// }
-    /// ```
-    pub fn on<M, H: EventHandler<A, M>>(&self, event: impl Into<String>, handler: H) {
+    /// Sets the handler of `event` (replacing one set before).
+    pub(crate) fn set_handler(&self, event: String, handler: BoxedEventHandler) {
         self.inner
             .handlers
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(event.into(), boxed(handler));
+            .insert(event, handler);
     }
 
-    /// Handles every event that has no handler of its own.
-    pub fn on_any<M, H: EventHandler<A, M>>(&self, handler: H) {
+    /// Sets the handler of every event without one of its own.
+    pub(crate) fn set_catch_all(&self, handler: BoxedEventHandler) {
         *self
             .inner
             .catch_all
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(boxed(handler));
+            .unwrap_or_else(|e| e.into_inner()) = Some(handler);
     }
 
     /// Runs `handler` when the socket disconnects, with the reason.
     pub fn on_disconnect<F, Fut>(&self, handler: F)
     where
-        F: Fn(Socket<A>, DisconnectReason) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.inner
@@ -366,7 +352,7 @@ impl<A: Adapter> Socket<A> {
     /// of it). The membership is effective at once on this node; `.await` the returned
     /// [`Joined`] to also wait until messages other nodes publish to these rooms reach this
     /// node (with an adapter that subscribes per room), e.g. before acknowledging the join.
-    pub fn join<I, R>(&self, rooms: I) -> Joined<A>
+    pub fn join<I, R>(&self, rooms: I) -> Joined
     where
         I: IntoIterator<Item = R>,
         R: Into<Room>,
@@ -561,7 +547,7 @@ impl<A: Adapter> Socket<A> {
     }
 }
 
-impl<A: Adapter> SocketInner<A> {
+impl SocketInner {
     fn session_state(&self, pid: &str) -> SessionState {
         SessionState {
             sid: self.id.to_string(),
@@ -698,12 +684,12 @@ impl<A: Adapter> SocketInner<A> {
 }
 
 /// Forgets an awaited ack when dropped.
-struct PendingAck<A: Adapter> {
-    socket: Weak<SocketInner<A>>,
+struct PendingAck {
+    socket: Weak<SocketInner>,
     id: u64,
 }
 
-impl<A: Adapter> Drop for PendingAck<A> {
+impl Drop for PendingAck {
     fn drop(&mut self) {
         if let Some(socket) = self.socket.upgrade() {
             socket.forget_ack(self.id);
@@ -711,7 +697,7 @@ impl<A: Adapter> Drop for PendingAck<A> {
     }
 }
 
-impl<A: Adapter> LocalSocket for SocketInner<A> {
+impl LocalSocket for SocketInner {
     fn id(&self) -> Sid {
         self.id
     }

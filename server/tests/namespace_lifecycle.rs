@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::sio::RawClient;
-use sio_server::{Adapter, Server, Socket};
+use sio_server::{Server, Socket};
 
 fn room_namespaces() -> regex::Regex {
     regex::Regex::new(r"^/room-\d+$").unwrap()

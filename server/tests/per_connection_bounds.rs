@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::sio::RawClient;
 use sio_server::engine::{CloseReason, Engine, EngineConfig, EngineHandler, Message, Session};
-use sio_server::{Adapter, JoinError, Server, Socket};
+use sio_server::{JoinError, Server, Socket};
 
 /// A handler whose sessions take a while to open (as one that loads state would), which
 /// widens the window between the engine's check of `max_connections` and the session's

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use common::sio::RawClient;
 use futures_util::SinkExt;
 use sio_server::protocol::ParserKind;
-use sio_server::{AckError, Adapter, Event, Payload, Server, Socket};
+use sio_server::{AckError, Event, Payload, Server, Socket};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Parses `42<id>[...]` into the ack id.

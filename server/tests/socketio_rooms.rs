@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::sio::RawClient;
-use sio_server::{AckSender, Adapter, Data, Server, Socket};
+use sio_server::{AckSender, Data, Server, Socket};
 
 fn join_app(io: &Server) {
     io.on_connection(|socket: Socket| async move {

@@ -7,12 +7,14 @@
 //! are published for the other nodes to apply to theirs. Requests that wait for other nodes
 //! return what arrived and name the nodes that did not answer.
 
+mod dyn_adapter;
 mod join;
 mod local;
 pub mod recovery;
 mod registry;
 mod server_event;
 
+pub use dyn_adapter::{AdapterFuture, DynAdapter};
 pub use join::JoinError;
 
 use std::collections::BTreeSet;

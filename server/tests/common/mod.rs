@@ -259,9 +259,7 @@ async fn http_bytes_on(
 }
 
 /// Serves a Socket.IO server on a free port until the returned guard is dropped.
-pub async fn serve_io<A: sio_server::Adapter>(
-    io: &sio_server::Server<A>,
-) -> (std::net::SocketAddr, StopGuard) {
+pub async fn serve_io(io: &sio_server::Server) -> (std::net::SocketAddr, StopGuard) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
