@@ -105,7 +105,7 @@ pub trait DynAdapter: Send + Sync + 'static {
         session: &'a SessionState,
         offset: &'a str,
     ) -> AdapterFuture<'a, Vec<MissedPacket>>;
-    /// The adapter as `Any`, to reach its own type (see [`downcast`](dyn DynAdapter::downcast)).
+    /// The adapter as `Any`, to reach its own type (see `downcast` on `dyn DynAdapter`).
     fn as_any(&self) -> &dyn Any;
 }
 
