@@ -87,6 +87,7 @@ pub use metrics::Metrics;
 pub use namespace::Namespace;
 pub use observer::{Observer, ObserverAlreadySet};
 pub use protocol::Payload;
+pub use serve::Listener;
 pub use server::{DynamicNamespace, Server, ServerBuilder, SocketIoService};
 pub use socket::{Joined, Socket};
 
