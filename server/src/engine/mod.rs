@@ -38,8 +38,8 @@ pub use error::EngineError;
 pub use forward::{FORWARDED_HEADER, ForwardingConfig};
 pub use request::RequestInfo;
 pub use server::Body;
-pub use session::{CloseReason, Transport};
-pub use sio_core::engine::{InvalidSid, NodeTag, OwnerDirectory, Sid};
+pub use session::Transport;
+pub use sio_core::engine::{CloseReason, InvalidSid, NodeTag, OwnerDirectory, Sid};
 
 #[cfg(feature = "unstable-engine")]
 pub use http_util::percent_decode;
