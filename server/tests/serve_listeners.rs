@@ -3,59 +3,48 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use sio_server::Server;
 use tokio::sync::oneshot;
 
 /// A polling handshake against `addr` returns the Engine.IO open packet.
-async fn handshakes(addr: std::net::SocketAddr) {
+async fn handshakes(addr: SocketAddr) {
     let (status, body) =
         common::http(addr, "GET", "/socket.io/?EIO=4&transport=polling", b"").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.starts_with("0{\"sid\":"), "{body}");
 }
 
-/// Serves `io` on `listener` until the returned sender is dropped or sent to; returns the task.
-fn spawn_serve(
-    io: &Server,
-    listener: impl sio_server::Listener + Send + 'static,
-) -> (
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
+/// Serves a server on `listener` (bound at `addr`), handshakes through it, then stops it:
+/// `serve` returns `Ok` once its shutdown future resolves.
+async fn serves_then_stops(listener: impl sio_server::Listener + Send + 'static, addr: SocketAddr) {
+    let io = Server::builder().build();
     let (stop, stopped) = oneshot::channel::<()>();
-    let io = io.clone();
     let task = tokio::spawn(async move {
         io.serve(listener, async move {
             let _ = stopped.await;
         })
         .await
     });
-    (stop, task)
+    handshakes(addr).await;
+    let _ = stop.send(());
+    let served = tokio::time::timeout(Duration::from_secs(30), task).await;
+    assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
 }
 
 #[tokio::test]
 async fn serves_on_a_std_listener() {
-    let io = Server::builder().build();
     // Left blocking, as `bind` returns it: the server makes it non-blocking itself.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, task) = spawn_serve(&io, listener);
-    handshakes(addr).await;
-    let _ = stop.send(());
-    let served = tokio::time::timeout(Duration::from_secs(30), task).await;
-    assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
+    serves_then_stops(listener, addr).await;
 }
 
 #[tokio::test]
 async fn serves_on_a_tokio_listener() {
-    let io = Server::builder().build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, task) = spawn_serve(&io, listener);
-    handshakes(addr).await;
-    let _ = stop.send(());
-    let served = tokio::time::timeout(Duration::from_secs(30), task).await;
-    assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
+    serves_then_stops(listener, addr).await;
 }
