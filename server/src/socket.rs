@@ -1,4 +1,4 @@
-//! A socket: one client connected to one namespace.
+//! A socket: one client connected to one namespace; and the `Namespace` handle it holds.
 
 use std::collections::HashMap;
 use std::future::Future;
