@@ -11,7 +11,7 @@ use crate::adapter::{
 use crate::error::EmitError;
 use crate::metrics::add;
 use crate::namespace::Namespace;
-use crate::protocol::{Packet, Payload};
+use crate::protocol::{JsonEvent, Packet, Payload};
 use crate::server::Server;
 use crate::socket::Socket;
 
@@ -109,7 +109,21 @@ impl BroadcastOperator {
     }
 
     /// Emits an event with one serializable argument.
+    ///
+    /// Where the adapter takes it ([`crate::adapter::Adapter::takes_json_events`]: the default
+    /// parser, no observer, no recovery log to write; the in-memory and Redis adapters), the
+    /// value is serialized once, straight into the clients' frame, which the adapter also sends
+    /// on to the cluster; otherwise (or where the bytes could differ: see
+    /// [`JsonEvent::encode`]) it becomes a packet's `Value` tree, as [`Self::emit_payload`].
     pub async fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), EmitError> {
+        let adapter = self.ns.adapter();
+        if adapter.takes_json_events(&self.opts)
+            && let Some(encoded) = JsonEvent::encode(self.ns.name(), event, data)
+        {
+            add(&self.ns.metrics().broadcasts, 1);
+            adapter.broadcast_event(encoded, self.opts).await;
+            return Ok(());
+        }
         self.emit_payload(event, Payload::from_value(data)?).await
     }
 
