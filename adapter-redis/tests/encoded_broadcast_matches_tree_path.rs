@@ -77,13 +77,17 @@ fn options() -> Vec<BroadcastOptions> {
 fn check<T: Serialize + ?Sized>(nsp: &str, event: &str, value: &T) {
     let encoded = JsonEvent::encode(nsp, event, value).expect("the fast path takes it");
     let packet = Packet::event(nsp, event, Payload::from_value(value).unwrap());
+    check_encoded(nsp, event, &encoded, &packet);
+}
+
+fn check_encoded(nsp: &str, event: &str, encoded: &JsonEvent, packet: &Packet) {
     for opts in options() {
-        let fast = wire::encode_broadcast_event("node-1", &encoded, &opts).unwrap();
-        let tree = wire::encode_broadcast("node-1", &packet, &opts);
+        let fast = wire::encode_broadcast_event("node-1", encoded, &opts).unwrap();
+        let tree = wire::encode_broadcast("node-1", packet, &opts);
         assert_eq!(fast, tree, "classic {nsp} {event} {opts:?}");
-        let fast = sharded_wire::encode_broadcast_event("node-1", nsp, &encoded, &opts);
+        let fast = sharded_wire::encode_broadcast_event("node-1", nsp, encoded, &opts);
         let data = json!({
-            "packet": sharded_wire::packet_json(&packet),
+            "packet": sharded_wire::packet_json(packet),
             "opts": sharded_wire::opts_json(&opts, None),
         });
         let tree = sharded_wire::encode("node-1", nsp, MessageType::Broadcast, data, &[]);
@@ -108,6 +112,22 @@ fn classic_and_sharded_messages_are_the_tree_paths() {
     check("/", "unit", &());
     check("/", "none", &Option::<String>::None);
     check("/", "tuple", &(1u8, "two", [3.5f64]));
+    // Payloads (several arguments, or none) encoded once from their trees.
+    for payload in [
+        Payload::new(),
+        Payload::from_value(&values()[14])
+            .and_then(|p| p.arg("two"))
+            .and_then(|p| p.arg(&[0.5, -1.0]))
+            .unwrap(),
+    ] {
+        let encoded = JsonEvent::from_payload("/p", "args", &payload).unwrap();
+        check_encoded(
+            "/p",
+            "args",
+            &encoded,
+            &Packet::event("/p", "args", payload),
+        );
+    }
 }
 
 #[test]

@@ -217,15 +217,27 @@ async fn an_emit_is_serialized_once_where_the_adapter_takes_events() {
     io.local().emit("l", "x").await.unwrap();
     assert_eq!(client.next_text().await, r#"42["l","x"]"#);
     assert_eq!(counts.get(), (0, 3));
-    // Declined by the fast path: the packet, and the tree's bytes.
+    // Declined by the fast path: the tree's bytes (its text, from the tree, encoded once).
     io.to(["room"]).emit("dup", &RepeatedKey).await.unwrap();
     assert_eq!(client.next_text().await, r#"42["dup",{"k":"again"}]"#);
-    assert_eq!(counts.get(), (1, 3));
+    assert_eq!(counts.get(), (0, 4));
+    // A payload: encoded once from its tree without binary, the packet with binary.
+    let payload = Payload::from_value(&1).and_then(|p| p.arg("two")).unwrap();
+    io.to(["room"]).emit_payload("args", payload).await.unwrap();
+    assert_eq!(client.next_text().await, r#"42["args",1,"two"]"#);
+    assert_eq!(counts.get(), (0, 5));
+    let binary = Payload::new().binary(vec![1u8]);
+    io.to(["room"]).emit_payload("bin", binary).await.unwrap();
+    assert_eq!(
+        client.next_text().await,
+        r#"451-["bin",{"_placeholder":true,"num":0}]"#
+    );
+    assert_eq!(counts.get(), (1, 5));
     // Refused by the tree: its error, and nothing sent.
     let refused = std::collections::BTreeMap::from([((1u8, 2u8), 3u8)]);
     let err = io.emit("bad", &refused).await.unwrap_err();
     assert_eq!(err.to_string(), "serialize: key must be a string");
-    assert_eq!(counts.get(), (1, 3));
+    assert_eq!(counts.get(), (1, 5));
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use super::json::decode_json;
 use super::json_msgpack::json_to_msgpack;
 use super::transcode::write_str;
 use super::value_json::write_value_json;
-use super::{Packet, ParseError};
+use super::{Packet, ParseError, Payload};
 use crate::engine::{Frame, Text};
 
 /// An event packet `[event, arg]` without ack id or binary, encoded as its JSON text frame.
@@ -32,6 +32,34 @@ impl JsonEvent {
     /// returns its own errors).
     #[must_use]
     pub fn encode<T: Serialize + ?Sized>(nsp: &str, event: &str, arg: &T) -> Option<Self> {
+        Self::build(nsp, event, |out| {
+            out.push(b',');
+            write_value_json(arg, out)
+        })
+    }
+
+    /// Encodes event `event` of namespace `nsp` with the arguments of `payload`, which has no
+    /// binary attachments (`None` if it has): what [`super::encode_json`] writes for
+    /// `Packet::event(nsp, event, payload)`, from the payload's tree.
+    #[must_use]
+    pub fn from_payload(nsp: &str, event: &str, payload: &Payload) -> Option<Self> {
+        if !payload.attachments.is_empty() {
+            return None;
+        }
+        Self::build(nsp, event, |out| {
+            payload.args.iter().try_for_each(|arg| {
+                out.push(b',');
+                write_value_json(arg, out)
+            })
+        })
+    }
+
+    /// The frame `42` + `nsp,` + `["event"` + what `args` writes + `]`.
+    fn build(
+        nsp: &str,
+        event: &str,
+        args: impl FnOnce(&mut Vec<u8>) -> Option<()>,
+    ) -> Option<Self> {
         let mut out = Vec::with_capacity(64 + nsp.len() + event.len());
         out.extend_from_slice(b"42");
         if nsp != "/" {
@@ -41,8 +69,7 @@ impl JsonEvent {
         let data_start = out.len();
         out.push(b'[');
         write_str(&mut out, event);
-        out.push(b',');
-        write_value_json(arg, &mut out)?;
+        args(&mut out)?;
         out.push(b']');
         // Written only from UTF-8 strings and ASCII.
         let text = String::from_utf8(out).ok()?;
@@ -96,7 +123,7 @@ impl JsonEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Payload, encode_json};
+    use crate::protocol::encode_json;
     use serde_json::json;
 
     #[test]
@@ -117,5 +144,24 @@ mod tests {
             assert_eq!(event.nsp(), nsp);
             assert_eq!(event.to_packet().unwrap(), packet);
         }
+    }
+
+    #[test]
+    fn a_payload_without_binary_is_the_tree_paths() {
+        let payload = Payload::from_value(&json!({"k": [1.5, "é"]}))
+            .and_then(|p| p.arg(&-3))
+            .unwrap();
+        let event = JsonEvent::from_payload("/", "e", &payload).unwrap();
+        let Frame::Text(tree) = encode_json(&Packet::event("/", "e", payload.clone())) else {
+            panic!("a text frame expected");
+        };
+        let Frame::Text(fast) = event.frame() else {
+            panic!("a text frame expected");
+        };
+        assert_eq!(fast, tree);
+        assert_eq!(event.data_json(), r#"["e",{"k":[1.5,"é"]},-3]"#);
+        let no_args = JsonEvent::from_payload("/n", "e", &Payload::new()).unwrap();
+        assert_eq!(no_args.data_json(), r#"["e"]"#);
+        assert!(JsonEvent::from_payload("/", "e", &payload.binary(vec![1u8])).is_none());
     }
 }
