@@ -277,6 +277,8 @@ impl Serialize for LooksRaw {
 fn declines_where_the_tree_could_write_otherwise() {
     // A repeated key, with few keys and with many.
     assert_eq!(check(&Repeated(1)), Outcome::DeclinedTreeEncodes);
+    assert_eq!(check(&Repeated(15)), Outcome::DeclinedTreeEncodes);
+    assert_eq!(check(&Repeated(16)), Outcome::DeclinedTreeEncodes);
     assert_eq!(check(&Repeated(40)), Outcome::DeclinedTreeEncodes);
     // Float keys: the tree formats them its own way.
     let floats: Vec<(f64, u8)> = vec![(1.5, 1)];

@@ -150,7 +150,7 @@ impl<'a> Reader<'a> {
         self.rest = &self.rest[1..];
         let header = out.len();
         out.push(0x90);
-        let mut n = 0u32;
+        let mut n = 0usize;
         if !self.eat(b']') {
             loop {
                 self.value(out)?;
@@ -161,22 +161,20 @@ impl<'a> Reader<'a> {
                 self.literal(b",")?;
             }
         }
-        let mut len = Vec::with_capacity(5);
-        rmp::encode::write_array_len(&mut len, n).ok()?;
-        out.splice(header..=header, len);
-        Some(())
+        set_len(out, header, n, [0x90, 0xdc, 0xdd])
     }
 
     fn object(&mut self, out: &mut Vec<u8>) -> Option<()> {
         self.rest = &self.rest[1..];
         let header = out.len();
         out.push(0x80);
-        let mut keys = Vec::new();
+        let mut keys = Keys::default();
         if !self.eat(b'}') {
             loop {
                 let key = self.string()?;
+                let start = out.len();
                 write_str(out, &key);
-                keys.push(key);
+                keys.insert(out, start)?;
                 self.literal(b":")?;
                 self.value(out)?;
                 if self.eat(b'}') {
@@ -185,17 +183,65 @@ impl<'a> Reader<'a> {
                 self.literal(b",")?;
             }
         }
-        // A repeated key would keep its first place and take the last value in the tree.
-        let n = u32::try_from(keys.len()).ok()?;
-        keys.sort_unstable();
-        if keys.windows(2).any(|w| w[0] == w[1]) {
-            return None;
-        }
-        let mut len = Vec::with_capacity(5);
-        rmp::encode::write_map_len(&mut len, n).ok()?;
-        out.splice(header..=header, len);
-        Some(())
+        set_len(out, header, keys.count, [0x80, 0xde, 0xdf])
     }
+}
+
+/// Puts the header of a container of `n` entries at `header`, where one byte was reserved:
+/// the fix form (`markers[0] | n`) below 16, else the 16- or 32-bit form, as `rmp` writes them.
+fn set_len(out: &mut Vec<u8>, header: usize, n: usize, markers: [u8; 3]) -> Option<()> {
+    if n < 16 {
+        out[header] = markers[0] | u8::try_from(n).ok()?;
+    } else if let Ok(n) = u16::try_from(n) {
+        let [hi, lo] = n.to_be_bytes();
+        out.splice(header..=header, [markers[1], hi, lo]);
+    } else {
+        let [a, b, c, d] = u32::try_from(n).ok()?.to_be_bytes();
+        out.splice(header..=header, [markers[2], a, b, c, d]);
+    }
+    Some(())
+}
+
+/// How many keys of one object are compared one by one before a set of hashes takes over.
+const LINEAR_KEYS: usize = 16;
+
+/// The keys of one object so far, as places of their msgpack in the output: a repeated key
+/// declines (it would keep its first place and take the last value in the tree), and so does,
+/// very rarely, a collision of hashes beyond the first [`LINEAR_KEYS`].
+#[derive(Default)]
+struct Keys {
+    places: [(usize, usize); LINEAR_KEYS],
+    count: usize,
+    hashes: Option<std::collections::HashSet<u64>>,
+}
+
+impl Keys {
+    /// Takes the key written from `start` to the end of `out`; `None` if it was seen.
+    fn insert(&mut self, out: &[u8], start: usize) -> Option<()> {
+        let key = &out[start..];
+        let fresh = if self.count < LINEAR_KEYS {
+            let fresh = !self.places[..self.count]
+                .iter()
+                .any(|&(s, e)| &out[s..e] == key);
+            self.places[self.count] = (start, out.len());
+            fresh
+        } else {
+            let places = &self.places;
+            let hashes = self
+                .hashes
+                .get_or_insert_with(|| places.iter().map(|&(s, e)| hash(&out[s..e])).collect());
+            hashes.insert(hash(key))
+        };
+        self.count += 1;
+        fresh.then_some(())
+    }
+}
+
+fn hash(key: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// A msgpack string, with the smallest header for its length (as `rmpv` writes one).
@@ -257,6 +303,7 @@ mod tests {
             json!({"_placeholder": true, "num": 0}),
             Value::Array(long),
             Value::Object(wide),
+            Value::Object((0..70_000).map(|i| (format!("{i}"), json!(i))).collect()),
         ];
         for case in cases {
             let text = serde_json::to_vec(&case).unwrap();
@@ -271,6 +318,23 @@ mod tests {
         let mut out = Vec::new();
         json_to_msgpack(br#"["\u00e9\ud83d\ude00\/\b\f\r"]"#, &mut out).unwrap();
         assert_eq!(out, tree(&json!(["é😀/\u{8}\u{c}\r"])));
+    }
+
+    #[test]
+    fn a_key_repeated_among_many_declines() {
+        for n in [1, 15, 16, 17, 40] {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+            let text = format!("{{{},\"k0\":0}}", keys.join(","));
+            assert!(
+                json_to_msgpack(text.as_bytes(), &mut Vec::new()).is_none(),
+                "{n}"
+            );
+            let text = format!("{{{}}}", keys.join(","));
+            assert!(
+                json_to_msgpack(text.as_bytes(), &mut Vec::new()).is_some(),
+                "{n}"
+            );
+        }
     }
 
     #[test]

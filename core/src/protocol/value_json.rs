@@ -310,17 +310,26 @@ impl ser::SerializeTupleVariant for Seq<'_> {
     }
 }
 
-/// How many keys of one object are compared one by one before a set takes over.
+/// How many keys of one object are compared one by one before a set of hashes takes over.
 const LINEAR_KEYS: usize = 16;
 
-/// An object being written (in a variant's object when `variant`), with the hashes of its
-/// keys so far: a key whose hash was seen declines (a repeated key, or, very rarely, a
-/// collision, which the tree path then writes all the same).
+/// An object being written (in a variant's object when `variant`), with its keys so far: the
+/// first [`LINEAR_KEYS`] as their places in `out`, compared byte for byte; beyond, their hashes.
+/// A key seen before declines (a repeated key, or, very rarely, a hash collision: the tree path
+/// then writes the object all the same).
 struct Map<'o> {
     out: &'o mut Vec<u8>,
-    keys: Vec<u64>,
-    many: Option<HashSet<u64>>,
+    /// Where each of the first keys (escaped, quotes included) is in `out`.
+    places: [(usize, usize); LINEAR_KEYS],
+    count: usize,
+    hashes: Option<HashSet<u64>>,
     variant: bool,
+}
+
+fn hash(key: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl<'o> Map<'o> {
@@ -328,31 +337,30 @@ impl<'o> Map<'o> {
         out.push(b'{');
         Map {
             out,
-            keys: Vec::new(),
-            many: None,
+            places: [(0, 0); LINEAR_KEYS],
+            count: 0,
+            hashes: None,
             variant,
         }
     }
 
-    /// Writes `"key":` for the key written (escaped) from `start` on, unless it was seen.
+    /// Writes `:` after the key written (escaped) from `start` on, unless it was seen.
     fn seen(&mut self, start: usize) -> Done {
-        let mut hasher = DefaultHasher::new();
-        self.out[start..].hash(&mut hasher);
-        let hash = hasher.finish();
-        let repeated = match &mut self.many {
-            Some(set) => !set.insert(hash),
-            None if self.keys.len() < LINEAR_KEYS => {
-                let repeated = self.keys.contains(&hash);
-                self.keys.push(hash);
-                repeated
-            }
-            None => {
-                let mut set: HashSet<u64> = self.keys.drain(..).collect();
-                let repeated = !set.insert(hash);
-                self.many = Some(set);
-                repeated
-            }
+        let key = &self.out[start..];
+        let repeated = if self.count < LINEAR_KEYS {
+            let repeated = self.places[..self.count]
+                .iter()
+                .any(|&(s, e)| &self.out[s..e] == key);
+            self.places[self.count] = (start, self.out.len());
+            repeated
+        } else {
+            let hashes = self.hashes.get_or_insert_with(|| {
+                let out = &*self.out;
+                self.places.iter().map(|&(s, e)| hash(&out[s..e])).collect()
+            });
+            !hashes.insert(hash(&self.out[start..]))
         };
+        self.count += 1;
         if repeated {
             return Err(Decline);
         }
@@ -361,7 +369,7 @@ impl<'o> Map<'o> {
     }
 
     fn comma(&mut self) {
-        if !self.keys.is_empty() || self.many.is_some() {
+        if self.count > 0 {
             self.out.push(b',');
         }
     }
