@@ -185,6 +185,13 @@ impl RedisCluster {
             closed: AtomicBool::new(false),
         });
         let cluster = RedisCluster { inner };
+        // Set before the first subscription, so that nothing received is dropped.
+        let weak = Arc::downgrade(&cluster.inner);
+        let heartbeats = cluster.heartbeat_channel();
+        cluster
+            .inner
+            .driver
+            .set_on_message(Arc::new(move |message| route(&weak, &heartbeats, &message)));
         cluster
             .inner
             .driver
@@ -199,9 +206,6 @@ impl RedisCluster {
                     .map_or(0, |inner| 1 + live_peers(&inner, None).len())
             }),
         });
-        if let Some(messages) = cluster.inner.driver.take_messages() {
-            tokio::spawn(dispatch(Arc::downgrade(&cluster.inner), messages));
-        }
         tokio::spawn(heartbeat(Arc::downgrade(&cluster.inner)));
         cluster
     }
@@ -581,27 +585,19 @@ pub(crate) fn channel_nsp<'a>(prefix: &str, channel: &'a str) -> Option<&'a str>
     rest.find('#').map(|end| &rest[..end])
 }
 
-/// Routes every received message to the namespace it concerns (a map lookup by the name in
-/// the channel).
-async fn dispatch(weak: Weak<ClusterInner>, mut messages: tokio::sync::mpsc::Receiver<Received>) {
-    let Some(heartbeats) = weak
-        .upgrade()
-        .map(|inner| heartbeat_channel(&inner.config.prefix))
-    else {
+/// Routes a received message to the namespace it concerns (a map lookup by the name in the
+/// channel), on the driver's task that read it.
+fn route(weak: &Weak<ClusterInner>, heartbeats: &str, message: &Received) {
+    let Some(inner) = weak.upgrade() else { return };
+    if message.channel == heartbeats {
+        on_heartbeat(&inner, &message.payload);
         return;
-    };
-    while let Some(message) = messages.recv().await {
-        let Some(inner) = weak.upgrade() else { return };
-        if message.channel == heartbeats {
-            on_heartbeat(&inner, &message.payload);
-            continue;
-        }
-        let state = channel_nsp(&inner.config.prefix, &message.channel)
-            .and_then(|nsp| lock(&inner.namespaces).get(nsp).and_then(Weak::upgrade));
-        if let Some(state) = state {
-            let cluster = RedisCluster { inner };
-            state.on_message(&cluster, &message);
-        }
+    }
+    let state = channel_nsp(&inner.config.prefix, &message.channel)
+        .and_then(|nsp| lock(&inner.namespaces).get(nsp).and_then(Weak::upgrade));
+    if let Some(state) = state {
+        let cluster = RedisCluster { inner };
+        state.on_message(&cluster, message);
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,6 +34,11 @@ pub struct Received {
     /// The payload.
     pub payload: Bytes,
 }
+
+/// What a driver calls with every message it receives, on the task that read it from the
+/// connection: no channel and no task in between, so a message costs no wake-up of its own
+/// (the receiver must not block; it hands the message on without waiting).
+pub type OnMessage = Arc<dyn Fn(Received) + Send + Sync>;
 
 /// Why a driver request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,8 +117,21 @@ pub trait Driver: Send + Sync + 'static {
     /// The number of subscribers of `channel` (`PUBSUB NUMSUB`).
     fn numsub(&self, channel: &str) -> BoxFuture<Result<usize, DriverError>>;
 
-    /// Takes the stream of received messages; `None` after the first call.
-    fn take_messages(&self) -> Option<mpsc::Receiver<Received>>;
+    /// Sets what receives every message; `false` (and ignored) when one is already set.
+    /// Messages received before it is set are dropped and counted
+    /// ([`DriverStats::receive_dropped`]): set it before subscribing.
+    fn set_on_message(&self, on_message: OnMessage) -> bool;
+
+    /// The received messages as a channel (tests and tools; an adapter uses
+    /// [`Driver::set_on_message`]); `None` when a receiver is already set. Holds up to
+    /// 65 536 messages; beyond that the newest are dropped.
+    fn take_messages(&self) -> Option<mpsc::Receiver<Received>> {
+        let (tx, rx) = mpsc::channel(RECEIVED_CAPACITY);
+        let on_message: OnMessage = Arc::new(move |message| {
+            let _ = tx.try_send(message);
+        });
+        self.set_on_message(on_message).then_some(rx)
+    }
 
     /// Whether both directions are connected now.
     fn is_connected(&self) -> bool;
@@ -139,7 +157,7 @@ pub trait Driver: Send + Sync + 'static {
     }
 }
 
-/// Capacity of the channel of received messages.
+/// Capacity of the channel [`Driver::take_messages`] makes.
 const RECEIVED_CAPACITY: usize = 65_536;
 
 /// Settings of [`RedisDriver`].
@@ -187,8 +205,7 @@ struct RedisShared {
     drained: Notify,
     resume_gate: Mutex<Option<ResumeGate>>,
     publisher: Mutex<Option<redis::aio::MultiplexedConnection>>,
-    received_tx: mpsc::Sender<Received>,
-    received_rx: Mutex<Option<mpsc::Receiver<Received>>>,
+    on_message: OnceLock<OnMessage>,
     pub_connected: AtomicBool,
     sub_connected: AtomicBool,
     published: AtomicU64,
@@ -242,7 +259,6 @@ impl RedisDriver {
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
         let client = redis::Client::open(url)?;
-        let (received_tx, received_rx) = mpsc::channel(RECEIVED_CAPACITY);
         let (sub_commands, sub_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(RedisShared {
             client,
@@ -257,8 +273,7 @@ impl RedisDriver {
             drained: Notify::new(),
             resume_gate: Mutex::new(None),
             publisher: Mutex::new(None),
-            received_tx,
-            received_rx: Mutex::new(Some(received_rx)),
+            on_message: OnceLock::new(),
             pub_connected: AtomicBool::new(false),
             sub_connected: AtomicBool::new(false),
             published: AtomicU64::new(0),
@@ -313,11 +328,12 @@ impl RedisShared {
         });
     }
 
-    /// Hands a received message to the adapter.
-    fn forward(&self, tx: &mpsc::Sender<Received>, channel: String, payload: Bytes) {
+    /// Hands a received message to the adapter, on the task that read it.
+    fn deliver(&self, channel: String, payload: Bytes) {
         self.received.fetch_add(1, Ordering::Relaxed);
-        if tx.try_send(Received { channel, payload }).is_err() {
-            self.receive_dropped.record(1);
+        match self.on_message.get() {
+            Some(on_message) => on_message(Received { channel, payload }),
+            None => self.receive_dropped.record(1),
         }
     }
 
@@ -376,9 +392,12 @@ async fn numsub_on(
 
 impl RedisShared {
     /// A RESP3 connection (Redis 6+), whose end is reported on the returned channel as a
-    /// [`redis::PushKind::Disconnection`] (and whose pushes carry sharded messages).
+    /// [`redis::PushKind::Disconnection`]. With `deliver`, the sharded messages it receives go
+    /// to that driver's receiver on the connection's own task, and only the other pushes
+    /// (subscription replies, the disconnection) to the channel.
     async fn connect_resp3(
         &self,
+        deliver: Option<Weak<RedisShared>>,
     ) -> (
         redis::RedisResult<redis::aio::MultiplexedConnection>,
         mpsc::UnboundedReceiver<redis::PushInfo>,
@@ -389,17 +408,38 @@ impl RedisShared {
             .clone()
             .set_protocol(redis::ProtocolVersion::RESP3);
         let (push_tx, pushes) = mpsc::unbounded_channel::<redis::PushInfo>();
+        let on_push = move |push: redis::PushInfo| -> Result<(), ()> {
+            if push.kind == redis::PushKind::SMessage
+                && let Some(shared) = deliver.as_ref().and_then(Weak::upgrade)
+            {
+                shared.deliver_push(push.data);
+                return Ok(());
+            }
+            push_tx.send(push).map_err(|_| ())
+        };
         let connected = match redis::Client::open(info.set_redis_settings(settings)) {
             Ok(client) => {
                 client
                     .get_multiplexed_async_connection_with_config(
-                        &connection_config().set_push_sender(push_tx),
+                        &connection_config().set_push_sender(on_push),
                     )
                     .await
             }
             Err(err) => Err(err),
         };
         (connected, pushes)
+    }
+
+    /// Delivers a sharded message push (`[channel, payload]`), without copying the payload.
+    fn deliver_push(&self, data: Vec<redis::Value>) {
+        let mut data = data.into_iter();
+        if let (Some(redis::Value::BulkString(channel)), Some(redis::Value::BulkString(payload))) =
+            (data.next(), data.next())
+        {
+            let channel = String::from_utf8(channel)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            self.deliver(channel, Bytes::from(payload));
+        }
     }
 }
 
@@ -446,7 +486,6 @@ async fn run_subscriber(
         shared.subscribed(&mut was_connected, "subscriber");
         shared.confirm(seq);
         backoff = publisher::INITIAL_BACKOFF;
-        let received_tx = shared.received_tx.clone();
         drop(shared);
         let (mut sink, mut stream) = pubsub.split();
         loop {
@@ -484,8 +523,7 @@ async fn run_subscriber(
                 msg = stream.next() => {
                     let Some(msg) = msg else { break };
                     let Some(shared) = weak.upgrade() else { return };
-                    shared.forward(
-                        &received_tx,
+                    shared.deliver(
                         msg.get_channel_name().to_owned(),
                         Bytes::copy_from_slice(msg.get_payload_bytes()),
                     );
@@ -510,7 +548,7 @@ async fn run_sharded_subscriber(
     loop {
         let Some(shared) = weak.upgrade() else { return };
         let max = shared.config.max_backoff;
-        let (connected, mut pushes) = shared.connect_resp3().await;
+        let (connected, mut pushes) = shared.connect_resp3(Some(weak.clone())).await;
         let mut conn = match connected {
             Ok(conn) => conn,
             Err(err) => {
@@ -538,7 +576,6 @@ async fn run_sharded_subscriber(
         shared.subscribed(&mut was_connected, "sharded subscriber");
         shared.confirm(seq);
         backoff = publisher::INITIAL_BACKOFF;
-        let received_tx = shared.received_tx.clone();
         drop(shared);
         loop {
             tokio::select! {
@@ -561,22 +598,9 @@ async fn run_sharded_subscriber(
                 }
                 push = pushes.recv() => {
                     let Some(push) = push else { break };
-                    match push.kind {
-                        redis::PushKind::SMessage => {
-                            let (Some(redis::Value::BulkString(channel)), Some(redis::Value::BulkString(payload))) =
-                                (push.data.first(), push.data.get(1))
-                            else {
-                                continue;
-                            };
-                            let Some(shared) = weak.upgrade() else { return };
-                            shared.forward(
-                                &received_tx,
-                                String::from_utf8_lossy(channel).into_owned(),
-                                Bytes::copy_from_slice(payload),
-                            );
-                        }
-                        redis::PushKind::Disconnection => break,
-                        _ => {}
+                    // Sharded messages went to the receiver on the connection's task.
+                    if push.kind == redis::PushKind::Disconnection {
+                        break;
                     }
                 }
             }
@@ -692,8 +716,8 @@ impl Driver for RedisDriver {
         })
     }
 
-    fn take_messages(&self) -> Option<mpsc::Receiver<Received>> {
-        lock(&self.shared.received_rx).take()
+    fn set_on_message(&self, on_message: OnMessage) -> bool {
+        self.shared.on_message.set(on_message).is_ok()
     }
 
     fn is_connected(&self) -> bool {

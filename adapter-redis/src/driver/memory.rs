@@ -9,7 +9,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::{
-    BoxFuture, Driver, DriverError, DriverStats, RECEIVED_CAPACITY, Received, Subscriptions, lock,
+    BoxFuture, Driver, DriverError, DriverStats, OnMessage, RECEIVED_CAPACITY, Received,
+    Subscriptions, lock,
 };
 
 /// Whether `channel` matches a Redis glob `pattern` (`*`, `?`; enough for the adapter's
@@ -154,6 +155,20 @@ impl Driver for MemoryDriver {
             .filter(|m| m.subscriptions.channels.contains(channel))
             .count();
         Box::pin(async move { Ok(n) })
+    }
+
+    fn set_on_message(&self, on_message: OnMessage) -> bool {
+        // The hub delivers inside `publish`; a task of its own keeps the receiver out of the
+        // publisher's call (and its locks).
+        let Some(mut rx) = lock(&self.rx).take() else {
+            return false;
+        };
+        tokio::spawn(async move {
+            while let Some(message) = rx.recv().await {
+                on_message(message);
+            }
+        });
+        true
     }
 
     fn take_messages(&self) -> Option<mpsc::Receiver<Received>> {

@@ -37,7 +37,7 @@ pub(super) async fn run_publisher(weak: Weak<RedisShared>) {
         let Some(shared) = weak.upgrade() else { return };
         // RESP3, so that the connection reports its end: what is published after that waits
         // for the reconnect instead of going into a pipeline that cannot be confirmed.
-        let (connected, pushes) = shared.connect_resp3().await;
+        let (connected, pushes) = shared.connect_resp3(None).await;
         let mut conn = match connected {
             Ok(conn) => conn,
             Err(err) => {

@@ -8,15 +8,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use super::{
-    BoxFuture, Driver, DriverError, DriverStats, RECEIVED_CAPACITY, Received, RedisDriver,
-    RedisDriverConfig, connection_config, lock,
+    BoxFuture, Driver, DriverError, DriverStats, OnMessage, RedisDriver, RedisDriverConfig,
+    connection_config, lock,
 };
 
 /// How often the slot map is read again.
@@ -77,8 +76,12 @@ struct Shared {
     seeds: Vec<String>,
     config: RedisDriverConfig,
     topology: Mutex<Topology>,
-    received_tx: mpsc::Sender<Received>,
-    received_rx: Mutex<Option<mpsc::Receiver<Received>>>,
+    /// Itself, for the masters' receivers.
+    weak: Weak<Shared>,
+    /// The receiver of every master's messages.
+    on_message: OnceLock<OnMessage>,
+    /// Messages a master received before the receiver was set (dropped).
+    early_received: AtomicU64,
     moves: AtomicU64,
 }
 
@@ -115,16 +118,16 @@ impl RedisClusterDriver {
         for seed in seeds {
             redis::Client::open(seed.as_str())?;
         }
-        let (received_tx, received_rx) = mpsc::channel(RECEIVED_CAPACITY);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|weak| Shared {
+            weak: weak.clone(),
             seeds: seeds.to_vec(),
             config: RedisDriverConfig {
                 sharded: true,
                 ..config
             },
             topology: Mutex::new(Topology::default()),
-            received_tx,
-            received_rx: Mutex::new(Some(received_rx)),
+            on_message: OnceLock::new(),
+            early_received: AtomicU64::new(0),
             moves: AtomicU64::new(0),
         });
         tokio::spawn(follow(Arc::downgrade(&shared)));
@@ -233,16 +236,19 @@ fn master<'a>(shared: &Shared, topology: &'a mut Topology, addr: &str) -> Option
                 return None;
             }
         };
-        if let Some(mut messages) = driver.take_messages() {
-            let tx = shared.received_tx.clone();
-            tokio::spawn(async move {
-                while let Some(message) = messages.recv().await {
-                    if tx.send(message).await.is_err() {
-                        return;
+        // Each master's messages go straight to the cluster driver's receiver, on the task
+        // that read them.
+        let owner = shared.weak.clone();
+        driver.set_on_message(Arc::new(move |message| {
+            if let Some(shared) = owner.upgrade() {
+                match shared.on_message.get() {
+                    Some(on_message) => on_message(message),
+                    None => {
+                        shared.early_received.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-            });
-        }
+            }
+        }));
         topology.masters.insert(addr.to_owned(), driver);
     }
     topology.masters.get(addr)
@@ -418,8 +424,8 @@ impl Driver for RedisClusterDriver {
         })
     }
 
-    fn take_messages(&self) -> Option<mpsc::Receiver<Received>> {
-        lock(&self.shared.received_rx).take()
+    fn set_on_message(&self, on_message: OnMessage) -> bool {
+        self.shared.on_message.set(on_message).is_ok()
     }
 
     fn is_connected(&self) -> bool {
@@ -432,6 +438,7 @@ impl Driver for RedisClusterDriver {
         let mut stats = topology.retired;
         stats.buffered = topology.early.len() as u64;
         stats.moved = self.shared.moves.load(Ordering::Relaxed);
+        stats.receive_dropped += self.shared.early_received.load(Ordering::Relaxed);
         for driver in topology.masters.values() {
             add_stats(&mut stats, driver.stats());
         }

@@ -184,9 +184,12 @@ impl RedisStreamsCluster {
         });
         tokio::spawn(sessions::run(Arc::downgrade(&shared)));
         tokio::spawn(appender::run(Arc::downgrade(&shared), appends_rx));
-        if let Some(rx) = shared.driver.take_messages() {
-            tokio::spawn(requests::dispatch(Arc::downgrade(&shared), rx));
-        }
+        let weak = Arc::downgrade(&shared);
+        shared.driver.set_on_message(Arc::new(move |received| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_message(&received);
+            }
+        }));
         Ok(RedisStreamsCluster { shared })
     }
 }

@@ -90,7 +90,7 @@ impl Shared {
     }
 
     /// Handles one pub/sub message from another node.
-    fn on_message(self: &Arc<Self>, received: &Received) {
+    pub(crate) fn on_message(self: &Arc<Self>, received: &Received) {
         let Some((message, attachments)) = decode(&received.payload) else {
             tracing::warn!(channel = received.channel, "bad pub/sub message dropped");
             return;
@@ -209,13 +209,5 @@ impl Shared {
                 shared.respond(&nsp, &uid, BROADCAST_ACK, data, &reply.attachments);
             }
         });
-    }
-}
-
-/// Hands the driver's pub/sub messages to the namespaces, for as long as the cluster lives.
-pub(crate) async fn dispatch(weak: std::sync::Weak<Shared>, mut rx: mpsc::Receiver<Received>) {
-    while let Some(received) = rx.recv().await {
-        let Some(shared) = weak.upgrade() else { return };
-        shared.on_message(&received);
     }
 }

@@ -84,8 +84,8 @@ pub(crate) struct FanoutArgs {
     window: u64,
     /// Direct messages instead of room broadcasts: each subscriber joins no room, and the
     /// publishers send the reference app's `direct` (`{to: sid, data}`) to the subscribers in
-    /// turn, so every message has one recipient; --rooms is then the number of subscribers and
-    /// --room-size must be 1.
+    /// turn, so every message has one recipient; --rooms is then the number of subscribers
+    /// (spread over the targets in turn, as room members are) and --room-size must be 1.
     #[arg(long)]
     pub(crate) direct: bool,
 }
@@ -383,7 +383,9 @@ async fn fanout(args: &FanoutArgs, placement: Placement, run_no: u32) -> anyhow:
             bar.set_position(ctx.subs_settled.load(Ordering::Relaxed));
         }
         let room = i % args.rooms;
-        let member = i / args.rooms;
+        // Members of one room go to different targets; so do the recipients of --direct (each
+        // alone in its "room").
+        let member = if args.direct { i } else { i / args.rooms };
         let t = placement.subscriber(member, targets.len());
         subs.push(tokio::spawn(subscriber(
             i,
