@@ -237,7 +237,7 @@ pub fn encode_broadcast_event(
     event: &JsonEvent,
     opts: &BroadcastOptions,
 ) -> Option<Bytes> {
-    let data = event.data_json().as_bytes();
+    let data = event.data_json();
     let mut out = Vec::with_capacity(data.len() + uid.len() + event.nsp().len() + 64);
     out.push(0x93);
     write_str(&mut out, uid);

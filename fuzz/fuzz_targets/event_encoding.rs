@@ -18,7 +18,9 @@ fn text(frame: &Frame) -> String {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = json_to_msgpack(data, &mut Vec::new());
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = json_to_msgpack(text, &mut Vec::new());
+    }
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };

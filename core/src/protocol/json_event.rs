@@ -106,7 +106,7 @@ impl JsonEvent {
     /// adapter's format), transcoded from the text; `None` if the transcoder declines.
     #[must_use]
     pub fn data_msgpack(&self) -> Option<Vec<u8>> {
-        let json = self.data_json().as_bytes();
+        let json = self.data_json();
         let mut out = Vec::with_capacity(json.len());
         json_to_msgpack(json, &mut out)?;
         Some(out)
