@@ -25,7 +25,6 @@ pub use msgpack::{decode_msgpack, encode_msgpack, from_msgpack, to_msgpack};
 pub use packet::{Packet, PacketType, ParseError, Payload, placeholder};
 pub use transcode::{JsonFrame, msgpack_packet_to_json_frame};
 pub use transcode_json::PacketFrame;
-pub use value_json::write_value_json;
 
 use crate::engine::Frame;
 

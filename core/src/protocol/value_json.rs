@@ -28,7 +28,7 @@ use super::transcode::{write_float, write_str};
 
 /// Writes the JSON the tree path writes for `value` to `out`; `None` where the result might
 /// differ (see the module documentation): `out` then holds a partial write.
-pub fn write_value_json<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Option<()> {
+pub(super) fn write_value_json<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Option<()> {
     value.serialize(Writer { out }).ok()
 }
 
