@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sio_core::adapter::BroadcastOptions;
-use sio_core::protocol::{Packet, Payload};
+use sio_core::protocol::{JsonEvent, Packet, Payload};
 
 use crate::driver::Driver;
 use crate::wire::{self, Channels, RequestType};
@@ -108,20 +108,31 @@ impl Emitter {
         self.driver.flush(deadline).await;
     }
 
-    /// Emits an event with one serializable argument.
+    /// Emits an event with one serializable argument. The value is serialized once, without a
+    /// `serde_json::Value` tree ([`JsonEvent`], transcoded to the adapter's msgpack), wherever
+    /// that writes the tree path's bytes; otherwise it goes through the tree, as
+    /// [`Emitter::emit_payload`].
     pub fn emit<T: Serialize + ?Sized>(
         &self,
         event: &str,
         data: &T,
     ) -> Result<(), serde_json::Error> {
-        self.emit_payload(event, Payload::from_value(data)?);
+        let encoded = JsonEvent::encode(self.nsp.as_str(), event, data)
+            .and_then(|event| wire::encode_broadcast_event(EMITTER_UID, &event, &self.opts));
+        match encoded {
+            Some(body) => self.publish_broadcast(body),
+            None => self.emit_payload(event, Payload::from_value(data)?),
+        }
         Ok(())
     }
 
     /// Emits an event with any arguments, binary included.
     pub fn emit_payload(&self, event: &str, payload: Payload) {
         let packet = Packet::event(self.nsp.as_str(), event, payload);
-        let body = wire::encode_broadcast(EMITTER_UID, &packet, &self.opts);
+        self.publish_broadcast(wire::encode_broadcast(EMITTER_UID, &packet, &self.opts));
+    }
+
+    fn publish_broadcast(&self, body: bytes::Bytes) {
         self.driver
             .publish(&self.channels().broadcast_channel(&self.opts), body);
     }

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::{Map, Value};
 use sio_core::adapter::{BroadcastFlags, BroadcastOptions, ServerEvent};
-use sio_core::protocol::{Packet, PacketType, Payload, from_msgpack, to_msgpack};
+use sio_core::protocol::{
+    JsonEvent, Packet, PacketType, Payload, from_msgpack, json_to_msgpack, to_msgpack,
+};
 
 /// The request types of the Node adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +226,37 @@ pub fn encode_broadcast(uid: &str, packet: &Packet, opts: &BroadcastOptions) -> 
         packet_to_msgpack(packet),
         opts_to_msgpack(opts, None),
     ]))
+}
+
+/// Encodes the broadcast of an event encoded once, byte for byte as [`encode_broadcast`]
+/// encodes its packet: the packet's data is transcoded from the event's JSON text, without a
+/// tree. `None` if the transcoder declines (the caller then encodes the packet).
+#[must_use]
+pub fn encode_broadcast_event(
+    uid: &str,
+    event: &JsonEvent,
+    opts: &BroadcastOptions,
+) -> Option<Bytes> {
+    let data = event.data_json();
+    let mut out = Vec::with_capacity(data.len() + uid.len() + event.nsp().len() + 64);
+    out.push(0x93);
+    write_str(&mut out, uid);
+    out.push(0x83);
+    write_str(&mut out, "type");
+    out.push(PacketType::Event as u8);
+    write_str(&mut out, "data");
+    json_to_msgpack(data, &mut out)?;
+    write_str(&mut out, "nsp");
+    write_str(&mut out, event.nsp());
+    // Writing into a Vec cannot fail.
+    let _ = rmpv::encode::write_value(&mut out, &opts_to_msgpack(opts, None));
+    Some(Bytes::from(out))
+}
+
+/// A msgpack string, with the header `rmpv` writes for its length.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = rmp::encode::write_str(out, s);
 }
 
 /// Decodes a broadcast.

@@ -11,7 +11,7 @@ use crate::adapter::{
 use crate::error::EmitError;
 use crate::metrics::add;
 use crate::namespace::Namespace;
-use crate::protocol::{Packet, Payload};
+use crate::protocol::{JsonEvent, Packet, Payload};
 use crate::server::Server;
 use crate::socket::Socket;
 
@@ -109,15 +109,43 @@ impl BroadcastOperator {
     }
 
     /// Emits an event with one serializable argument.
+    ///
+    /// Encode once: where the adapter takes it ([`crate::adapter::Adapter::takes_json_events`]:
+    /// the default parser, no observer, no recovery log to write; the in-memory and both Redis
+    /// adapters), the value is serialized once, straight into the clients' frame, with no
+    /// `Value` tree, and the adapter sends the same text on to the cluster (or transcodes it to
+    /// msgpack for the classic Redis adapter). Where the bytes could differ from the tree's
+    /// ([`JsonEvent::encode`] declines: a repeated key, an unusual map key, a number out of
+    /// range, an error of the value's own `Serialize`), the value becomes a `Value` tree and
+    /// goes on as [`Self::emit_payload`]; so does every value when the adapter does not take
+    /// events. Either way the clients and the cluster get the same bytes.
     pub async fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), EmitError> {
+        let adapter = self.ns.adapter();
+        if adapter.takes_json_events(&self.opts)
+            && let Some(encoded) = JsonEvent::encode(self.ns.name(), event, data)
+        {
+            add(&self.ns.metrics().broadcasts, 1);
+            adapter.broadcast_event(encoded, self.opts).await;
+            return Ok(());
+        }
         self.emit_payload(event, Payload::from_value(data)?).await
     }
 
-    /// Emits an event with any arguments, binary included.
+    /// Emits an event with any arguments, binary included. Without binary, where the adapter
+    /// takes events encoded once (as for [`Self::emit`]), the payload is written once into the
+    /// clients' frame, which the adapter sends on to the cluster.
     pub async fn emit_payload(self, event: &str, payload: Payload) -> Result<(), EmitError> {
-        let packet = Packet::event(self.ns.name(), event, payload);
         add(&self.ns.metrics().broadcasts, 1);
-        self.ns.adapter().broadcast(packet, self.opts).await;
+        let adapter = self.ns.adapter();
+        if payload.attachments.is_empty()
+            && adapter.takes_json_events(&self.opts)
+            && let Some(encoded) = JsonEvent::from_payload(self.ns.name(), event, &payload)
+        {
+            adapter.broadcast_event(encoded, self.opts).await;
+            return Ok(());
+        }
+        let packet = Packet::event(self.ns.name(), event, payload);
+        adapter.broadcast(packet, self.opts).await;
         Ok(())
     }
 

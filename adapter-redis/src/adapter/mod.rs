@@ -20,7 +20,7 @@ use sio_core::adapter::{
     AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter, Room,
     ServerEvent, SocketInfo,
 };
-use sio_core::protocol::{Packet, Payload};
+use sio_core::protocol::{JsonEvent, Packet, Payload};
 
 use crate::cluster::RedisCluster;
 use crate::wire::{self, Channels, RequestType};
@@ -54,6 +54,16 @@ impl RedisAdapter {
     /// The node-wide cluster state.
     pub fn cluster(&self) -> &RedisCluster {
         &self.cluster
+    }
+
+    /// The channel a broadcast to `opts` goes on (the namespace's, with a driver that cannot
+    /// subscribe to patterns).
+    fn broadcast_channel(&self, opts: &BroadcastOptions) -> String {
+        if self.cluster.inner.driver.supports_patterns() {
+            self.state.channels.broadcast_channel(opts)
+        } else {
+            self.state.channels.broadcast.clone()
+        }
     }
 
     fn publish(&self, channel: &str, body: Bytes) {
@@ -168,14 +178,30 @@ impl Adapter for RedisAdapter {
     async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
         if !opts.flags.local {
             let body = wire::encode_broadcast(self.cluster.node_id(), &packet, &opts);
-            let channel = if self.cluster.inner.driver.supports_patterns() {
-                self.state.channels.broadcast_channel(&opts)
-            } else {
-                self.state.channels.broadcast.clone()
-            };
-            self.publish(&channel, body);
+            self.publish(&self.broadcast_channel(&opts), body);
         }
         self.state.local.broadcast_local(&packet, &opts);
+    }
+
+    fn takes_json_events(&self, _opts: &BroadcastOptions) -> bool {
+        self.state.local.takes_json_frames()
+    }
+
+    async fn broadcast_event(&self, event: JsonEvent, opts: BroadcastOptions) {
+        if !opts.flags.local {
+            let uid = self.cluster.node_id();
+            // The transcoder does not decline what the server writes; if it did, the packet.
+            let body = wire::encode_broadcast_event(uid, &event, &opts).or_else(|| {
+                let packet = event.to_packet().ok()?;
+                Some(wire::encode_broadcast(uid, &packet, &opts))
+            });
+            if let Some(body) = body {
+                self.publish(&self.broadcast_channel(&opts), body);
+            } else {
+                tracing::error!("an encoded event could not be published");
+            }
+        }
+        self.state.local.broadcast_local_event(&event, &opts);
     }
 
     async fn broadcast_with_ack(

@@ -15,7 +15,7 @@ use super::{
     AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter,
     MissedPacket, Room, ServerEvent, SessionState, SocketInfo,
 };
-use crate::protocol::{Packet, Payload};
+use crate::protocol::{JsonEvent, Packet, Payload};
 
 /// A boxed, sendable future borrowing from `'a`.
 pub type AdapterFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -33,6 +33,10 @@ pub trait DynAdapter: Send + Sync + 'static {
     fn local(&self) -> &LocalAdapter;
     /// [`Adapter::broadcast`].
     fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> AdapterFuture<'_, ()>;
+    /// [`Adapter::takes_json_events`].
+    fn takes_json_events(&self, opts: &BroadcastOptions) -> bool;
+    /// [`Adapter::broadcast_event`].
+    fn broadcast_event(&self, event: JsonEvent, opts: BroadcastOptions) -> AdapterFuture<'_, ()>;
     /// [`Adapter::broadcast_with_ack`].
     fn broadcast_with_ack(
         &self,
@@ -141,6 +145,12 @@ impl<A: Adapter> DynAdapter for A {
     }
     fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> AdapterFuture<'_, ()> {
         Box::pin(Adapter::broadcast(self, packet, opts))
+    }
+    fn takes_json_events(&self, opts: &BroadcastOptions) -> bool {
+        Adapter::takes_json_events(self, opts)
+    }
+    fn broadcast_event(&self, event: JsonEvent, opts: BroadcastOptions) -> AdapterFuture<'_, ()> {
+        Box::pin(Adapter::broadcast_event(self, event, opts))
     }
     fn broadcast_with_ack(
         &self,

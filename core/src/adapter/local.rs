@@ -16,7 +16,7 @@ use super::{
     SocketInfo,
 };
 use crate::engine::{Frame, Sid};
-use crate::protocol::{Packet, ParserKind, Payload};
+use crate::protocol::{JsonEvent, Packet, ParserKind, Payload};
 
 /// A socket connected to this node, as the adapter drives it.
 pub trait LocalSocket: Send + Sync + 'static {
@@ -526,6 +526,22 @@ impl LocalAdapter {
             count += 1;
         });
         Some(count)
+    }
+
+    /// Delivers an event encoded once to every matching local socket: its frame where
+    /// [`LocalAdapter::broadcast_local_frame`] takes it, otherwise the packet read back from it
+    /// (an observer was set since the caller asked). Returns the number of recipients.
+    pub fn broadcast_local_event(&self, event: &JsonEvent, opts: &BroadcastOptions) -> usize {
+        if let Some(count) = self.broadcast_local_frame(&event.frame(), opts) {
+            return count;
+        }
+        match event.to_packet() {
+            Ok(packet) => self.broadcast_local(&packet, opts),
+            Err(err) => {
+                tracing::error!(%err, "an encoded event did not read back");
+                0
+            }
+        }
     }
 
     /// Sends `packet` to every matching local socket, each with its own ack id. Returns how many

@@ -30,7 +30,7 @@ pub use recovery::{MissedPacket, RecoveryConfig, SessionState};
 pub use registry::{LocalAdapterBuilder, SocketRegistry};
 pub use server_event::{ReplyClosed, ServerEventHandler, ServerEventReply};
 
-use crate::protocol::{Packet, Payload};
+use crate::protocol::{JsonEvent, Packet, Payload};
 
 /// A room name. A socket is always in the room named by its own id.
 pub type Room = String;
@@ -152,6 +152,32 @@ pub trait Adapter: Sized + Send + Sync + 'static {
     /// fail for the caller: a cluster adapter that cannot reach the others now buffers the
     /// message or drops it, and counts what it drops in its metrics.
     fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> impl Future<Output = ()> + Send;
+
+    /// Whether [`Adapter::broadcast_event`] carries an event to `opts` exactly as
+    /// [`Adapter::broadcast`] carries its packet: then the server serializes an emitted value
+    /// once, straight into a [`JsonEvent`], instead of building the packet's `Value` tree.
+    /// Default: `false` (the server builds packets, as for any adapter that does not implement
+    /// the pair).
+    fn takes_json_events(&self, opts: &BroadcastOptions) -> bool {
+        let _ = opts;
+        false
+    }
+
+    /// Delivers an event encoded once ([`JsonEvent`]) as [`Adapter::broadcast`] delivers its
+    /// packet. Called only when [`Adapter::takes_json_events`] said yes. Default: reads the
+    /// packet back from the text (the tree) and calls [`Adapter::broadcast`].
+    fn broadcast_event(
+        &self,
+        event: JsonEvent,
+        opts: BroadcastOptions,
+    ) -> impl Future<Output = ()> + Send {
+        async move {
+            match event.to_packet() {
+                Ok(packet) => self.broadcast(packet, opts).await,
+                Err(err) => tracing::error!(%err, "an encoded event did not read back"),
+            }
+        }
+    }
 
     /// Delivers a packet that asks for acks, and collects the replies until every socket
     /// answered or `timeout` passed.
@@ -303,6 +329,21 @@ impl Adapter for LocalAdapter {
 
     async fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
         self.broadcast_recorded(packet, &opts);
+    }
+
+    fn takes_json_events(&self, opts: &BroadcastOptions) -> bool {
+        self.takes_json_frames() && (self.recovery().is_none() || opts.flags.volatile)
+    }
+
+    async fn broadcast_event(&self, event: JsonEvent, opts: BroadcastOptions) {
+        if self.recovery().is_some() && !opts.flags.volatile {
+            // A recoverable event gets its offset in its packet and goes into the log.
+            if let Ok(packet) = event.to_packet() {
+                self.broadcast_recorded(packet, &opts);
+            }
+            return;
+        }
+        self.broadcast_local_event(&event, &opts);
     }
 
     async fn broadcast_with_ack(

@@ -8,14 +8,19 @@
 mod binary;
 mod date;
 mod json;
+mod json_event;
+mod json_msgpack;
 mod msgpack;
 mod packet;
 mod transcode;
 mod transcode_json;
+mod value_json;
 
 pub use binary::{BinaryLimits, Decoder};
 pub use date::iso_date;
 pub use json::{decode_json, encode_json};
+pub use json_event::JsonEvent;
+pub use json_msgpack::json_to_msgpack;
 pub use msgpack::{decode_msgpack, encode_msgpack, from_msgpack, to_msgpack};
 pub use packet::{Packet, PacketType, ParseError, Payload, placeholder};
 pub use transcode::{JsonFrame, msgpack_packet_to_json_frame};

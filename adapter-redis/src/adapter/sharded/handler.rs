@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sio_core::adapter::{LocalAdapter, RoomChange, SocketInfo};
+use sio_core::adapter::{BroadcastOptions, LocalAdapter, RoomChange, SocketInfo};
+use sio_core::protocol::JsonEvent;
 
 use super::wire::{self as sw, MessageType};
 use crate::adapter::namespace::Response;
@@ -105,6 +106,11 @@ impl ShardedNs {
     /// Encodes a message of this node.
     pub(super) fn encode(&self, kind: MessageType, data: Value, attachments: &[Bytes]) -> Bytes {
         sw::encode(&self.uid, &self.nsp, kind, data, attachments)
+    }
+
+    /// The `BROADCAST` message of an event encoded once.
+    pub(super) fn encode_event(&self, event: &JsonEvent, opts: &BroadcastOptions) -> Bytes {
+        sw::encode_broadcast_event(&self.uid, &self.nsp, event, opts)
     }
 
     fn respond(

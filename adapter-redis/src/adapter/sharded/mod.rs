@@ -28,7 +28,7 @@ use sio_core::adapter::{
     AckReplies, Adapter, AdapterError, BroadcastOptions, ClusterResponse, LocalAdapter, Room,
     ServerEvent, SocketInfo,
 };
-use sio_core::protocol::{Packet, Payload};
+use sio_core::protocol::{JsonEvent, Packet, Payload};
 
 use super::namespace::Response;
 use super::request_id;
@@ -171,6 +171,18 @@ impl Adapter for ShardedRedisAdapter {
             self.publish(&self.broadcast_channel(&opts), body);
         }
         self.state.local.broadcast_local(&packet, &opts);
+    }
+
+    fn takes_json_events(&self, _opts: &BroadcastOptions) -> bool {
+        self.state.local.takes_json_frames()
+    }
+
+    async fn broadcast_event(&self, event: JsonEvent, opts: BroadcastOptions) {
+        if !opts.flags.local {
+            let body = self.state.encode_event(&event, &opts);
+            self.publish(&self.broadcast_channel(&opts), body);
+        }
+        self.state.local.broadcast_local_event(&event, &opts);
     }
 
     async fn broadcast_with_ack(

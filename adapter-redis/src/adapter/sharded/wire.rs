@@ -14,7 +14,7 @@ use bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::{Value, json};
 use sio_core::adapter::BroadcastOptions;
-use sio_core::protocol::{Packet, to_msgpack};
+use sio_core::protocol::{JsonEvent, Packet, PacketType, to_msgpack};
 
 /// The message types of the cluster adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +133,41 @@ pub fn encode(
     let mut out = Vec::with_capacity(128);
     let _ = rmpv::encode::write_value(&mut out, &message);
     Bytes::from(out)
+}
+
+/// The `BROADCAST` message of an event encoded once, byte for byte as [`encode`] writes it for
+/// the event's packet (JSON: the packet's `data` is the event's JSON text, as it is).
+#[must_use]
+pub fn encode_broadcast_event(
+    uid: &str,
+    nsp: &str,
+    event: &JsonEvent,
+    opts: &BroadcastOptions,
+) -> Bytes {
+    let data = event.data_json();
+    let mut out = Vec::with_capacity(data.len() + uid.len() + 2 * nsp.len() + 96);
+    out.extend_from_slice(b"{\"uid\":");
+    write_json_str(&mut out, uid);
+    out.extend_from_slice(b",\"nsp\":");
+    write_json_str(&mut out, nsp);
+    out.extend_from_slice(b",\"type\":");
+    out.extend_from_slice((MessageType::Broadcast as u8).to_string().as_bytes());
+    out.extend_from_slice(b",\"data\":{\"packet\":{\"type\":");
+    out.extend_from_slice((PacketType::Event as u8).to_string().as_bytes());
+    out.extend_from_slice(b",\"data\":");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b",\"nsp\":");
+    write_json_str(&mut out, event.nsp());
+    out.extend_from_slice(b"},\"opts\":");
+    // Writing a `Value` into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, &opts_json(opts, None));
+    out.extend_from_slice(b"}}");
+    Bytes::from(out)
+}
+
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, s);
 }
 
 /// A packet as Node's adapter carries it: `{type, data, nsp, id?}` (binary as placeholders).
