@@ -242,8 +242,8 @@ impl Client {
             socket.end_replay(&replayed);
         }
         socket.session_changed();
-        if let Some(observer) = ns.observer() {
-            observer.socket_connected(&socket);
+        if let Some(hooks) = ns.hooks() {
+            hooks.socket_connected(&socket);
         }
         ns.run_connect_handler(&socket).await;
         // Hand over the packets that arrived meanwhile, in order, then go live.

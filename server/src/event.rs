@@ -1,4 +1,5 @@
-//! What an event handler receives: the event, its typed data, and the ack sender.
+//! What a handler receives: the event, its typed data, and the ack sender; and why a socket left
+//! its namespace (what a disconnect handler receives).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -76,5 +77,34 @@ impl AckSender {
             let packet = Packet::ack(t.nsp.as_ref(), t.id, payload);
             let _ = t.session.send(t.parser.encode(&packet));
         }
+    }
+}
+
+/// Why a socket left its namespace, as Socket.IO names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The server disconnected the socket (`socket.disconnect()`, `disconnect_sockets`).
+    ServerNamespaceDisconnect,
+    /// The client left the namespace.
+    ClientNamespaceDisconnect,
+    /// The connection ended: closed, failed, timed out, or sent garbage.
+    Transport(crate::engine::CloseReason),
+}
+
+impl DisconnectReason {
+    /// The reason string of the reference implementation.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::Transport(reason) => reason.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -57,9 +57,11 @@ mod event;
 mod handler;
 mod handler_slots;
 mod handshake;
+mod hooks;
 mod metrics;
 mod namespace;
 mod namespace_cleanup;
+mod namespace_state;
 pub mod observer;
 pub use sio_core::protocol;
 pub mod serve;
@@ -70,7 +72,7 @@ mod socket;
 pub use adapter::{Adapter, DynAdapter, LocalAdapter};
 pub use broadcast::{BroadcastOperator, RemoteSocket};
 pub use error::{AckError, ConnectError, EmitError, JoinError};
-pub use event::{AckSender, BoxFuture, Data, Event};
+pub use event::{AckSender, BoxFuture, Data, DisconnectReason, Event};
 pub use handler::EventHandler;
 
 /// The marker types that tell apart the shapes of [`EventHandler`] closures (raw event, typed
@@ -85,8 +87,9 @@ pub use metrics::Metrics;
 pub use namespace::Namespace;
 pub use observer::{Observer, ObserverAlreadySet};
 pub use protocol::Payload;
+pub use serve::Listener;
 pub use server::{DynamicNamespace, Server, ServerBuilder, SocketIoService};
-pub use socket::{DisconnectReason, Joined, Socket};
+pub use socket::{Joined, Socket};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

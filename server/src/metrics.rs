@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::engine::CloseReason;
+use sio_core::engine::CloseReason;
 
 const REASONS: [CloseReason; 7] = CloseReason::ALL;
 

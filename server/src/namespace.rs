@@ -1,120 +1,35 @@
 //! Namespaces: their connect middlewares and handler, their adapter, and namespace-wide
-//! operations.
+//! operations. The handle is declared next to the socket that holds it (`socket.rs`), its
+//! state below both (`namespace_state.rs`); this file is what a namespace does.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::{
-    Adapter, AdapterError, ClusterResponse, DynAdapter, LocalAdapter, LocalAdapterBuilder, Room,
-    ServerEvent, ServerEventReply, SocketRegistry,
+    Adapter, AdapterError, ClusterResponse, DynAdapter, Room, ServerEvent, ServerEventReply,
+    SocketRegistry,
 };
 use crate::config::ServerConfig;
 use crate::error::ConnectError;
-use crate::event::BoxFuture;
+use crate::hooks::{HookSlot, SocketHooks};
 use crate::metrics::Metrics;
-use crate::observer::{Observer, ObserverSlot};
-use crate::protocol::{ParserKind, Payload};
+use crate::namespace_state::{self, NsState};
+use crate::protocol::Payload;
 use crate::socket::{BoxedEventHandler, Socket};
 
-type ConnectHandler = Arc<dyn Fn(Socket) -> BoxFuture<()> + Send + Sync>;
-type Middleware = Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+pub(crate) use crate::namespace_state::AdapterFactory;
+pub use crate::socket::Namespace;
 
-/// The connect handler and middlewares of a namespace (shared by the children of a dynamic
-/// namespace).
-pub(crate) struct NsHandlers {
-    connect: RwLock<Option<ConnectHandler>>,
-    middlewares: RwLock<Vec<Middleware>>,
-    /// Event handlers shared by every socket of the namespace.
-    events: RwLock<HashMap<String, BoxedEventHandler>>,
-}
-
-impl Default for NsHandlers {
-    fn default() -> Self {
-        NsHandlers {
-            connect: RwLock::new(None),
-            middlewares: RwLock::new(Vec::new()),
-            events: RwLock::new(HashMap::new()),
-        }
-    }
-}
-
-impl NsHandlers {
-    pub(crate) fn set_connect<F, Fut>(&self, handler: F)
-    where
-        F: Fn(Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        *self.connect.write().unwrap_or_else(|e| e.into_inner()) =
-            Some(Arc::new(move |s| Box::pin(handler(s))));
-    }
-
-    pub(crate) fn event_handler(&self, event: &str) -> Option<BoxedEventHandler> {
-        self.events
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(event)
-            .cloned()
-    }
-
-    pub(crate) fn add_middleware<F, Fut>(&self, middleware: F)
-    where
-        F: Fn(Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
-    {
-        self.middlewares
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::new(move |s| Box::pin(middleware(s))));
-    }
-}
-
-/// Makes the adapter of a namespace around its local index (the builder's choice of adapter,
-/// with its configuration).
-pub(crate) type AdapterFactory = Arc<dyn Fn(LocalAdapter) -> Arc<dyn DynAdapter> + Send + Sync>;
-
-/// Told when a namespace may be idle (no socket, no connect under way).
-pub(crate) type IdleHook = Arc<dyn Fn(&Namespace) + Send + Sync>;
-
-struct NsInner {
-    name: Arc<str>,
-    adapter: Arc<dyn DynAdapter>,
-    /// The one handle that registers sockets in the adapter's local index.
-    registry: SocketRegistry,
-    handlers: Arc<NsHandlers>,
-    request_timeout: Duration,
-    metrics: Arc<Metrics>,
-    /// Connects under way (from the lookup of the namespace to the socket's registration or
-    /// refusal).
-    connecting: AtomicUsize,
-    /// For a child of a dynamic namespace: schedules its removal once it is idle.
-    on_idle: Option<IdleHook>,
-    /// The server's observer, if any.
-    observer: Arc<ObserverSlot>,
-}
-
-/// A namespace (`/`, `/chat`, ...). Cheap to clone.
-pub struct Namespace {
-    inner: Arc<NsInner>,
-}
-
-impl Clone for Namespace {
-    fn clone(&self) -> Self {
-        Namespace {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Namespace {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Namespace")
-            .field("name", &self.inner.name)
-            .finish()
-    }
-}
+/// The handlers of a namespace, which take [`Socket`]s.
+pub(crate) type NsHandlers = namespace_state::NsHandlers<Socket>;
+/// Told when a namespace may be idle.
+pub(crate) type IdleHook = namespace_state::IdleHook<Socket>;
+/// A connect under way to a namespace.
+pub(crate) type ConnectGuard = namespace_state::ConnectGuard<Socket>;
+/// The server's hooks, as its namespaces hold them.
+pub(crate) type Hooks = HookSlot<Socket>;
 
 impl Namespace {
     pub(crate) fn new(
@@ -124,27 +39,12 @@ impl Namespace {
         handlers: Arc<NsHandlers>,
         metrics: Arc<Metrics>,
         on_idle: Option<IdleHook>,
-        observer: Arc<ObserverSlot>,
+        hooks: Arc<Hooks>,
     ) -> Self {
-        let (local, registry) = LocalAdapterBuilder::new(name, settings.parser)
-            .max_rooms_per_socket(settings.max_rooms_per_socket)
-            .max_room_name_len(settings.max_room_name_len)
-            .recovery(settings.connection_state_recovery.clone())
-            .build();
-        let adapter = factory(local);
-        let request_timeout = settings.request_timeout;
         let ns = Namespace {
-            inner: Arc::new(NsInner {
-                name: Arc::from(name),
-                adapter,
-                registry,
-                handlers,
-                request_timeout,
-                metrics,
-                connecting: AtomicUsize::new(0),
-                on_idle,
-                observer,
-            }),
+            state: Arc::new(NsState::new(
+                name, settings, factory, handlers, metrics, on_idle, hooks,
+            )),
         };
         let started = ns.clone();
         match tokio::runtime::Handle::try_current() {
@@ -163,22 +63,29 @@ impl Namespace {
         ns
     }
 
+    /// The namespace whose state this is.
+    pub(crate) fn from_state(state: &Arc<NsState<Socket>>) -> Self {
+        Namespace {
+            state: state.clone(),
+        }
+    }
+
     /// The name (`/`, `/chat`).
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.state.name()
     }
 
     /// The name, shared.
     pub(crate) fn name_arc(&self) -> &Arc<str> {
-        &self.inner.name
+        self.state.name()
     }
 
     /// The adapter, as the object-safe [`DynAdapter`]; [`Namespace::adapter_as`] reaches its
     /// own type.
     #[must_use]
     pub fn adapter(&self) -> &dyn DynAdapter {
-        &*self.inner.adapter
+        self.state.adapter()
     }
 
     /// The adapter as its concrete type `A`, if the server was built with adapter `A` (for what
@@ -190,65 +97,41 @@ impl Namespace {
 
     /// Registers this node's sockets in the adapter's local index.
     pub(crate) fn registry(&self) -> &SocketRegistry {
-        &self.inner.registry
-    }
-
-    pub(crate) fn parser(&self) -> ParserKind {
-        self.inner.adapter.local().parser()
+        self.state.registry()
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
+        self.state.metrics()
     }
 
-    /// The server's observer, if one is set (one atomic load).
+    /// The server's hooks, if set (one atomic load).
     #[inline]
-    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
-        self.inner.observer.get()
-    }
-
-    /// Reports this namespace's joins, leaves and broadcast deliveries to `observer`.
-    pub(crate) fn report_to(&self, observer: Arc<dyn Observer>) {
-        self.registry()
-            .observe_index(Arc::new(crate::observer::IndexHooks::new(
-                self.inner.name.clone(),
-                observer,
-            )));
+    pub(crate) fn hooks(&self) -> Option<&Arc<dyn SocketHooks<Socket>>> {
+        self.state.hooks()
     }
 
     pub(crate) fn request_timeout(&self) -> Duration {
-        self.inner.request_timeout
+        self.state.request_timeout()
     }
 
     /// Whether `other` is this very namespace (not one of the same name created since).
     pub(crate) fn same(&self, other: &Namespace) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        Arc::ptr_eq(&self.state, &other.state)
     }
 
     /// Whether it is a child of a dynamic namespace (removed once idle).
     pub(crate) fn is_child(&self) -> bool {
-        self.inner.on_idle.is_some()
+        self.state.is_child()
     }
 
     /// A connect to the namespace starts; the guard ends it.
     pub(crate) fn begin_connect(&self) -> ConnectGuard {
-        self.inner.connecting.fetch_add(1, Ordering::AcqRel);
-        ConnectGuard(self.clone())
+        self.state.begin_connect()
     }
 
     /// No socket and no connect under way.
     pub(crate) fn is_idle(&self) -> bool {
-        self.inner.connecting.load(Ordering::Acquire) == 0 && self.adapter().local().is_empty()
-    }
-
-    /// Tells the idle hook when the namespace may have become idle (a socket left, a connect
-    /// ended).
-    pub(crate) fn check_idle(&self) {
-        if let Some(hook) = &self.inner.on_idle
-            && self.is_idle()
-        {
-            hook(self);
-        }
+        self.state.is_idle()
     }
 
     /// Runs `handler` for every socket that connects, after the middlewares accepted it. Events
@@ -259,22 +142,13 @@ impl Namespace {
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.inner.handlers.set_connect(handler);
+        self.state.handlers().set_connect(handler);
         self
     }
 
     /// Sets the namespace-wide handler of `event` (replacing one set before).
     pub(crate) fn set_event_handler(&self, event: String, handler: BoxedEventHandler) {
-        self.inner
-            .handlers
-            .events
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(event, handler);
-    }
-
-    pub(crate) fn event_handler(&self, event: &str) -> Option<BoxedEventHandler> {
-        self.inner.handlers.event_handler(event)
+        self.state.handlers().set_event_handler(event, handler);
     }
 
     /// Adds a connect middleware; an `Err` refuses the connection with CONNECT_ERROR.
@@ -297,7 +171,7 @@ impl Namespace {
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
-        self.inner.handlers.add_middleware(middleware);
+        self.state.handlers().add_middleware(middleware);
         self
     }
 
@@ -311,28 +185,14 @@ impl Namespace {
 
     /// Runs the middlewares; `Err` is the refusal to send.
     pub(crate) async fn run_middlewares(&self, socket: &Socket) -> Result<(), ConnectError> {
-        let middlewares = self
-            .inner
-            .handlers
-            .middlewares
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        for middleware in middlewares {
+        for middleware in self.state.handlers().middlewares() {
             middleware(socket.clone()).await?;
         }
         Ok(())
     }
 
     pub(crate) async fn run_connect_handler(&self, socket: &Socket) {
-        let handler = self
-            .inner
-            .handlers
-            .connect
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(handler) = handler {
+        if let Some(handler) = self.state.handlers().connect_handler() {
             handler(socket.clone()).await;
         }
     }
@@ -366,15 +226,5 @@ impl Namespace {
     #[must_use]
     pub fn local_socket_count(&self) -> usize {
         self.adapter().local().len()
-    }
-}
-
-/// A connect under way to a namespace; dropping it ends the connect (whatever its outcome).
-pub(crate) struct ConnectGuard(Namespace);
-
-impl Drop for ConnectGuard {
-    fn drop(&mut self) {
-        self.0.inner.connecting.fetch_sub(1, Ordering::AcqRel);
-        self.0.check_idle();
     }
 }

@@ -15,9 +15,9 @@ impl ServerInner {
     pub(crate) fn idle_hook(&self) -> IdleHook {
         let server = self.me.clone();
         let grace = self.config.empty_namespace_grace;
-        Arc::new(move |ns: &Namespace| {
+        Arc::new(move |state| {
             let server = server.clone();
-            let ns = ns.clone();
+            let ns = Namespace::from_state(state);
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
                 if let Some(server) = server.upgrade() {

@@ -12,9 +12,11 @@ use serde_json::Value;
 
 use crate::adapter::{IndexObserver, SocketInfo};
 use crate::engine::Sid;
-use crate::namespace::Namespace;
+use crate::event::DisconnectReason;
+use crate::hooks::SocketHooks;
+use crate::namespace::{Hooks, Namespace};
 use crate::protocol::{Packet, PacketType, Payload};
-use crate::socket::{DisconnectReason, Socket};
+use crate::socket::Socket;
 
 /// Told of what happens in a server. Every method has an empty default: implement only what
 /// you need.
@@ -59,17 +61,12 @@ pub trait Observer: Send + Sync + 'static {
     fn describe(&self, _socket: &Socket, _info: &mut SocketInfo) {}
 }
 
-/// The observer slot of one server, shared by its namespaces and sockets.
+/// The observer slot of one server. Its namespaces and sockets reach the observer through the
+/// socket layer's own hooks (`hooks.rs`), which [`ObserverHooks`] implements.
+#[derive(Default)]
 pub(crate) struct ObserverSlot {
     cell: OnceLock<Arc<dyn Observer>>,
-}
-
-impl Default for ObserverSlot {
-    fn default() -> Self {
-        ObserverSlot {
-            cell: OnceLock::new(),
-        }
-    }
+    hooks: Arc<Hooks>,
 }
 
 impl ObserverSlot {
@@ -79,9 +76,58 @@ impl ObserverSlot {
         self.cell.get()
     }
 
-    /// Sets the observer; `false` when one was already set.
+    /// The hooks the namespaces hold.
+    pub(crate) fn hooks(&self) -> &Arc<Hooks> {
+        &self.hooks
+    }
+
+    /// Sets the observer (and the socket layer's hooks on it); `false` when one was already
+    /// set.
     pub(crate) fn set(&self, observer: Arc<dyn Observer>) -> bool {
-        self.cell.set(observer).is_ok()
+        if self.cell.set(observer.clone()).is_err() {
+            return false;
+        }
+        self.hooks.set(Arc::new(ObserverHooks(observer)));
+        true
+    }
+}
+
+/// The socket layer's hooks, told to an [`Observer`].
+struct ObserverHooks(Arc<dyn Observer>);
+
+impl SocketHooks<Socket> for ObserverHooks {
+    fn socket_connected(&self, socket: &Socket) {
+        self.0.socket_connected(socket);
+    }
+
+    fn socket_disconnected(&self, socket: &Socket, reason: DisconnectReason) {
+        self.0.socket_disconnected(socket, reason);
+    }
+
+    fn event_received(&self, socket: &Socket, event: &str, payload: &Payload) {
+        self.0.event_received(socket, event, payload);
+    }
+
+    fn event_sent(&self, nsp: &str, sid: Sid, event: &str, payload: &Payload) {
+        self.0.event_sent(nsp, sid, event, payload);
+    }
+
+    fn data_changed(&self, socket: &Socket) {
+        self.0.data_changed(socket);
+    }
+
+    fn describe(&self, socket: &Socket, info: &mut SocketInfo) {
+        self.0.describe(socket, info);
+    }
+}
+
+impl Namespace {
+    /// Reports this namespace's joins, leaves and broadcast deliveries to `observer`.
+    pub(crate) fn report_to(&self, observer: Arc<dyn Observer>) {
+        self.registry().observe_index(Arc::new(IndexHooks {
+            nsp: self.name_arc().clone(),
+            observer,
+        }));
     }
 }
 
@@ -91,15 +137,9 @@ impl ObserverSlot {
 pub struct ObserverAlreadySet;
 
 /// The observer's hooks at one namespace's room index.
-pub(crate) struct IndexHooks {
+struct IndexHooks {
     nsp: Arc<str>,
     observer: Arc<dyn Observer>,
-}
-
-impl IndexHooks {
-    pub(crate) fn new(nsp: Arc<str>, observer: Arc<dyn Observer>) -> Self {
-        IndexHooks { nsp, observer }
-    }
 }
 
 impl IndexObserver for IndexHooks {

@@ -14,7 +14,34 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+
+/// A bound TCP listener to serve on: a [`std::net::TcpListener`] or a
+/// `tokio::net::TcpListener`. Sealed: the server takes either without its signatures naming
+/// the runtime's type.
+pub trait Listener: sealed::Sealed {}
+
+impl Listener for std::net::TcpListener {}
+impl Listener for tokio::net::TcpListener {}
+
+mod sealed {
+    /// Turns a listener into the runtime's (inside the runtime).
+    pub trait Sealed {
+        fn into_tokio(self) -> std::io::Result<tokio::net::TcpListener>;
+    }
+
+    impl Sealed for std::net::TcpListener {
+        fn into_tokio(self) -> std::io::Result<tokio::net::TcpListener> {
+            self.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(self)
+        }
+    }
+
+    impl Sealed for tokio::net::TcpListener {
+        fn into_tokio(self) -> std::io::Result<tokio::net::TcpListener> {
+            Ok(self)
+        }
+    }
+}
 
 /// How long a client may take to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,7 +49,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves HTTP/1.1 on `listener`, answering each request with `handler`, until `shutdown`
 /// resolves; then stops accepting and waits (up to 5 s) for in-flight requests.
 pub async fn serve_http<F, Fut>(
-    listener: TcpListener,
+    listener: impl Listener,
     handler: F,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
@@ -38,7 +65,7 @@ where
 /// (to deliver what is queued for clients and close them), then the connections are asked to
 /// finish their requests and close, and waited for (up to 5 s).
 pub async fn serve_http_with_drain<F, Fut>(
-    listener: TcpListener,
+    listener: impl Listener,
     handler: F,
     shutdown: impl Future<Output = ()>,
     drain: impl Future<Output = ()>,
@@ -47,6 +74,7 @@ where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
+    let listener = sealed::Sealed::into_tokio(listener)?;
     // Every connection task holds a receiver; dropping the sender asks them to wind down, and
     // `closed()` resolves once the last one has finished.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(());

@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::namespace::{AdapterFactory, Namespace, NsHandlers};
 use crate::observer::{Observer, ObserverAlreadySet};
 use crate::protocol::{ParserKind, Payload};
+use crate::serve::Listener;
 use crate::server_inner::ServerInner;
 use crate::socket::Socket;
 
@@ -463,12 +464,12 @@ impl Server {
         }
     }
 
-    /// Serves on `listener` until `shutdown` resolves; then stops accepting connections,
-    /// closes every client connection (clients reconnect elsewhere, see [`Server::close`]), and
-    /// stops the adapters.
+    /// Serves on `listener` (a `std` or a tokio `TcpListener`, see [`Listener`]) until
+    /// `shutdown` resolves; then stops accepting connections, closes every client connection
+    /// (clients reconnect elsewhere, see [`Server::close`]), and stops the adapters.
     pub async fn serve(
         &self,
-        listener: tokio::net::TcpListener,
+        listener: impl Listener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let server = self.clone();

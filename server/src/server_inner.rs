@@ -58,7 +58,7 @@ impl ServerInner {
             handlers,
             self.metrics.clone(),
             on_idle,
-            self.observer.clone(),
+            self.observer.hooks().clone(),
         );
         if let Some(observer) = self.observer.get() {
             ns.report_to(observer.clone());

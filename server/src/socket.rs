@@ -1,4 +1,4 @@
-//! A socket: one client connected to one namespace.
+//! A socket: one client connected to one namespace; and the `Namespace` handle it holds.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,16 +15,41 @@ use tokio::sync::oneshot;
 use crate::adapter::{BroadcastOptions, LocalSocket, Room, SessionState, SocketInfo};
 use crate::engine::{Frame, Session, Sid, Transport};
 use crate::error::{AckError, EmitError, JoinError};
-use crate::event::{AckSender, BoxFuture, Event};
+use crate::event::{AckSender, BoxFuture, DisconnectReason, Event};
 use crate::handler_slots::HandlerSlots;
 use crate::handshake::Handshake;
-use crate::namespace::Namespace;
+use crate::namespace_state::{NsState, StoredHandler};
 use crate::protocol::{Packet, PacketType, Payload};
+
+// The one recursion of the public types is closed here: a socket holds its namespace, whose
+// handlers take sockets. Both handles are declared in this file; the namespace's state is
+// `namespace_state.rs` (generic over the socket type), what a namespace does is `namespace.rs`.
+
+/// A namespace (`/`, `/chat`, ...). Cheap to clone.
+pub struct Namespace {
+    pub(crate) state: Arc<NsState<Socket>>,
+}
+
+impl Clone for Namespace {
+    fn clone(&self) -> Self {
+        Namespace {
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", self.state.name())
+            .finish()
+    }
+}
 
 /// A done join; `.await` it to wait until the cluster delivers the rooms' messages to this
 /// node (see [`Socket::join`]). Dropping it is fine.
 pub struct Joined {
-    ns: Namespace,
+    ns: Arc<NsState<Socket>>,
     rooms: Vec<Room>,
 }
 
@@ -42,35 +67,6 @@ impl std::future::IntoFuture for Joined {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move { self.ns.adapter().rooms_ready(&self.rooms).await })
-    }
-}
-
-/// Why a socket left its namespace, as Socket.IO names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DisconnectReason {
-    /// The server disconnected the socket (`socket.disconnect()`, `disconnect_sockets`).
-    ServerNamespaceDisconnect,
-    /// The client left the namespace.
-    ClientNamespaceDisconnect,
-    /// The connection ended: closed, failed, timed out, or sent garbage.
-    Transport(crate::engine::CloseReason),
-}
-
-impl DisconnectReason {
-    /// The reason string of the reference implementation.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
-            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
-            DisconnectReason::Transport(reason) => reason.as_str(),
-        }
-    }
-}
-
-impl std::fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -100,7 +96,7 @@ struct Held {
 }
 
 /// A stored event handler (see `handler.rs` for what user code registers).
-pub(crate) type BoxedEventHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<()> + Send + Sync>;
+pub(crate) type BoxedEventHandler = StoredHandler<Socket>;
 
 type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 
@@ -159,7 +155,7 @@ impl Socket {
         identity: Identity,
         slots: Arc<HandlerSlots>,
     ) -> Self {
-        let nsp = ns.name_arc().clone();
+        let nsp = ns.state.name().clone();
         let replaying = identity.recovered;
         Socket {
             inner: Arc::new_cyclic(|me: &Weak<SocketInner>| SocketInner {
@@ -268,7 +264,7 @@ impl Socket {
 
     /// Sends an event with any arguments, binary included.
     pub fn emit_payload(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
-        let adapter = self.inner.ns.adapter();
+        let adapter = self.inner.ns.state.adapter();
         if adapter.supports_recovery() && adapter.local().recovery_config().is_some() {
             // A broadcast to the socket's room: the observer hears of it at the delivery.
             let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
@@ -291,7 +287,7 @@ impl Socket {
             rooms: [self.inner.id.to_string()].into(),
             ..BroadcastOptions::default()
         };
-        let ns = self.inner.ns.clone();
+        let ns = self.inner.ns.state.clone();
         let mut send: Pin<Box<dyn Future<Output = ()> + Send>> =
             Box::pin(async move { ns.adapter().broadcast(packet, opts).await });
         let mut first_poll = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
@@ -323,7 +319,7 @@ impl Socket {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(AckError::Disconnected),
             Err(_) => {
-                crate::metrics::add(&self.inner.ns.metrics().ack_timeouts, 1);
+                crate::metrics::add(&self.inner.ns.state.metrics().ack_timeouts, 1);
                 Err(AckError::Timeout)
             }
         }
@@ -331,8 +327,8 @@ impl Socket {
 
     /// Tells the observer, if any, of an event sent to this socket.
     fn report_sent(&self, event: &str, payload: &Payload) {
-        if let Some(observer) = self.inner.ns.observer() {
-            observer.event_sent(&self.inner.nsp, self.inner.id, event, payload);
+        if let Some(hooks) = self.inner.ns.state.hooks() {
+            hooks.event_sent(&self.inner.nsp, self.inner.id, event, payload);
         }
     }
 
@@ -340,7 +336,7 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        let frame = self.inner.ns.parser().encode(packet);
+        let frame = self.inner.ns.state.parser().encode(packet);
         self.inner
             .session
             .send(frame)
@@ -360,7 +356,7 @@ impl Socket {
         let rooms: Vec<Room> = rooms.into_iter().map(Into::into).collect();
         let _ = self.try_join(rooms.iter().cloned());
         Joined {
-            ns: self.inner.ns.clone(),
+            ns: self.inner.ns.state.clone(),
             rooms,
         }
     }
@@ -385,7 +381,7 @@ impl Socket {
         }
         let mut refused = 0;
         let rooms = rooms.into_iter().map(Into::into);
-        let registry = self.inner.ns.registry();
+        let registry = self.inner.ns.state.registry();
         let mut result = Ok(());
         for room in rooms {
             if let Err(err) = registry.join(self.inner.id, [room]) {
@@ -393,21 +389,26 @@ impl Socket {
                 result = result.and(Err(err));
             }
         }
-        crate::metrics::add(&self.inner.ns.metrics().joins_refused, refused);
+        crate::metrics::add(&self.inner.ns.state.metrics().joins_refused, refused);
         self.inner.session_changed();
         result
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
-        self.inner.ns.registry().leave(self.inner.id, room);
+        self.inner.ns.state.registry().leave(self.inner.id, room);
         self.inner.session_changed();
     }
 
     /// The rooms the socket is in, its own id first.
     #[must_use]
     pub fn rooms(&self) -> Vec<Room> {
-        self.inner.ns.adapter().local().rooms_of(self.inner.id)
+        self.inner
+            .ns
+            .state
+            .adapter()
+            .local()
+            .rooms_of(self.inner.id)
     }
 
     /// The socket's data, deserialized.
@@ -426,8 +427,8 @@ impl Socket {
         let value = serde_json::to_value(data)?;
         *self.inner.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
         self.inner.session_changed();
-        if let Some(observer) = self.inner.ns.observer() {
-            observer.data_changed(self);
+        if let Some(hooks) = self.inner.ns.state.hooks() {
+            hooks.data_changed(self);
         }
         Ok(())
     }
@@ -503,8 +504,8 @@ impl Socket {
             args,
             attachments: packet.attachments,
         };
-        if let Some(observer) = self.inner.ns.observer() {
-            observer.event_received(self, &name, &payload);
+        if let Some(hooks) = self.inner.ns.state.hooks() {
+            hooks.event_received(self, &name, &payload);
         }
         let handler = self
             .inner
@@ -513,7 +514,7 @@ impl Socket {
             .unwrap_or_else(|e| e.into_inner())
             .get(&name)
             .cloned()
-            .or_else(|| self.inner.ns.event_handler(&name))
+            .or_else(|| self.inner.ns.state.handlers().event_handler(&name))
             .or_else(|| {
                 self.inner
                     .catch_all
@@ -531,7 +532,7 @@ impl Socket {
                 self.inner.session.clone(),
                 self.inner.nsp.clone(),
                 packet.id,
-                self.inner.ns.parser(),
+                self.inner.ns.state.parser(),
             ),
         };
         // Handlers start in the order their events arrived, as in the reference server: the
@@ -552,7 +553,7 @@ impl SocketInner {
         SessionState {
             sid: self.id.to_string(),
             pid: pid.to_owned(),
-            rooms: self.ns.adapter().local().rooms_of(self.id),
+            rooms: self.ns.state.adapter().local().rooms_of(self.id),
             data: self.data.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             nsp: Some(self.nsp.to_string()),
         }
@@ -561,9 +562,12 @@ impl SocketInner {
     fn session_changed(&self) {
         if let Some(pid) = &self.pid
             && self.connected.load(Ordering::Acquire)
-            && self.ns.adapter().tracks_live_sessions()
+            && self.ns.state.adapter().tracks_live_sessions()
         {
-            self.ns.adapter().update_session(self.session_state(pid));
+            self.ns
+                .state
+                .adapter()
+                .update_session(self.session_state(pid));
         }
     }
 
@@ -586,7 +590,7 @@ impl SocketInner {
     fn push(&self, frame: &Frame, volatile: bool) {
         if volatile {
             if !self.session.send_volatile(frame.clone()) {
-                crate::metrics::add(&self.ns.metrics().volatile_dropped, 1);
+                crate::metrics::add(&self.ns.state.metrics().volatile_dropped, 1);
             }
         } else {
             let _ = self.session.send(frame.clone());
@@ -606,9 +610,9 @@ impl SocketInner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
-        crate::metrics::add(&self.ns.metrics().pending_acks, 1);
+        crate::metrics::add(&self.ns.state.metrics().pending_acks, 1);
         packet.id = Some(id);
-        let frame = self.ns.parser().encode(&packet);
+        let frame = self.ns.state.parser().encode(&packet);
         if self.session.send(frame).is_err() {
             self.forget_ack(id);
             return Err(AckError::Disconnected);
@@ -624,7 +628,7 @@ impl SocketInner {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
         if tx.is_some() {
-            crate::metrics::sub(&self.ns.metrics().pending_acks, 1);
+            crate::metrics::sub(&self.ns.state.metrics().pending_acks, 1);
         }
         tx
     }
@@ -634,7 +638,7 @@ impl SocketInner {
             return;
         }
         let packet = Packet::new(PacketType::Disconnect, self.nsp.as_ref(), None);
-        let _ = self.session.send(self.ns.parser().encode(&packet));
+        let _ = self.session.send(self.ns.state.parser().encode(&packet));
         self.finish(DisconnectReason::ServerNamespaceDisconnect);
         if close {
             self.session.close();
@@ -650,18 +654,21 @@ impl SocketInner {
         if let Some(pid) = &self.pid {
             // A lost connection can be recovered; a deliberate disconnect cannot.
             if matches!(reason, DisconnectReason::Transport(_)) {
-                self.ns.adapter().persist_session(self.session_state(pid));
+                self.ns
+                    .state
+                    .adapter()
+                    .persist_session(self.session_state(pid));
             } else {
-                self.ns.adapter().discard_session(pid);
+                self.ns.state.adapter().discard_session(pid);
             }
         }
-        self.ns.registry().remove(self.id);
-        self.ns.check_idle();
+        self.ns.state.registry().remove(self.id);
+        self.ns.state.check_idle();
         if let Some(client) = self.client.upgrade() {
             client.forget_socket(&self.nsp, self.id);
         }
         let pending = std::mem::take(&mut *self.acks.lock().unwrap_or_else(|e| e.into_inner()));
-        crate::metrics::sub(&self.ns.metrics().pending_acks, pending.len() as u64);
+        crate::metrics::sub(&self.ns.state.metrics().pending_acks, pending.len() as u64);
         drop(pending);
         self.handlers
             .write()
@@ -674,8 +681,8 @@ impl SocketInner {
             inner: self.clone(),
         };
         tracing::debug!(sid = %self.id, nsp = %self.nsp, reason = reason.as_str(), "socket disconnected");
-        if let Some(observer) = self.ns.observer() {
-            observer.socket_disconnected(&socket, reason);
+        if let Some(hooks) = self.ns.state.hooks() {
+            hooks.socket_disconnected(&socket, reason);
         }
         for handler in handlers {
             tokio::spawn(handler(socket.clone(), reason));
@@ -752,10 +759,10 @@ impl LocalSocket for SocketInner {
             rooms,
             data: self.data.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         };
-        if let Some(observer) = self.ns.observer()
+        if let Some(hooks) = self.ns.state.hooks()
             && let Some(me) = self.me.upgrade()
         {
-            observer.describe(&Socket { inner: me }, &mut info);
+            hooks.describe(&Socket { inner: me }, &mut info);
         }
         info
     }

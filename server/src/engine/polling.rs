@@ -6,9 +6,10 @@ use bytes::{Buf, BufMut, Bytes};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 
+use super::CloseReason;
 use super::compression::{Encoding, HttpCompression};
 use super::packet::{self, Frame};
-use super::session::{CloseReason, Session, Transport};
+use super::session::{Session, Transport};
 use super::{Body, EngineError, EngineHandler, Entry, http_util};
 use crate::metrics::{Metrics, add};
 

@@ -18,8 +18,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, Op
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
+use super::CloseReason;
 use super::packet::{self, Frame, Packet};
-use super::session::CloseReason;
 use super::{Body, EngineError, EngineHandler, Entry, http_util};
 use crate::metrics::add;
 
