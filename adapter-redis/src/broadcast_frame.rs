@@ -10,12 +10,13 @@
 //! unless they hold binary: [`decode_sharded_frame`] reads a JSON one with its packet straight
 //! into the frame ([`sio_core::protocol::PacketFrame`]).
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use rmpv::Value as Mp;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use sio_core::adapter::BroadcastOptions;
+use sio_core::adapter::{BroadcastFlags, BroadcastOptions, Room};
 use sio_core::engine::Frame;
 use sio_core::protocol::{PacketFrame, from_msgpack, msgpack_packet_to_json_frame};
 
@@ -87,7 +88,9 @@ fn msgpack_str(bytes: &[u8]) -> Option<(&str, &[u8])> {
 }
 
 /// A sharded adapter's JSON message, its packet (when it has one) already a frame. The fields
-/// are as the tree path reads them from the message's `Value`.
+/// are as the tree path reads them from the message's `Value`; a message whose fields have
+/// other types (a `uid` that is not a string, a `type` that is not a non-negative integer, odd
+/// options) is not read here.
 #[derive(Debug, Clone, Default)]
 pub struct ShardedFrame {
     /// `uid`, when a string.
@@ -112,7 +115,10 @@ pub fn decode_sharded_frame(bytes: &[u8]) -> Option<ShardedFrame> {
     if bytes.first() != Some(&b'{') {
         return None;
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // UTF-8 checked once for the whole message rather than string by string: what either
+    // refuses is the same (outside strings, a byte that is not ASCII is a syntax error).
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let message = de.deserialize_map(MessageVisitor).ok()?;
     de.end().ok()?;
     Some(message)
@@ -150,11 +156,12 @@ impl<'de> Visitor<'de> for MessageVisitor {
         let (mut uid, mut nsp, mut kind) = (None, None, None);
         let mut message = ShardedFrame::default();
         let mut data = false;
+        // Typed reads: a field of another type fails here, and the tree path decides.
         fields(map, |key, map| {
             Ok(Some(match key {
-                "uid" => uid.replace(map.next_value::<Value>()?).is_some(),
-                "nsp" => nsp.replace(map.next_value::<Value>()?).is_some(),
-                "type" => kind.replace(map.next_value::<Value>()?).is_some(),
+                "uid" => uid.replace(map.next_value::<String>()?).is_some(),
+                "nsp" => nsp.replace(map.next_value::<String>()?).is_some(),
+                "type" => kind.replace(map.next_value::<u64>()?).is_some(),
                 "data" => {
                     map.next_value_seed(DataSeed(&mut message))?;
                     std::mem::replace(&mut data, true)
@@ -162,9 +169,9 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 _ => return Ok(None),
             }))
         })?;
-        message.uid = uid.as_ref().and_then(Value::as_str).map(str::to_owned);
-        message.nsp = nsp.as_ref().and_then(Value::as_str).map(str::to_owned);
-        message.kind = kind.as_ref().and_then(Value::as_u64);
+        message.uid = uid;
+        message.nsp = nsp;
+        message.kind = kind;
         Ok(message)
     }
 }
@@ -193,7 +200,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
         fields(map, |key, map| {
             Ok(Some(match key {
                 "packet" => packet.replace(map.next_value::<PacketFrame>()?).is_some(),
-                "opts" => opts.replace(map.next_value::<Value>()?).is_some(),
+                "opts" => opts.replace(map.next_value::<Opts>()?.0).is_some(),
                 "requestId" => {
                     // Read as the tree reads it (UTF-8 and number range checked), then dropped.
                     map.next_value::<Value>()?;
@@ -203,7 +210,148 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
             }))
         })?;
         message.packet = packet.and_then(|p| p.0);
-        message.opts = opts.as_ref().map(opts_from).unwrap_or_default();
+        message.opts = opts.unwrap_or_default();
         Ok(())
+    }
+}
+
+/// `data.opts` read as [`opts_from`] reads its `Value` (`rooms` and `except` as lists of room
+/// names, strings or integers; the `local` and `volatile` flags), or an error where the
+/// tree path would read something else: another shape, a repeated field, a room that is not a
+/// string or an integer, a flag that is not a boolean.
+struct Opts(BroadcastOptions);
+
+impl<'de> de::Deserialize<'de> for Opts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(OptsVisitor)
+    }
+}
+
+struct OptsVisitor;
+
+impl<'de> Visitor<'de> for OptsVisitor {
+    type Value = Opts;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("broadcast options")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Opts, A::Error> {
+        let mut opts = BroadcastOptions::default();
+        let (mut rooms, mut except, mut flags) = (false, false, false);
+        fields(map, |key, map| {
+            Ok(Some(match key {
+                "rooms" => {
+                    opts.rooms = map.next_value::<Rooms>()?.0;
+                    std::mem::replace(&mut rooms, true)
+                }
+                "except" => {
+                    opts.except = map.next_value::<Rooms>()?.0;
+                    std::mem::replace(&mut except, true)
+                }
+                "flags" => {
+                    opts.flags = map.next_value::<Flags>()?.0;
+                    std::mem::replace(&mut flags, true)
+                }
+                _ => return Ok(None),
+            }))
+        })?;
+        Ok(Opts(opts))
+    }
+}
+
+/// A list of room names.
+struct Rooms(BTreeSet<Room>);
+
+impl<'de> de::Deserialize<'de> for Rooms {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(RoomsVisitor)
+    }
+}
+
+struct RoomsVisitor;
+
+impl<'de> Visitor<'de> for RoomsVisitor {
+    type Value = Rooms;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of rooms")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Rooms, A::Error> {
+        let mut rooms = BTreeSet::new();
+        while let Some(RoomName(room)) = seq.next_element()? {
+            rooms.insert(room);
+        }
+        Ok(Rooms(rooms))
+    }
+}
+
+/// A room name: a string, or an integer as its decimal text.
+struct RoomName(Room);
+
+impl<'de> de::Deserialize<'de> for RoomName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RoomNameVisitor)
+    }
+}
+
+struct RoomNameVisitor;
+
+impl Visitor<'_> for RoomNameVisitor {
+    type Value = RoomName;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a room name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<RoomName, E> {
+        Ok(RoomName(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<RoomName, E> {
+        Ok(RoomName(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RoomName, E> {
+        Ok(RoomName(v.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RoomName, E> {
+        Ok(RoomName(v.to_string()))
+    }
+}
+
+/// The flags the options carry (others are read as the tree reads them, then dropped).
+struct Flags(BroadcastFlags);
+
+impl<'de> de::Deserialize<'de> for Flags {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FlagsVisitor)
+    }
+}
+
+struct FlagsVisitor;
+
+impl<'de> Visitor<'de> for FlagsVisitor {
+    type Value = Flags;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("broadcast flags")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Flags, A::Error> {
+        let (mut local, mut volatile) = (None, None);
+        fields(map, |key, map| {
+            Ok(Some(match key {
+                "local" => local.replace(map.next_value::<bool>()?).is_some(),
+                "volatile" => volatile.replace(map.next_value::<bool>()?).is_some(),
+                _ => return Ok(None),
+            }))
+        })?;
+        Ok(Flags(BroadcastFlags {
+            local: local == Some(true),
+            volatile: volatile == Some(true),
+        }))
     }
 }

@@ -324,3 +324,126 @@ fn sharded_json_broadcasts_transcode_exactly_or_decline() {
             .request_id
     );
 }
+
+/// A sharded broadcast message with the given `uid`, `type` and options (JSON texts).
+fn sharded_with(uid: &str, kind: &str, opts: &str) -> String {
+    format!(
+        r#"{{"uid":{uid},"nsp":"/","type":{kind},"data":{{"packet":{{"type":2,"data":["a"],"nsp":"/"}},"opts":{opts}}}}}"#
+    )
+}
+
+#[test]
+fn sharded_fields_of_other_types_are_declined_to_the_tree_path() {
+    let plain = r#"{"rooms":["r1"],"except":[],"flags":{}}"#;
+    let cases: &[(&str, String, bool)] = &[
+        ("plain", sharded_with(r#""n1""#, "3", plain), true),
+        (
+            "integer_rooms",
+            sharded_with(r#""n1""#, "3", r#"{"rooms":[1,"r",-2],"except":[3]}"#),
+            true,
+        ),
+        (
+            "known_and_unknown_flags",
+            sharded_with(
+                r#""n1""#,
+                "3",
+                r#"{"rooms":[],"flags":{"local":false,"volatile":true,"compress":true,"timeout":5}}"#,
+            ),
+            true,
+        ),
+        (
+            "unknown_option",
+            sharded_with(
+                r#""n1""#,
+                "3",
+                r#"{"rooms":["r"],"except":[],"flags":{},"extra":[1,{"x":null}]}"#,
+            ),
+            true,
+        ),
+        (
+            "escaped_uid",
+            sharded_with(r#""n\u0031""#, "3", plain),
+            true,
+        ),
+        ("uid_not_a_string", sharded_with("7", "3", plain), false),
+        ("uid_null", sharded_with("null", "3", plain), false),
+        ("type_a_float", sharded_with(r#""n1""#, "3.0", plain), false),
+        ("type_negative", sharded_with(r#""n1""#, "-3", plain), false),
+        (
+            "type_a_string",
+            sharded_with(r#""n1""#, r#""3""#, plain),
+            false,
+        ),
+        ("opts_null", sharded_with(r#""n1""#, "3", "null"), false),
+        ("opts_an_array", sharded_with(r#""n1""#, "3", "[]"), false),
+        (
+            "rooms_not_a_list",
+            sharded_with(r#""n1""#, "3", r#"{"rooms":"r1"}"#),
+            false,
+        ),
+        (
+            "room_a_float",
+            sharded_with(r#""n1""#, "3", r#"{"rooms":[1.5]}"#),
+            false,
+        ),
+        (
+            "room_null",
+            sharded_with(r#""n1""#, "3", r#"{"rooms":[null,"r"]}"#),
+            false,
+        ),
+        (
+            "room_an_object",
+            sharded_with(r#""n1""#, "3", r#"{"rooms":[{"r":1}]}"#),
+            false,
+        ),
+        (
+            "rooms_repeated",
+            sharded_with(r#""n1""#, "3", r#"{"rooms":["a"],"rooms":["b"]}"#),
+            false,
+        ),
+        (
+            "flag_not_a_boolean",
+            sharded_with(r#""n1""#, "3", r#"{"flags":{"volatile":1}}"#),
+            false,
+        ),
+        (
+            "flag_repeated",
+            sharded_with(r#""n1""#, "3", r#"{"flags":{"local":true,"local":false}}"#),
+            false,
+        ),
+        (
+            "flags_null",
+            sharded_with(r#""n1""#, "3", r#"{"flags":null}"#),
+            false,
+        ),
+    ];
+    for (name, json, fast) in cases {
+        assert_eq!(
+            check_sharded(name, json.as_bytes()),
+            *fast,
+            "{name}: fast path taken?"
+        );
+        // Declined here, the tree path still reads it (it decides, as before).
+        if !fast {
+            assert!(
+                wire::decode_message(json.as_bytes()).is_ok(),
+                "{name}: tree path"
+            );
+        }
+    }
+    let integer_rooms = decode_sharded_frame(cases[1].1.as_bytes()).unwrap();
+    let names: Vec<_> = integer_rooms
+        .opts
+        .rooms
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names, ["-2", "1", "r"]);
+    assert!(
+        decode_sharded_frame(cases[2].1.as_bytes())
+            .unwrap()
+            .opts
+            .flags
+            .volatile
+    );
+}

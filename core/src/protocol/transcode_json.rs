@@ -9,8 +9,10 @@
 //! checks refuse). Where the tree would differ in a way a frame cannot follow (a key repeated in
 //! a map: the tree keeps its first place and last value; a `_placeholder` key: perhaps a
 //! placeholder naming no attachment), deserializing fails, and the caller takes the tree path.
-//! Fields the frame does not use are read as `Value` all the same, so that whatever the tree
-//! refuses in them (a string that is not UTF-8, a number out of range) fails here too.
+//! `type` and `nsp` are read typed (a non-negative integer; a string or `null`): another type
+//! fails too, and the caller's tree path decides. Fields the frame does not use are read as
+//! `Value` all the same, so that whatever the tree refuses in them (a string that is not UTF-8,
+//! a number out of range) fails here too.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -45,8 +47,9 @@ impl<'de> Visitor<'de> for PacketVisitor {
         let (mut kind, mut nsp, mut id, mut data) = (None, None, None, None);
         while let Some(key) = map.next_key_seed(Key)? {
             let repeated = match key.as_ref() {
-                "type" => kind.replace(map.next_value::<Value>()?).is_some(),
-                "nsp" => nsp.replace(map.next_value::<Value>()?).is_some(),
+                // Typed reads: another type fails, and the tree path decides.
+                "type" => kind.replace(map.next_value::<u64>()?).is_some(),
+                "nsp" => nsp.replace(map.next_value::<Option<String>>()?).is_some(),
                 "id" => id.replace(map.next_value::<Value>()?).is_some(),
                 "data" => {
                     let mut out = Vec::with_capacity(64);
@@ -63,16 +66,11 @@ impl<'de> Visitor<'de> for PacketVisitor {
                 return Err(de::Error::custom("repeated packet field"));
             }
         }
-        let nsp = match nsp {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
-            Some(_) => return Ok(PacketFrame(None)),
-        };
-        let (Some(kind), Some(data)) = (kind.as_ref().and_then(Value::as_u64), data) else {
+        let (Some(kind), Some(data)) = (kind, data) else {
             return Ok(PacketFrame(None));
         };
         let id = id.as_ref().and_then(Value::as_u64);
-        Ok(PacketFrame(assemble(kind, nsp, id, data)))
+        Ok(PacketFrame(assemble(kind, nsp.flatten(), id, data)))
     }
 }
 
@@ -135,12 +133,14 @@ impl<'de> Visitor<'de> for Compact<'_> {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.out.extend_from_slice(v.to_string().as_bytes());
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
         Ok(())
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.out.extend_from_slice(v.to_string().as_bytes());
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
         Ok(())
     }
 
