@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::json;
@@ -21,6 +20,10 @@ use sio_adapter_redis::{sharded_wire, wire};
 use sio_core::adapter::BroadcastOptions;
 use sio_core::engine::Frame;
 use sio_core::protocol::{JsonEvent, Packet, Payload, encode_json};
+
+#[path = "support/best_of.rs"]
+mod best_of;
+use best_of::best_of_five;
 
 /// A chat message, as an application would emit it.
 #[derive(Serialize)]
@@ -121,17 +124,13 @@ fn measure<V>(value: &V, paths: [Path<'_, V>; 2], wire: Wire, n: usize) -> (f64,
     let (a, b) = (paths[0](value, &opts, wire), paths[1](value, &opts, wire));
     assert_eq!(text(&a.0), text(&b.0));
     assert_eq!(a.1, b.1);
-    let mut best = [f64::MAX; 2];
-    for _ in 0..5 {
-        for (path, best) in paths.iter().zip(best.iter_mut()) {
-            let start = Instant::now();
-            for _ in 0..n {
-                black_box(path(black_box(value), &opts, wire));
-            }
-            *best = best.min(start.elapsed().as_nanos() as f64 / n as f64);
-        }
-    }
-    (best[0], best[1])
+    best_of_five(
+        n,
+        [
+            &|| drop(black_box(paths[0](black_box(value), &opts, wire))),
+            &|| drop(black_box(paths[1](black_box(value), &opts, wire))),
+        ],
+    )
 }
 
 fn main() {

@@ -18,9 +18,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::Value;
 use sio_core::adapter::{BroadcastFlags, BroadcastOptions, Room};
 use sio_core::engine::Frame;
-use sio_core::protocol::{PacketFrame, from_msgpack, msgpack_packet_to_json_frame};
-
-use crate::wire::opts_from;
+use sio_core::protocol::{PacketFrame, msgpack_packet_to_json_frame};
 
 /// The nesting limit of the options (the same as the tree path's for a whole message).
 const MAX_DEPTH: usize = 128;
@@ -49,21 +47,77 @@ pub fn decode_broadcast_frame(bytes: &[u8]) -> Option<FramedBroadcast> {
     let packet = msgpack_packet_to_json_frame(rest)?;
     let mut rest = rest.get(packet.consumed..)?;
     let opts = rmpv::decode::read_value_with_max_depth(&mut rest, MAX_DEPTH).ok()?;
-    if !rest.is_empty() || !matches!(opts, Mp::Map(_)) {
-        return None;
-    }
-    let mut attachments = Vec::new();
-    let opts = from_msgpack(opts, &mut attachments);
-    if !attachments.is_empty() {
-        // Binary in the options would become attachments of the packet.
+    if !rest.is_empty() {
         return None;
     }
     Some(FramedBroadcast {
         uid: uid.to_owned(),
         nsp: packet.nsp,
         frame: packet.frame,
-        opts: opts_from(&opts),
+        opts: msgpack_opts(&opts)?,
     })
+}
+
+/// The options of a msgpack broadcast as [`opts_from`](crate::wire::opts_from) reads them from their tree
+/// (`from_msgpack`), read without the tree; `None` where that is not sure (the tree path then
+/// decides): a key that is not a UTF-8 string or is repeated, a room that is not a string or
+/// an integer, a flag that is not a boolean, another field that is not a scalar (binary would
+/// become attachments of the packet; an extension may be `undefined`, which the tree drops).
+fn msgpack_opts(value: &Mp) -> Option<BroadcastOptions> {
+    let mut opts = BroadcastOptions::default();
+    msgpack_fields(value, |key, value| match key {
+        "rooms" => msgpack_rooms(value).map(|rooms| opts.rooms = rooms),
+        "except" => msgpack_rooms(value).map(|rooms| opts.except = rooms),
+        "flags" => msgpack_fields(value, |key, value| match key {
+            "local" => value.as_bool().map(|b| opts.flags.local = b),
+            "volatile" => value.as_bool().map(|b| opts.flags.volatile = b),
+            _ => msgpack_scalar(value),
+        }),
+        _ => msgpack_scalar(value),
+    })?;
+    Some(opts)
+}
+
+/// Calls `field` for each entry of a map with UTF-8 string keys, none repeated; `None` if
+/// `value` is not one, or as soon as `field` says `None`.
+fn msgpack_fields(value: &Mp, mut field: impl FnMut(&str, &Mp) -> Option<()>) -> Option<()> {
+    let Mp::Map(entries) = value else {
+        return None;
+    };
+    let mut keys = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        let key = key.as_str()?;
+        if keys.contains(&key) {
+            return None;
+        }
+        keys.push(key);
+        field(key, value)?;
+    }
+    Some(())
+}
+
+/// A list of room names: strings, or integers as their decimal text.
+fn msgpack_rooms(value: &Mp) -> Option<BTreeSet<Room>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|room| match room {
+            Mp::Integer(i) => i
+                .as_u64()
+                .map(|n| n.to_string())
+                .or_else(|| i.as_i64().map(|n| n.to_string())),
+            other => other.as_str().map(str::to_owned),
+        })
+        .collect()
+}
+
+/// `Some` for a value that is neither a container, binary nor an extension.
+fn msgpack_scalar(value: &Mp) -> Option<()> {
+    match value {
+        Mp::Nil | Mp::Boolean(_) | Mp::Integer(_) | Mp::F32(_) | Mp::F64(_) => Some(()),
+        Mp::String(s) => s.as_str().map(|_| ()),
+        Mp::Binary(_) | Mp::Array(_) | Mp::Map(_) | Mp::Ext(..) => None,
+    }
 }
 
 /// A msgpack UTF-8 string at the start of `bytes`, and what follows it.
@@ -215,7 +269,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
     }
 }
 
-/// `data.opts` read as [`opts_from`] reads its `Value` (`rooms` and `except` as lists of room
+/// `data.opts` read as [`opts_from`](crate::wire::opts_from) reads its `Value` (`rooms` and `except` as lists of room
 /// names, strings or integers; the `local` and `volatile` flags), or an error where the
 /// tree path would read something else: another shape, a repeated field, a room that is not a
 /// string or an integer, a flag that is not a boolean.

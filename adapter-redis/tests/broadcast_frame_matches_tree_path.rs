@@ -447,3 +447,50 @@ fn sharded_fields_of_other_types_are_declined_to_the_tree_path() {
             .volatile
     );
 }
+
+/// A msgpack broadcast of `["x"]` with the given msgpack options.
+fn with_opts(opts: &[u8]) -> Vec<u8> {
+    let mut out = b"\x93\xa6XbyQtY\x83\xa4type\x02\xa4data\x91\xa1x\xa3nsp\xa1/".to_vec();
+    out.extend_from_slice(opts);
+    out
+}
+
+#[test]
+fn msgpack_options_of_other_shapes_are_declined_to_the_tree_path() {
+    let cases: &[(&str, &[u8], bool)] = &[
+        ("empty", b"\x80", true),
+        ("integer_rooms", b"\x82\xa5rooms\x93\x01\xa1r\xff\xa6except\x91\xcd\x01\x00", true),
+        ("known_and_unknown_flags", b"\x81\xa5flags\x84\xa5local\xc2\xa8volatile\xc3\xa8compress\xc3\xa7timeout\xcd\x13\x88", true),
+        ("unknown_scalar_fields", b"\x83\xa5rooms\x90\xa1n\xc0\xa1s\xa2ok", true),
+        ("not_a_map", b"\x90", false),
+        ("nil", b"\xc0", false),
+        ("integer_key", b"\x81\x01\x90", false),
+        ("repeated_key", b"\x82\xa5rooms\x91\xa1a\xa5rooms\x91\xa1b", false),
+        ("rooms_not_an_array", b"\x81\xa5rooms\xa1r", false),
+        ("room_a_float", b"\x81\xa5rooms\x91\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00", false),
+        ("room_nil", b"\x81\xa5rooms\x92\xc0\xa1r", false),
+        ("room_not_utf8", b"\x81\xa5rooms\x91\xa2\xff\xfe", false),
+        ("flag_not_a_boolean", b"\x81\xa5flags\x81\xa8volatile\x01", false),
+        ("flag_repeated", b"\x81\xa5flags\x82\xa5local\xc3\xa5local\xc2", false),
+        ("flag_undefined", b"\x81\xa5flags\x81\xa5local\xd4\x00\x00", false),
+        ("binary_in_an_unknown_field", b"\x81\xa1b\xc4\x01\x00", false),
+        ("array_in_an_unknown_field", b"\x81\xa1a\x91\x01", false),
+    ];
+    for (name, opts, fast) in cases {
+        let bytes = with_opts(opts);
+        assert_eq!(check(name, &bytes), *fast, "{name}: fast path taken?");
+        if !fast {
+            // Declined here, the tree path still reads it (and decides, as before).
+            assert!(tree_path(&bytes).is_some(), "{name}: tree path");
+        }
+    }
+    let rooms = decode_broadcast_frame(&with_opts(cases[1].1)).unwrap().opts;
+    let names: Vec<_> = rooms.rooms.iter().map(String::as_str).collect();
+    assert_eq!(names, ["-1", "1", "r"]);
+    assert_eq!(rooms.except.iter().next().map(String::as_str), Some("256"));
+    let flags = decode_broadcast_frame(&with_opts(cases[2].1))
+        .unwrap()
+        .opts
+        .flags;
+    assert!(!flags.local && flags.volatile);
+}

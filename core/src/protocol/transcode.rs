@@ -110,7 +110,7 @@ pub(super) fn assemble(
         text.push(',');
     }
     if let Some(id) = id {
-        text.push_str(&id.to_string());
+        text.push_str(itoa::Buffer::new().format(id));
     }
     // The transcoders write only JSON built from UTF-8 strings.
     text.push_str(std::str::from_utf8(&data).ok()?);
@@ -278,8 +278,8 @@ impl<'a> Reader<'a> {
             // bin (an attachment), and the marker msgpack never uses.
             0xc1 | 0xc4..=0xc6 => return None,
             _ => match self.int()? {
-                Ok(n) => out.extend_from_slice(n.to_string().as_bytes()),
-                Err(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                Ok(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+                Err(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
             },
         }
         Some(())
