@@ -12,45 +12,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::FutureExt as _;
-use sio_core::adapter::{
-    Adapter, BroadcastOptions, LocalAdapter, LocalAdapterBuilder, LocalSocket, Room, SocketInfo,
-};
+use sio_core::adapter::{Adapter, BroadcastOptions, LocalAdapter, LocalAdapterBuilder};
 use sio_core::engine::{Frame, Sid};
 use sio_core::protocol::{Packet, ParserKind, Payload};
 
-/// A socket that counts the frames it is handed.
-struct CountingSocket {
-    id: Sid,
-    delivered: Arc<AtomicU64>,
-}
-
-impl LocalSocket for CountingSocket {
-    fn id(&self) -> Sid {
-        self.id
-    }
-    fn deliver(&self, _frame: &Frame, _volatile: bool) {
-        self.delivered.fetch_add(1, Ordering::Relaxed);
-    }
-    fn deliver_with_ack(
-        &self,
-        _packet: Packet,
-        _timeout: Duration,
-    ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
-        Box::pin(async { None })
-    }
-    fn disconnect(&self, _close: bool) {}
-    fn info(&self, rooms: Vec<Room>) -> SocketInfo {
-        SocketInfo {
-            id: self.id.to_string(),
-            handshake: serde_json::Value::Null,
-            rooms,
-            data: serde_json::Value::Null,
-        }
-    }
-}
+#[path = "../tests/support/fixture_socket.rs"]
+mod fixture_socket;
+use fixture_socket::FixtureSocket;
 
 /// The object-safe form an `Arc<dyn …>` adapter would need: a boxed future per call.
 trait DynBroadcast: Send + Sync {
@@ -93,9 +64,12 @@ fn main() {
     let (local, registry) = LocalAdapterBuilder::new("/", ParserKind::Json).build();
     let delivered = Arc::new(AtomicU64::new(0));
     for _ in 0..room_size {
-        let socket = Arc::new(CountingSocket {
+        let delivered = delivered.clone();
+        let socket = Arc::new(FixtureSocket {
             id: Sid::random(),
-            delivered: delivered.clone(),
+            on_frame: move |_: Sid, _: &Frame, _: bool| {
+                delivered.fetch_add(1, Ordering::Relaxed);
+            },
         });
         let id = socket.id;
         registry.insert(socket);

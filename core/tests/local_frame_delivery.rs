@@ -3,54 +3,19 @@
 //! volatility), and declines, delivering nothing, where the packet itself is needed: a server
 //! on the msgpack parser, or index hooks that observe deliveries.
 
-use std::future::Future;
-use std::pin::Pin;
+mod support;
+
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use sio_core::adapter::{
-    BroadcastFlags, BroadcastOptions, IndexObserver, LocalAdapter, LocalAdapterBuilder,
-    LocalSocket, Room, SocketInfo, SocketRegistry,
+    BroadcastFlags, BroadcastOptions, IndexObserver, LocalAdapter, LocalAdapterBuilder, Room,
+    SocketRegistry,
 };
 use sio_core::engine::{Frame, Sid};
 use sio_core::protocol::{Packet, ParserKind, Payload};
+use support::fixture_socket::FixtureSocket;
 
 type Log = Arc<Mutex<Vec<(Sid, String, bool)>>>;
-
-/// A registered socket that records what it is handed (a socket's own queue is the server's).
-struct Recording {
-    id: Sid,
-    log: Log,
-}
-
-impl LocalSocket for Recording {
-    fn id(&self) -> Sid {
-        self.id
-    }
-    fn deliver(&self, frame: &Frame, volatile: bool) {
-        let text = match frame {
-            Frame::Text(text) => text.as_str().to_owned(),
-            other => format!("{other:?}"),
-        };
-        self.log.lock().unwrap().push((self.id, text, volatile));
-    }
-    fn deliver_with_ack(
-        &self,
-        _packet: Packet,
-        _timeout: Duration,
-    ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
-        Box::pin(async { None })
-    }
-    fn disconnect(&self, _close: bool) {}
-    fn info(&self, rooms: Vec<Room>) -> SocketInfo {
-        SocketInfo {
-            id: self.id.to_string(),
-            handshake: serde_json::Value::Null,
-            rooms,
-            data: serde_json::Value::Null,
-        }
-    }
-}
 
 struct Hooks;
 
@@ -66,9 +31,16 @@ fn setup(parser: ParserKind) -> (LocalAdapter, SocketRegistry, Vec<Sid>, Log) {
     let mut ids = Vec::new();
     for i in 0..6 {
         let id = Sid::random();
-        registry.insert(Arc::new(Recording {
+        let log = log.clone();
+        registry.insert(Arc::new(FixtureSocket {
             id,
-            log: log.clone(),
+            on_frame: move |id: Sid, frame: &Frame, volatile: bool| {
+                let text = match frame {
+                    Frame::Text(text) => text.as_str().to_owned(),
+                    other => format!("{other:?}"),
+                };
+                log.lock().unwrap().push((id, text, volatile));
+            },
         }));
         let rooms: Vec<Room> = match i {
             0 | 1 => vec!["a".into()],

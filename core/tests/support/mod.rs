@@ -1,0 +1,3 @@
+//! What the core's tests share.
+
+pub(crate) mod fixture_socket;
