@@ -171,7 +171,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl RedisCluster {
     /// Starts the node's cluster state on `driver`: subscribes to the heartbeat channel, starts
-    /// the dispatcher and the heartbeat. Call inside a tokio runtime.
+    /// the dispatcher and the heartbeat. Call inside a tokio runtime. One driver serves one
+    /// cluster: a driver whose messages already go elsewhere ([`Driver::set_on_message`] was
+    /// called) delivers nothing to this one, which logs it as an error.
     pub fn new(driver: Arc<dyn Driver>, config: RedisAdapterConfig) -> Self {
         let (peers_changed, _) = watch::channel(0);
         let inner = Arc::new(ClusterInner {
@@ -188,10 +190,16 @@ impl RedisCluster {
         // Set before the first subscription, so that nothing received is dropped.
         let weak = Arc::downgrade(&cluster.inner);
         let heartbeats = cluster.heartbeat_channel();
-        cluster
+        let receiving = cluster
             .inner
             .driver
             .set_on_message(Arc::new(move |message| route(&weak, &heartbeats, &message)));
+        if !receiving {
+            tracing::error!(
+                "the driver already delivers its messages elsewhere (one driver per cluster): \
+                 this cluster will receive nothing"
+            );
+        }
         cluster
             .inner
             .driver

@@ -185,11 +185,17 @@ impl RedisStreamsCluster {
         tokio::spawn(sessions::run(Arc::downgrade(&shared)));
         tokio::spawn(appender::run(Arc::downgrade(&shared), appends_rx));
         let weak = Arc::downgrade(&shared);
-        shared.driver.set_on_message(Arc::new(move |received| {
+        let receiving = shared.driver.set_on_message(Arc::new(move |received| {
             if let Some(shared) = weak.upgrade() {
                 shared.on_message(&received);
             }
         }));
+        if !receiving {
+            tracing::error!(
+                "the driver already delivers its messages elsewhere (one driver per cluster): \
+                 this cluster will receive nothing"
+            );
+        }
         Ok(RedisStreamsCluster { shared })
     }
 }
