@@ -34,6 +34,10 @@ bounded cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The line above builds the server with its `unstable-engine` feature (its tests turn it on);
 # the library as users get it, without the feature, is linted too.
 bounded cargo clippy -p sio-server --lib --quiet -- -D warnings
+# The other crates' tests and examples too: built in the workspace, they would get that feature
+# (the server's own tests turn it on) and could use the unstable engine API unnoticed.
+bounded cargo clippy -p sio-node -p sio-core -p sio-adapter-redis -p sio-admin -p sio-load \
+  --all-targets --quiet -- -D warnings
 echo "== fuzz (short run; scripts/fuzz.sh 600 for a campaign)"
 bounded scripts/fuzz.sh 15
 echo "== cargo test"
