@@ -19,7 +19,7 @@ use crate::event::{AckSender, BoxFuture, DisconnectReason, Event};
 use crate::handler_slots::HandlerSlots;
 use crate::handshake::Handshake;
 use crate::namespace_state::{NsState, StoredHandler};
-use crate::protocol::{Packet, PacketType, Payload};
+use crate::protocol::{JsonEvent, Packet, PacketType, ParserKind, Payload};
 
 // The one recursion of the public types is closed here: a socket holds its namespace, whose
 // handlers take sockets. Both handles are declared in this file; the namespace's state is
@@ -258,8 +258,28 @@ impl Socket {
     }
 
     /// Sends an event with one serializable argument.
+    ///
+    /// Encode once: with the default parser, no observer and no recovery log to write, the
+    /// value is serialized straight into the client's frame, with no `Value` tree; where the
+    /// bytes could differ from the tree's ([`JsonEvent::encode`] declines), and otherwise, it
+    /// goes on as [`Self::emit_payload`]. The client gets the same bytes either way.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        if self.takes_json_events()
+            && let Some(encoded) = JsonEvent::encode(&self.inner.nsp, event, data)
+        {
+            return self.send_frame(encoded.frame());
+        }
         self.emit_payload(event, Payload::from_value(data)?)
+    }
+
+    /// Whether an event to this socket may be sent as a frame encoded once: the JSON parser,
+    /// nobody to report the packet to, no recovery log to keep it in.
+    fn takes_json_events(&self) -> bool {
+        let state = &self.inner.ns.state;
+        let adapter = state.adapter();
+        state.parser() == ParserKind::Json
+            && state.hooks().is_none()
+            && !(adapter.supports_recovery() && adapter.local().recovery_config().is_some())
     }
 
     /// Sends an event with any arguments, binary included.
@@ -333,10 +353,13 @@ impl Socket {
     }
 
     fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        self.send_frame(self.inner.ns.state.parser().encode(packet))
+    }
+
+    fn send_frame(&self, frame: Frame) -> Result<(), EmitError> {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        let frame = self.inner.ns.state.parser().encode(packet);
         self.inner
             .session
             .send(frame)
