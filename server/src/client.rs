@@ -239,7 +239,7 @@ impl Client {
                 replayed.insert(missed.offset);
             }
             add(&self.server.metrics.socket_recoveries, 1);
-            socket.end_replay(&replayed);
+            socket.end_replay(replayed);
         }
         socket.session_changed();
         if let Some(hooks) = ns.hooks() {

@@ -63,6 +63,7 @@ mod namespace;
 mod namespace_cleanup;
 mod namespace_state;
 pub mod observer;
+mod replay;
 pub use sio_core::protocol;
 pub mod serve;
 mod server;

@@ -20,6 +20,7 @@ use crate::handler_slots::HandlerSlots;
 use crate::handshake::Handshake;
 use crate::namespace_state::{NsState, StoredHandler};
 use crate::protocol::{JsonEvent, Packet, PacketType, ParserKind, Payload};
+use crate::replay::Replay;
 
 // The one recursion of the public types is closed here: a socket holds its namespace, whose
 // handlers take sockets. Both handles are declared in this file; the namespace's state is
@@ -88,13 +89,6 @@ pub(crate) struct Identity {
     pub(crate) data: Value,
 }
 
-/// A frame held back while a restored socket's missed packets are replayed.
-struct Held {
-    frame: Frame,
-    offset: Option<Arc<str>>,
-    volatile: bool,
-}
-
 /// A stored event handler (see `handler.rs` for what user code registers).
 pub(crate) type BoxedEventHandler = StoredHandler<Socket>;
 
@@ -117,9 +111,8 @@ pub(crate) struct SocketInner {
     data: Mutex<Value>,
     pid: Option<Arc<str>>,
     recovered: bool,
-    /// Set while a restored socket replays what it missed: live packets wait in `held`.
-    replaying: AtomicBool,
-    held: Mutex<Option<Vec<Held>>>,
+    /// A restored socket's replay of what it missed.
+    replay: Replay,
     /// Bounds the handlers running at once.
     slots: Arc<HandlerSlots>,
 }
@@ -156,7 +149,6 @@ impl Socket {
         slots: Arc<HandlerSlots>,
     ) -> Self {
         let nsp = ns.state.name().clone();
-        let replaying = identity.recovered;
         Socket {
             inner: Arc::new_cyclic(|me: &Weak<SocketInner>| SocketInner {
                 me: me.clone(),
@@ -175,8 +167,7 @@ impl Socket {
                 data: Mutex::new(identity.data),
                 pid: identity.pid,
                 recovered: identity.recovered,
-                replaying: AtomicBool::new(replaying),
-                held: Mutex::new(replaying.then(Vec::new)),
+                replay: Replay::new(identity.recovered),
                 slots,
             }),
         }
@@ -475,17 +466,12 @@ impl Socket {
         self.inner.session_changed();
     }
 
-    /// Ends a restored socket's replay: the live packets held meanwhile follow, except those
-    /// the replay already sent (by offset).
-    pub(crate) fn end_replay(&self, replayed: &std::collections::HashSet<Arc<str>>) {
-        let mut held = self.inner.held.lock().unwrap_or_else(|e| e.into_inner());
-        for h in held.take().unwrap_or_default() {
-            if h.offset.as_ref().is_some_and(|o| replayed.contains(o)) {
-                continue;
-            }
-            self.inner.push(&h.frame, h.volatile);
-        }
-        self.inner.replaying.store(false, Ordering::Release);
+    /// Ends a restored socket's replay, which sent the packets of offsets `replayed`: the live
+    /// packets held meanwhile follow, and live packets the replay sent are not sent again.
+    pub(crate) fn end_replay(&self, replayed: std::collections::HashSet<Arc<str>>) {
+        self.inner
+            .replay
+            .end(replayed, |frame, volatile| self.inner.push(frame, volatile));
     }
 
     /// Handles a packet addressed to this socket.
@@ -591,22 +577,6 @@ impl SocketInner {
                 .state
                 .adapter()
                 .update_session(self.session_state(pid));
-        }
-    }
-
-    /// Holds a frame while replaying; `false` when the replay is over (send it now).
-    fn hold(&self, frame: &Frame, offset: Option<&Arc<str>>, volatile: bool) -> bool {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        match held.as_mut() {
-            Some(queue) => {
-                queue.push(Held {
-                    frame: frame.clone(),
-                    offset: offset.cloned(),
-                    volatile,
-                });
-                true
-            }
-            None => false,
         }
     }
 
@@ -733,17 +703,15 @@ impl LocalSocket for SocketInner {
     }
 
     fn deliver(&self, frame: &Frame, volatile: bool) {
-        if self.replaying.load(Ordering::Acquire) && self.hold(frame, None, volatile) {
-            return;
+        if !self.replay.hold(frame, None, volatile) {
+            self.push(frame, volatile);
         }
-        self.push(frame, volatile);
     }
 
     fn deliver_logged(&self, frame: &Frame, offset: &Arc<str>) {
-        if self.replaying.load(Ordering::Acquire) && self.hold(frame, Some(offset), false) {
-            return;
+        if !self.replay.hold(frame, Some(offset), false) && !self.replay.sent_already(offset) {
+            self.push(frame, false);
         }
-        self.push(frame, false);
     }
 
     fn deliver_with_ack(
