@@ -58,11 +58,12 @@ pub fn decode_broadcast_frame(bytes: &[u8]) -> Option<FramedBroadcast> {
     })
 }
 
-/// The options of a msgpack broadcast as [`opts_from`](crate::wire::opts_from) reads them from their tree
-/// (`from_msgpack`), read without the tree; `None` where that is not sure (the tree path then
-/// decides): a key that is not a UTF-8 string or is repeated, a room that is not a string or
-/// an integer, a flag that is not a boolean, another field that is not a scalar (binary would
-/// become attachments of the packet; an extension may be `undefined`, which the tree drops).
+/// The options of a msgpack broadcast as [`opts_from`](crate::wire::opts_from) reads them
+/// from their tree (`from_msgpack`), read without the tree; `None` where that is not sure (the
+/// tree path then decides): a key that is not a UTF-8 string or is repeated, a room that is
+/// not a string or an integer, a flag that is not a boolean, another field that is not a
+/// scalar (binary would become attachments of the packet; an extension may be `undefined`,
+/// which the tree drops).
 fn msgpack_opts(value: &Mp) -> Option<BroadcastOptions> {
     let mut opts = BroadcastOptions::default();
     msgpack_fields(value, |key, value| match key {
@@ -269,10 +270,10 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
     }
 }
 
-/// `data.opts` read as [`opts_from`](crate::wire::opts_from) reads its `Value` (`rooms` and `except` as lists of room
-/// names, strings or integers; the `local` and `volatile` flags), or an error where the
-/// tree path would read something else: another shape, a repeated field, a room that is not a
-/// string or an integer, a flag that is not a boolean.
+/// `data.opts` read as [`opts_from`](crate::wire::opts_from) reads its `Value` (`rooms` and
+/// `except` as lists of room names, strings or integers; the `local` and `volatile` flags), or
+/// an error where the tree path would read something else: another shape, a repeated field, a
+/// room that is not a string or an integer, a flag that is not a boolean.
 struct Opts(BroadcastOptions);
 
 impl<'de> de::Deserialize<'de> for Opts {
