@@ -1,7 +1,8 @@
 //! An event encoded once from the user's value ([`JsonEvent::encode`]) is byte for byte what the
 //! tree path sends (`Payload::from_value`, `Packet::event`, then `encode_json` for the clients and
 //! `to_msgpack` for Node's classic Redis adapter), on many values; and where it cannot be sure
-//! of that it declines, so that the tree path decides (and returns its own errors).
+//! of that it declines, so that the tree path decides (and returns its own errors). The same
+//! for an ack answering with one value ([`sio_core::protocol::encode_json_ack`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,7 +10,7 @@ use serde::Serialize;
 use serde::ser::{Error as _, SerializeMap, Serializer};
 use serde_json::{Value, json};
 use sio_core::engine::Frame;
-use sio_core::protocol::{JsonEvent, Packet, Payload, encode_json, to_msgpack};
+use sio_core::protocol::{JsonEvent, Packet, Payload, encode_json, encode_json_ack, to_msgpack};
 
 /// What the fast path did with a value.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,6 +31,7 @@ fn text(frame: &Frame) -> String {
 }
 
 fn check<T: Serialize + ?Sized>(value: &T) -> Outcome {
+    check_ack(value);
     let fast = JsonEvent::encode("/chat", "ev", value);
     let tree = Payload::from_value(value).map(|p| Packet::event("/chat", "ev", p));
     match (fast, tree) {
@@ -49,6 +51,23 @@ fn check<T: Serialize + ?Sized>(value: &T) -> Outcome {
         (Some(fast), Err(err)) => panic!("encoded {fast:?} where the tree refuses: {err}"),
         (None, Ok(_)) => Outcome::DeclinedTreeEncodes,
         (None, Err(_)) => Outcome::DeclinedTreeRefuses,
+    }
+}
+
+/// The ack frame encoded once is the tree path's, or declined exactly where the event is.
+fn check_ack<T: Serialize + ?Sized>(value: &T) {
+    for nsp in ["/", "/chat"] {
+        let fast = encode_json_ack(nsp, 12, value);
+        let event = JsonEvent::encode(nsp, "ev", value);
+        assert_eq!(
+            fast.is_some(),
+            event.is_some(),
+            "ack declined as the event is"
+        );
+        if let Some(fast) = fast {
+            let packet = Packet::ack(nsp, 12, Payload::from_value(value).unwrap());
+            assert_eq!(text(&fast), text(&encode_json(&packet)), "ack frame");
+        }
     }
 }
 

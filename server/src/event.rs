@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::Session;
-use crate::protocol::{Packet, ParserKind, Payload};
+use crate::protocol::{Packet, ParserKind, Payload, encode_json_ack};
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -66,7 +66,18 @@ impl AckSender {
     }
 
     /// Answers with one serializable argument.
+    ///
+    /// Encode once: with the default parser the value is serialized straight into the ack's
+    /// frame, with no `Value` tree, where the bytes are surely the tree's
+    /// ([`encode_json_ack`]); otherwise it goes on as [`Self::send_payload`].
     pub fn send<T: Serialize + ?Sized>(self, value: &T) -> Result<(), serde_json::Error> {
+        if let Some(t) = &self.target
+            && t.parser == ParserKind::Json
+            && let Some(frame) = encode_json_ack(&t.nsp, t.id, value)
+        {
+            let _ = t.session.send(frame);
+            return Ok(());
+        }
         self.send_payload(Payload::from_value(value)?);
         Ok(())
     }

@@ -1,8 +1,8 @@
-//! `Socket::emit` to one socket: the value serialized once, straight into the frame, gives the
-//! client the bytes the tree path (`Payload::from_value` → `Packet::event` → the parser) gives,
-//! for values the fast path takes and for those it declines; the tree's errors stay the errors;
-//! an observer still hears of every event, and with connection state recovery on an event still
-//! gets its offset.
+//! `Socket::emit` to one socket, and an ack answering with a value: the value serialized once,
+//! straight into the frame, gives the client the bytes the tree path (`Payload::from_value` →
+//! `Packet::event` or `Packet::ack` → the parser) gives, for values the fast path takes and for
+//! those it declines; the tree's errors stay the errors; an observer still hears of every
+//! event, and with connection state recovery on an event still gets its offset.
 
 mod common;
 
@@ -13,7 +13,7 @@ use common::sio::RawClient;
 use serde::Serialize;
 use serde_json::json;
 use sio_server::protocol::{Packet, Payload, encode_json};
-use sio_server::{Server, Socket};
+use sio_server::{Event, Server, Socket};
 
 /// A map that writes its key twice (the fast path declines it; the tree keeps the last value).
 struct RepeatedKey;
@@ -129,4 +129,30 @@ async fn with_recovery_on_an_emit_to_one_socket_gets_its_offset() {
     let (mut client, _) = RawClient::connect(addr, "/").await;
     let text = client.next_text().await;
     assert!(text.starts_with(r#"42["logged",{"n":1},""#), "{text}");
+}
+
+#[tokio::test]
+async fn an_ack_with_a_value_gives_the_tree_paths_bytes() {
+    let io = Server::builder().build();
+    io.on_connection(|socket: Socket| async move {
+        socket.on("ask", |_s: Socket, event: Event| async move {
+            if event.payload.args.first().and_then(|v| v.as_str()) == Some("chat") {
+                event.ack.send(&chat()).unwrap();
+            } else {
+                event.ack.send(&RepeatedKey).unwrap();
+            }
+        });
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let (mut client, _) = RawClient::connect(addr, "/").await;
+    client.send(r#"427["ask","chat"]"#).await;
+    let tree = Packet::ack("/", 7, Payload::from_value(&chat()).unwrap());
+    let want = match encode_json(&tree) {
+        sio_server::engine::Frame::Text(text) => text.as_str().to_owned(),
+        other => panic!("not text: {other:?}"),
+    };
+    assert_eq!(client.next_text().await, want);
+    // Declined by the fast path: the tree's bytes.
+    client.send(r#"428["ask","dup"]"#).await;
+    assert_eq!(client.next_text().await, r#"438[{"k":"again"}]"#);
 }

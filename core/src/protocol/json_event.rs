@@ -15,6 +15,28 @@ use super::value_json::write_value_json;
 use super::{Packet, ParseError, Payload};
 use crate::engine::{Frame, Text};
 
+/// Encodes the ack `id` of namespace `nsp` answering with the one argument `arg` into the JSON
+/// text frame a client of the default parser receives: byte for byte what
+/// [`super::encode_json`] writes for `Packet::ack(nsp, id, Payload::from_value(arg)?)`, or
+/// `None` where that cannot be sure (as for [`JsonEvent::encode`]; the caller then takes that
+/// path, which decides and returns its own errors).
+#[must_use]
+pub fn encode_json_ack<T: Serialize + ?Sized>(nsp: &str, id: u64, arg: &T) -> Option<Frame> {
+    let mut out = Vec::with_capacity(64 + nsp.len());
+    out.extend_from_slice(b"43");
+    if nsp != "/" {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+    out.push(b'[');
+    write_value_json(arg, &mut out)?;
+    out.push(b']');
+    // Written only from UTF-8 strings and ASCII.
+    let text = String::from_utf8(out).ok()?;
+    Some(Frame::Text(Text::from(text)))
+}
+
 /// An event packet `[event, arg]` without ack id or binary, encoded as its JSON text frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonEvent {

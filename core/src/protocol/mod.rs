@@ -19,7 +19,7 @@ mod value_json;
 pub use binary::{BinaryLimits, Decoder};
 pub use date::iso_date;
 pub use json::{decode_json, encode_json};
-pub use json_event::JsonEvent;
+pub use json_event::{JsonEvent, encode_json_ack};
 pub use json_msgpack::json_to_msgpack;
 pub use msgpack::{decode_msgpack, encode_msgpack, from_msgpack, to_msgpack};
 pub use packet::{Packet, PacketType, ParseError, Payload, placeholder};
