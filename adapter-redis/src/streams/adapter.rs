@@ -22,6 +22,9 @@ use super::{RedisStreamsCluster, Shared, lock, parse_entries};
 /// How many `XRANGE` pages a restore reads at most (1 000 entries each), as Node bounds it.
 const MAX_RESTORE_PAGES: usize = 100;
 
+/// How long a restore waits for this node's stream reader to reach what the replay read.
+const READER_CATCH_UP: Duration = Duration::from_millis(500);
+
 /// The Redis Streams [`Adapter`] of one namespace.
 pub struct RedisStreamsAdapter {
     local: LocalAdapter,
@@ -585,6 +588,20 @@ impl Adapter for RedisStreamsAdapter {
                 }
                 from = id;
             }
+        }
+        // This node's reader delivers the same stream live, a little behind: wait until it has
+        // applied what was just read (or, with nothing missed, the client's own offset), so that
+        // what it delivers to the socket from now on is newer than anything the client has.
+        if !self
+            .shared
+            .reader_reached(&self.stream, &from, READER_CATCH_UP)
+            .await
+        {
+            tracing::debug!(
+                stream = %self.stream,
+                at = %from,
+                "restoring before the stream reader caught up: live packets may repeat replayed ones"
+            );
         }
         missed
     }

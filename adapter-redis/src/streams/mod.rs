@@ -24,7 +24,7 @@ mod requests;
 mod sessions;
 pub mod wire;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +32,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use sio_core::adapter::LocalAdapter;
 use sio_core::adapter::recovery::{append_offset, is_recoverable};
+use tokio::sync::watch;
 
 pub use adapter::RedisStreamsAdapter;
 
@@ -123,13 +124,18 @@ impl Conn {
     }
 }
 
+/// Where a stream's reader is: the id (`ms`, `seq`) of the last entry it applied, `None` before
+/// it has read.
+type ReaderAt = Option<(u64, u64)>;
+
 pub(crate) struct Shared {
     config: StreamsConfig,
     conn: Conn,
     client: redis::Client,
     driver: Arc<dyn Driver>,
     namespaces: Mutex<HashMap<String, LocalAdapter>>,
-    readers: Mutex<HashSet<String>>,
+    /// One reader per stream, and where it is: the id of the last entry it applied.
+    readers: Mutex<HashMap<String, watch::Receiver<ReaderAt>>>,
     counters: Counters,
     reader_connected: AtomicBool,
     sessions: sessions::Writer,
@@ -175,7 +181,7 @@ impl RedisStreamsCluster {
             client,
             driver,
             namespaces: Mutex::new(HashMap::new()),
-            readers: Mutex::new(HashSet::new()),
+            readers: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             reader_connected: AtomicBool::new(false),
             sessions: sessions::Writer::default(),
@@ -215,9 +221,29 @@ impl Shared {
 
     fn register(self: &Arc<Self>, local: &LocalAdapter, stream: &str) {
         lock(&self.namespaces).insert(local.nsp().to_owned(), local.clone());
-        if lock(&self.readers).insert(stream.to_owned()) {
-            tokio::spawn(read_stream(Arc::downgrade(self), stream.to_owned()));
+        let mut readers = lock(&self.readers);
+        if !readers.contains_key(stream) {
+            let (position, seen) = watch::channel(None);
+            readers.insert(stream.to_owned(), seen);
+            tokio::spawn(read_stream(
+                Arc::downgrade(self),
+                stream.to_owned(),
+                position,
+            ));
         }
+    }
+
+    /// Waits, at most `wait`, until this node's reader of `stream` has applied entry `id` (or
+    /// a later one); whether it has.
+    pub(super) async fn reader_reached(&self, stream: &str, id: &str, wait: Duration) -> bool {
+        let Some(target) = wire::parse_id(id) else {
+            return false;
+        };
+        let Some(mut seen) = lock(&self.readers).get(stream).cloned() else {
+            return false;
+        };
+        let reached = seen.wait_for(|at| at.is_some_and(|at| at >= target));
+        matches!(tokio::time::timeout(wait, reached).await, Ok(Ok(_)))
     }
 
     fn local(&self, nsp: &str) -> Option<LocalAdapter> {
@@ -328,7 +354,11 @@ fn parse_xread(value: &redis::Value) -> Vec<RawEntry> {
 }
 
 /// Reads a stream for as long as the cluster lives, from the id last seen, across reconnects.
-async fn read_stream(weak: std::sync::Weak<Shared>, stream: String) {
+async fn read_stream(
+    weak: std::sync::Weak<Shared>,
+    stream: String,
+    position: watch::Sender<ReaderAt>,
+) {
     let mut last: Option<String> = None;
     let mut backoff = Duration::from_millis(50);
     loop {
@@ -384,6 +414,8 @@ async fn read_stream(weak: std::sync::Weak<Shared>, stream: String) {
             }
         }
         backoff = Duration::from_millis(50);
+        // Starting after the newest entry, the reader is where that entry is.
+        position.send_replace(last.as_deref().and_then(wire::parse_id));
         if let Some(shared) = weak.upgrade() {
             shared.reader_connected.store(true, Ordering::Release);
         }
@@ -406,6 +438,7 @@ async fn read_stream(weak: std::sync::Weak<Shared>, stream: String) {
                         shared.apply(&id, &fields);
                         last = Some(id);
                     }
+                    position.send_replace(last.as_deref().and_then(wire::parse_id));
                 }
                 Err(err) => {
                     shared.reader_connected.store(false, Ordering::Release);

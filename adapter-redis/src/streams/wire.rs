@@ -84,6 +84,13 @@ pub fn is_stream_id(offset: &str) -> bool {
         && seq.parse::<u64>().is_ok()
 }
 
+/// A stream entry id `ms-seq` as the pair Redis orders entries by.
+#[must_use]
+pub fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
 /// The smallest id after `offset` (exclusive ranges, portable to Redis < 6.2).
 #[must_use]
 pub fn next_id(offset: &str) -> Option<String> {
