@@ -29,10 +29,9 @@ use best_of::best_of_five;
 type Decoded = (String, BroadcastOptions);
 
 fn text(frame: &Frame) -> String {
-    match frame {
-        Frame::Text(text) => text.as_str().to_owned(),
-        other => format!("{other:?}"),
-    }
+    frame
+        .as_text()
+        .map_or_else(|| format!("{frame:?}"), str::to_owned)
 }
 
 fn sharded_tree(bytes: &[u8]) -> Decoded {

@@ -107,10 +107,7 @@ fn once_payload(payload: &Payload, opts: &BroadcastOptions, wire: Wire) -> (Fram
 }
 
 fn text(frame: &Frame) -> &str {
-    match frame {
-        Frame::Text(text) => text.as_str(),
-        _ => "",
-    }
+    frame.as_text().unwrap_or("")
 }
 
 type Path<'a, V> = &'a dyn Fn(&V, &BroadcastOptions, Wire) -> (Frame, bytes::Bytes);

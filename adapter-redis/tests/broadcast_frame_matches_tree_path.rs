@@ -16,18 +16,23 @@ use sio_core::protocol::ParserKind;
 /// The tree path's frame text, with uid, namespace and options.
 fn tree_path(bytes: &[u8]) -> Option<(String, String, String, wire::BroadcastMessage)> {
     let msg = wire::decode_broadcast(bytes).ok()?;
-    let text = match ParserKind::Json.encode(&msg.packet) {
-        Frame::Text(text) => text.as_str().to_owned(),
-        other => format!("{other:?}"),
-    };
+    let text = frame_text(&ParserKind::Json.encode(&msg.packet));
     Some((msg.uid.clone(), msg.packet.nsp.clone(), text, msg))
 }
 
+/// A frame's text, or its debug form (which no text frame equals).
+fn frame_text(frame: &Frame) -> String {
+    frame
+        .as_text()
+        .map_or_else(|| format!("{frame:?}"), str::to_owned)
+}
+
 fn text(framed: &FramedBroadcast) -> String {
-    match &framed.frame {
-        Frame::Text(text) => text.as_str().to_owned(),
-        other => panic!("not a text frame: {other:?}"),
-    }
+    let frame = &framed.frame;
+    frame
+        .as_text()
+        .unwrap_or_else(|| panic!("not a text frame: {frame:?}"))
+        .to_owned()
 }
 
 /// Asserts the fast path equals the tree path or declines; returns whether it was taken.
@@ -222,10 +227,7 @@ fn sharded_tree_path(
     let data = message.value.get("data")?;
     let packet = wire::packet_from(data.get("packet")?, &message.attachments).ok()?;
     let opts = data.get("opts").map(wire::opts_from).unwrap_or_default();
-    let text = match ParserKind::Json.encode(&packet) {
-        Frame::Text(text) => text.as_str().to_owned(),
-        other => format!("{other:?}"),
-    };
+    let text = frame_text(&ParserKind::Json.encode(&packet));
     Some((packet.nsp, text, opts))
 }
 

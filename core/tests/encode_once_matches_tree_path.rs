@@ -24,10 +24,10 @@ enum Outcome {
 }
 
 fn text(frame: &Frame) -> String {
-    match frame {
-        Frame::Text(text) => text.as_str().to_owned(),
-        other => panic!("not a text frame: {other:?}"),
-    }
+    frame
+        .as_text()
+        .unwrap_or_else(|| panic!("not a text frame: {frame:?}"))
+        .to_owned()
 }
 
 fn check<T: Serialize + ?Sized>(value: &T) -> Outcome {

@@ -35,10 +35,9 @@ fn setup(parser: ParserKind) -> (LocalAdapter, SocketRegistry, Vec<Sid>, Log) {
         registry.insert(Arc::new(FixtureSocket {
             id,
             on_frame: move |id: Sid, frame: &Frame, volatile: bool| {
-                let text = match frame {
-                    Frame::Text(text) => text.as_str().to_owned(),
-                    other => format!("{other:?}"),
-                };
+                let text = frame
+                    .as_text()
+                    .map_or_else(|| format!("{frame:?}"), str::to_owned);
                 log.lock().unwrap().push((id, text, volatile));
             },
         }));

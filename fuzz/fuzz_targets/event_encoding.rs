@@ -11,10 +11,9 @@ use sio_core::engine::Frame;
 use sio_core::protocol::{JsonEvent, Packet, Payload, encode_json, json_to_msgpack};
 
 fn text(frame: &Frame) -> String {
-    match frame {
-        Frame::Text(text) => text.as_str().to_owned(),
-        other => format!("{other:?}"),
-    }
+    frame
+        .as_text()
+        .map_or_else(|| format!("{frame:?}"), str::to_owned)
 }
 
 fuzz_target!(|data: &[u8]| {

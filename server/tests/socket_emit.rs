@@ -50,10 +50,13 @@ fn chat() -> Chat {
 /// The frame text the tree path writes for `emit(event, value)` on `/`.
 fn tree_frame<T: Serialize + ?Sized>(event: &str, value: &T) -> String {
     let packet = Packet::event("/", event, Payload::from_value(value).unwrap());
-    match encode_json(&packet) {
-        sio_server::engine::Frame::Text(text) => text.as_str().to_owned(),
-        other => panic!("not text: {other:?}"),
-    }
+    text_of(&packet)
+}
+
+/// The frame text the tree path writes for `packet`.
+fn text_of(packet: &Packet) -> String {
+    let frame = encode_json(packet);
+    frame.as_text().expect("a text frame").to_owned()
 }
 
 /// Emits `values` (and the error of a value the tree refuses) to each socket as it connects.
@@ -147,11 +150,7 @@ async fn an_ack_with_a_value_gives_the_tree_paths_bytes() {
     let (mut client, _) = RawClient::connect(addr, "/").await;
     client.send(r#"427["ask","chat"]"#).await;
     let tree = Packet::ack("/", 7, Payload::from_value(&chat()).unwrap());
-    let want = match encode_json(&tree) {
-        sio_server::engine::Frame::Text(text) => text.as_str().to_owned(),
-        other => panic!("not text: {other:?}"),
-    };
-    assert_eq!(client.next_text().await, want);
+    assert_eq!(client.next_text().await, text_of(&tree));
     // Declined by the fast path: the tree's bytes.
     client.send(r#"428["ask","dup"]"#).await;
     assert_eq!(client.next_text().await, r#"438[{"k":"again"}]"#);

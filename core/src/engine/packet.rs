@@ -113,6 +113,15 @@ impl Frame {
         }
     }
 
+    /// The text of a text frame; `None` for any other frame.
+    #[must_use]
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Frame::Text(text) => Some(text.as_str()),
+            _ => None,
+        }
+    }
+
     /// A message packet (`4` + text).
     #[must_use]
     pub fn message(text: &str) -> Frame {

@@ -186,10 +186,7 @@ mod tests {
     }
 
     fn content(frame: &Frame) -> &str {
-        match frame {
-            Frame::Text(t) => t.as_str(),
-            _ => panic!("not a text frame"),
-        }
+        frame.as_text().expect("a text frame")
     }
 
     #[tokio::test]
