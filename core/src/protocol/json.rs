@@ -13,19 +13,13 @@ use crate::engine::Frame;
 #[must_use]
 pub fn encode_json(packet: &Packet) -> Frame {
     let mut out = String::with_capacity(32);
-    out.push('4'); // the Engine.IO message type
-    out.push(char::from(b'0' + packet.wire_type() as u8));
-    if !packet.attachments.is_empty() {
-        out.push_str(&packet.attachments.len().to_string());
-        out.push('-');
-    }
-    if packet.nsp != "/" {
-        out.push_str(&packet.nsp);
-        out.push(',');
-    }
-    if let Some(id) = packet.id {
-        out.push_str(&id.to_string());
-    }
+    write_header(
+        &mut out,
+        packet.wire_type(),
+        packet.attachments.len(),
+        &packet.nsp,
+        packet.id,
+    );
     if let Some(data) = &packet.data {
         write_json(data, &mut out);
     }
@@ -37,6 +31,31 @@ pub fn encode_json(packet: &Packet) -> Frame {
     frames.push(text);
     frames.extend(packet.attachments.iter().cloned().map(Frame::Binary));
     Frame::Group(Arc::from(frames))
+}
+
+/// Writes a packet's text header, everything before its JSON data: `4` (the Engine.IO message
+/// type), the packet type digit, `<attachments>-` when there are any, `<nsp>,` unless the
+/// namespace is `/`, and the ack id. Every encoder of the text format writes it here.
+pub(super) fn write_header(
+    out: &mut String,
+    kind: PacketType,
+    attachments: usize,
+    nsp: &str,
+    id: Option<u64>,
+) {
+    out.push('4');
+    out.push(char::from(b'0' + kind as u8));
+    if attachments > 0 {
+        out.push_str(itoa::Buffer::new().format(attachments));
+        out.push('-');
+    }
+    if nsp != "/" {
+        out.push_str(nsp);
+        out.push(',');
+    }
+    if let Some(id) = id {
+        out.push_str(itoa::Buffer::new().format(id));
+    }
 }
 
 fn write_json(value: &Value, out: &mut String) {

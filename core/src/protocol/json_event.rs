@@ -8,11 +8,11 @@
 
 use serde::Serialize;
 
-use super::json::decode_json;
+use super::json::{decode_json, write_header};
 use super::json_msgpack::json_to_msgpack;
 use super::transcode::write_str;
 use super::value_json::write_value_json;
-use super::{Packet, ParseError, Payload};
+use super::{Packet, PacketType, ParseError, Payload};
 use crate::engine::{Frame, Text};
 
 /// Encodes the ack `id` of namespace `nsp` answering with the one argument `arg` into the JSON
@@ -22,13 +22,9 @@ use crate::engine::{Frame, Text};
 /// path, which decides and returns its own errors).
 #[must_use]
 pub fn encode_json_ack<T: Serialize + ?Sized>(nsp: &str, id: u64, arg: &T) -> Option<Frame> {
-    let mut out = Vec::with_capacity(64 + nsp.len());
-    out.extend_from_slice(b"43");
-    if nsp != "/" {
-        out.extend_from_slice(nsp.as_bytes());
-        out.push(b',');
-    }
-    out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+    let mut head = String::with_capacity(64 + nsp.len());
+    write_header(&mut head, PacketType::Ack, 0, nsp, Some(id));
+    let mut out = head.into_bytes();
     out.push(b'[');
     write_value_json(arg, &mut out)?;
     out.push(b']');
@@ -82,12 +78,9 @@ impl JsonEvent {
         event: &str,
         args: impl FnOnce(&mut Vec<u8>) -> Option<()>,
     ) -> Option<Self> {
-        let mut out = Vec::with_capacity(64 + nsp.len() + event.len());
-        out.extend_from_slice(b"42");
-        if nsp != "/" {
-            out.extend_from_slice(nsp.as_bytes());
-            out.push(b',');
-        }
+        let mut head = String::with_capacity(64 + nsp.len() + event.len());
+        write_header(&mut head, PacketType::Event, 0, nsp, None);
+        let mut out = head.into_bytes();
         let data_start = out.len();
         out.push(b'[');
         write_str(&mut out, event);

@@ -10,7 +10,9 @@
 //! packet checks would refuse, nesting deeper than 100, malformed msgpack. The caller
 //! then takes the tree path, which decides.
 
+use super::json::write_header;
 use super::msgpack::timestamp;
+use super::packet::PacketType;
 use crate::engine::{Frame, Text};
 
 /// The deepest nesting of `data` the transcoder follows (below what the tree path accepts for a
@@ -89,12 +91,12 @@ pub(super) fn assemble(
     data: Vec<u8>,
 ) -> Option<(String, Frame)> {
     let kind = match kind {
-        2 | 5 => b'2',
-        3 | 6 => b'3',
+        2 | 5 => PacketType::Event,
+        3 | 6 => PacketType::Ack,
         _ => return None,
     };
     if data.first() != Some(&b'[')
-        || (kind == b'2' && !matches!(data.get(1), Some(b'"' | b'-' | b'0'..=b'9')))
+        || (kind == PacketType::Event && !matches!(data.get(1), Some(b'"' | b'-' | b'0'..=b'9')))
     {
         return None;
     }
@@ -103,15 +105,7 @@ pub(super) fn assemble(
         return None;
     }
     let mut text = String::with_capacity(data.len() + nsp.len() + 24);
-    text.push('4');
-    text.push(char::from(kind));
-    if nsp != "/" {
-        text.push_str(&nsp);
-        text.push(',');
-    }
-    if let Some(id) = id {
-        text.push_str(itoa::Buffer::new().format(id));
-    }
+    write_header(&mut text, kind, 0, &nsp, id);
     // The transcoders write only JSON built from UTF-8 strings.
     text.push_str(std::str::from_utf8(&data).ok()?);
     Some((nsp, Frame::Text(Text::from(text))))
