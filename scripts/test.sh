@@ -40,6 +40,11 @@ bounded cargo clippy -p sio-node -p sio-core -p sio-adapter-redis -p sio-admin -
   --all-targets --quiet -- -D warnings
 echo "== fuzz (short run; scripts/fuzz.sh 600 for a campaign)"
 bounded scripts/fuzz.sh 15
+echo "== load/peers/redis-floor (the floor that BENCHMARKS.md compares receiving nodes with)"
+floor=(--manifest-path load/peers/redis-floor/Cargo.toml --target-dir target/peers)
+bounded cargo fmt --manifest-path load/peers/redis-floor/Cargo.toml --check
+bounded cargo clippy "${floor[@]}" --all-targets --quiet -- -D warnings
+bounded cargo test "${floor[@]}" --quiet
 echo "== cargo test"
 # The tests start servers on free ports; two at a time keeps timing-sensitive tests stable on
 # small machines.
