@@ -19,7 +19,7 @@ use crate::event::{AckSender, BoxFuture, DisconnectReason, Event};
 use crate::handler_slots::HandlerSlots;
 use crate::handshake::Handshake;
 use crate::namespace_state::{NsState, StoredHandler};
-use crate::protocol::{JsonEvent, Packet, PacketType, ParserKind, Payload};
+use crate::protocol::{AckEvent, JsonEvent, Packet, PacketType, ParserKind, Payload};
 use crate::replay::Replay;
 
 // The one recursion of the public types is closed here: a socket holds its namespace, whose
@@ -320,8 +320,12 @@ impl Socket {
         timeout: Duration,
     ) -> Result<Payload, AckError> {
         self.report_sent(event, &payload);
-        let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
-        let (id, rx) = self.inner.register_ack(packet)?;
+        let mut packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
+        let parser = self.inner.ns.state.parser();
+        let (id, rx) = self.inner.register_ack(|id| {
+            packet.id = Some(id);
+            parser.encode(&packet)
+        })?;
         let _forget = PendingAck {
             socket: Arc::downgrade(&self.inner),
             id,
@@ -590,9 +594,10 @@ impl SocketInner {
         }
     }
 
+    /// Registers a fresh ack id and sends the frame `frame` makes for it.
     fn register_ack(
         &self,
-        mut packet: Packet,
+        frame: impl FnOnce(u64) -> Frame,
     ) -> Result<(u64, oneshot::Receiver<Payload>), AckError> {
         if !self.connected.load(Ordering::Acquire) {
             return Err(AckError::Disconnected);
@@ -604,9 +609,7 @@ impl SocketInner {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
         crate::metrics::add(&self.ns.state.metrics().pending_acks, 1);
-        packet.id = Some(id);
-        let frame = self.ns.state.parser().encode(&packet);
-        if self.session.send(frame).is_err() {
+        if self.session.send(frame(id)).is_err() {
             self.forget_ack(id);
             return Err(AckError::Disconnected);
         }
@@ -716,10 +719,11 @@ impl LocalSocket for SocketInner {
 
     fn deliver_with_ack(
         &self,
-        packet: Packet,
+        event: &AckEvent<'_>,
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
-        match self.register_ack(packet) {
+        let parser = self.ns.state.parser();
+        match self.register_ack(|id| event.frame(parser, id)) {
             Ok((id, rx)) => {
                 // A client that never answers must not leave the entry behind: it goes when the
                 // wait ends, however it ends (reply, timeout, or the future dropped).

@@ -11,6 +11,13 @@ use sio_server::protocol::ParserKind;
 use sio_server::{AckError, Event, Payload, Server, Socket};
 use tokio_tungstenite::tungstenite::Message;
 
+/// The replies' first arguments, as strings, sorted (replies arrive in any order).
+fn first_args_sorted(replies: &[Payload]) -> Vec<String> {
+    let mut firsts: Vec<String> = replies.iter().map(|r| r.first().unwrap()).collect();
+    firsts.sort();
+    firsts
+}
+
 /// Parses `42<id>[...]` into the ack id.
 fn ack_id(packet: &str, event: &str) -> u64 {
     let start = 2;
@@ -188,4 +195,109 @@ async fn events_from_one_client_are_handled_in_order() {
     for i in 0..n {
         assert_eq!(receiver.next_text().await, format!(r#"42["relayed",{i}]"#));
     }
+}
+
+/// A broadcast with acks encodes its packet once; each socket's frame is that encoding with the
+/// socket's own next ack id written in (text format: after `<n>-<nsp>,`; binary attachments
+/// follow it), and each answer reaches the broadcast.
+#[tokio::test]
+async fn a_broadcast_with_acks_writes_each_socket_its_own_id() {
+    let io = Server::builder().build();
+    let chat = io.of("/chat");
+    let (addr, _guard) = common::serve_io(&io).await;
+    let mut clients = Vec::new();
+    let mut sids = Vec::new();
+    for _ in 0..3 {
+        let (client, sid) = RawClient::connect(addr, "/chat").await;
+        clients.push(client);
+        sids.push(sid);
+    }
+    // The first socket has used ack id 0 already: its next is 1, the others' 0.
+    let warm = tokio::spawn({
+        let to_first = chat.clone().to([sids[0].clone()]);
+        async move {
+            to_first
+                .timeout(Duration::from_secs(5))
+                .emit_with_ack("warm", Payload::new())
+                .await
+        }
+    });
+    assert_eq!(clients[0].next_text().await, r#"42/chat,0["warm"]"#);
+    clients[0].send("43/chat,0[]").await;
+    assert_eq!(warm.await.unwrap().unwrap().replies.len(), 1);
+    let gather = tokio::spawn({
+        async move {
+            let payload = Payload::new()
+                .binary(vec![1u8, 2, 3])
+                .arg(&serde_json::json!({"n": 1}))
+                .unwrap();
+            chat.timeout(Duration::from_secs(5))
+                .emit_with_ack("ask", payload)
+                .await
+        }
+    });
+    for (i, client) in clients.iter_mut().enumerate() {
+        let text = client.next_text().await;
+        let rest = text.strip_prefix("451-/chat,").expect(&text);
+        let at = rest.find('[').unwrap();
+        let id: u64 = rest[..at].parse().unwrap();
+        assert_eq!(id, u64::from(i == 0), "socket {i}'s own next ack id");
+        assert_eq!(
+            &rest[at..],
+            r#"["ask",{"_placeholder":true,"num":0},{"n":1}]"#
+        );
+        assert_eq!(client.next_text().await, "<binary 3>");
+        client.send(&format!(r#"43/chat,{id}["r{i}"]"#)).await;
+    }
+    let acks = gather.await.unwrap().unwrap();
+    assert_eq!(acks.expected, 3);
+    assert_eq!(first_args_sorted(&acks.replies), ["r0", "r1", "r2"]);
+}
+
+/// The same with the msgpack parser: the id is the packet map's last entry.
+#[tokio::test]
+async fn a_broadcast_with_acks_in_msgpack_gives_each_socket_its_own_id() {
+    use sio_server::protocol::{Packet, PacketType, decode_msgpack, encode_msgpack};
+    let io = Server::builder().parser(ParserKind::MsgPack).build();
+    let (addr, _guard) = common::serve_io(&io).await;
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let mut client = RawClient::open(addr).await;
+        let connect = encode_msgpack(&Packet::new(PacketType::Connect, "/", None));
+        client.ws.send(Message::binary(connect)).await.unwrap();
+        let _connected = futures_util::StreamExt::next(&mut client.ws).await;
+        clients.push(client);
+    }
+    let gather = tokio::spawn({
+        let io = io.clone();
+        async move {
+            let payload = Payload::new().binary(vec![9u8]).arg(&"x").unwrap();
+            io.timeout(Duration::from_secs(5))
+                .emit_with_ack("ask", payload)
+                .await
+        }
+    });
+    for (i, client) in clients.iter_mut().enumerate() {
+        let packet = loop {
+            let msg = futures_util::StreamExt::next(&mut client.ws)
+                .await
+                .unwrap()
+                .unwrap();
+            if let Message::Binary(b) = msg {
+                break decode_msgpack(&b).unwrap();
+            }
+        };
+        assert_eq!(packet.kind, PacketType::Event);
+        assert_eq!(packet.attachments, vec![Bytes::from_static(&[9])]);
+        let id = packet.id.expect("an ack id");
+        let answer = Packet::ack("/", id, Payload::new().arg(&format!("m{i}")).unwrap());
+        client
+            .ws
+            .send(Message::binary(encode_msgpack(&answer)))
+            .await
+            .unwrap();
+    }
+    let acks = gather.await.unwrap().unwrap();
+    assert_eq!(acks.expected, 2);
+    assert_eq!(first_args_sorted(&acks.replies), ["m0", "m1"]);
 }

@@ -16,7 +16,7 @@ use super::{
     SocketInfo,
 };
 use crate::engine::{Frame, Sid};
-use crate::protocol::{JsonEvent, Packet, ParserKind, Payload};
+use crate::protocol::{AckEvent, JsonEvent, Packet, ParserKind, Payload};
 
 /// A socket connected to this node, as the adapter drives it.
 pub trait LocalSocket: Send + Sync + 'static {
@@ -30,11 +30,12 @@ pub trait LocalSocket: Send + Sync + 'static {
         let _ = offset;
         self.deliver(frame, false);
     }
-    /// Sends `packet` with a fresh ack id; resolves to the reply, or `None` on timeout or
+    /// Sends `event`'s packet with a fresh ack id (its frame from [`AckEvent::frame`], which
+    /// encodes once for every recipient); resolves to the reply, or `None` on timeout or
     /// disconnect.
     fn deliver_with_ack(
         &self,
-        packet: Packet,
+        event: &AckEvent<'_>,
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>>;
     /// Disconnects the socket from the namespace (`close`: and closes its connection).
@@ -544,8 +545,9 @@ impl LocalAdapter {
         }
     }
 
-    /// Sends `packet` to every matching local socket, each with its own ack id. Returns how many
-    /// were sent it, and a future of the replies that arrive within `timeout`.
+    /// Sends `packet` to every matching local socket, each with its own ack id (the packet is
+    /// encoded once, see [`AckEvent`]). Returns how many were sent it, and a future of the
+    /// replies that arrive within `timeout`.
     pub fn broadcast_with_ack_local(
         &self,
         packet: &Packet,
@@ -553,9 +555,10 @@ impl LocalAdapter {
         timeout: Duration,
     ) -> (usize, impl Future<Output = Vec<Payload>> + Send + 'static) {
         let targets = self.matching(opts);
+        let event = AckEvent::new(packet);
         let pending: Vec<_> = targets
             .iter()
-            .map(|s| s.deliver_with_ack(packet.clone(), timeout))
+            .map(|s| s.deliver_with_ack(&event, timeout))
             .collect();
         let count = pending.len();
         let replies = async move {

@@ -58,7 +58,7 @@ pub(super) fn write_header(
     }
 }
 
-fn write_json(value: &Value, out: &mut String) {
+pub(super) fn write_json(value: &Value, out: &mut String) {
     // Serializing a `Value` cannot fail.
     let json = serde_json::to_string(value).unwrap_or_default();
     out.push_str(&json);

@@ -5,6 +5,7 @@
 //! `{"_placeholder":true,"num":N}` and the blob is `attachments[N]`. The msgpack format carries
 //! blobs inline; its decoder turns them into placeholders so the layers above see one model.
 
+mod ack_event;
 mod binary;
 mod date;
 mod json;
@@ -16,6 +17,7 @@ mod transcode;
 mod transcode_json;
 mod value_json;
 
+pub use ack_event::AckEvent;
 pub use binary::{BinaryLimits, Decoder};
 pub use date::iso_date;
 pub use json::{decode_json, encode_json};

@@ -16,13 +16,18 @@ const MAX_DEPTH: usize = 128;
 /// Encodes a packet; attachments go back inline where their placeholders are.
 #[must_use]
 pub fn encode_msgpack(packet: &Packet) -> Bytes {
+    encode_msgpack_with_id(packet, packet.id)
+}
+
+/// Encodes `packet` as if its ack id were `id` (the map's last entry, when there is one).
+pub(super) fn encode_msgpack_with_id(packet: &Packet, id: Option<u64>) -> Bytes {
     let mut fields = Vec::with_capacity(4);
     fields.push((Mp::from("type"), Mp::from(packet.kind.base() as u8)));
     if let Some(data) = &packet.data {
         fields.push((Mp::from("data"), to_msgpack(data, &packet.attachments)));
     }
     fields.push((Mp::from("nsp"), Mp::from(packet.nsp.as_str())));
-    if let Some(id) = packet.id {
+    if let Some(id) = id {
         fields.push((Mp::from("id"), Mp::from(id)));
     }
     let mut out = Vec::with_capacity(64);

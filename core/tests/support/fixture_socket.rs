@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sio_core::adapter::{LocalSocket, Room, SocketInfo};
 use sio_core::engine::{Frame, Sid};
-use sio_core::protocol::{Packet, Payload};
+use sio_core::protocol::{AckEvent, Payload};
 
 /// A socket that passes what it is delivered to `on_frame` (frame, volatile).
 pub(crate) struct FixtureSocket<F> {
@@ -25,7 +25,7 @@ impl<F: Fn(Sid, &Frame, bool) + Send + Sync + 'static> LocalSocket for FixtureSo
     }
     fn deliver_with_ack(
         &self,
-        _packet: Packet,
+        _event: &AckEvent<'_>,
         _timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
         Box::pin(async { None })
