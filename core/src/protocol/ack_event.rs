@@ -1,9 +1,9 @@
 //! [`AckEvent`]: a packet sent to many sockets, each asked for an ack under its own id, encoded
 //! once. The frames differ only by the id, so the packet is serialized once per wire format,
 //! without an id, and each socket's frame is that encoding with its id written in: after the
-//! header in the text format (`4`, the type digit, [`<n>-`] [`<nsp>,`] *id* `[...]`), as the map's last
-//! entry in the msgpack format. Byte for byte what [`ParserKind::encode`] writes for the packet
-//! carrying that id.
+//! header in the text format (`4`, the type digit, [`<n>-`] [`<nsp>,`] *id* `[...]`), as the
+//! map's last entry in the msgpack format. Byte for byte what [`ParserKind::encode`] writes for
+//! the packet carrying that id.
 
 use std::sync::{Arc, OnceLock};
 
