@@ -320,12 +320,8 @@ impl Socket {
         timeout: Duration,
     ) -> Result<Payload, AckError> {
         self.report_sent(event, &payload);
-        let mut packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
-        let parser = self.inner.ns.state.parser();
-        let (id, rx) = self.inner.register_ack(|id| {
-            packet.id = Some(id);
-            parser.encode(&packet)
-        })?;
+        let packet = Packet::event(self.inner.nsp.as_ref(), event, payload);
+        let (id, rx) = self.inner.register_ack(&AckEvent::new(&packet))?;
         let _forget = PendingAck {
             socket: Arc::downgrade(&self.inner),
             id,
@@ -594,10 +590,10 @@ impl SocketInner {
         }
     }
 
-    /// Registers a fresh ack id and sends the frame `frame` makes for it.
+    /// Registers a fresh ack id and sends `event`'s packet with it.
     fn register_ack(
         &self,
-        frame: impl FnOnce(u64) -> Frame,
+        event: &AckEvent<'_>,
     ) -> Result<(u64, oneshot::Receiver<Payload>), AckError> {
         if !self.connected.load(Ordering::Acquire) {
             return Err(AckError::Disconnected);
@@ -609,7 +605,8 @@ impl SocketInner {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
         crate::metrics::add(&self.ns.state.metrics().pending_acks, 1);
-        if self.session.send(frame(id)).is_err() {
+        let frame = event.frame(self.ns.state.parser(), id);
+        if self.session.send(frame).is_err() {
             self.forget_ack(id);
             return Err(AckError::Disconnected);
         }
@@ -722,8 +719,7 @@ impl LocalSocket for SocketInner {
         event: &AckEvent<'_>,
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = Option<Payload>> + Send>> {
-        let parser = self.ns.state.parser();
-        match self.register_ack(|id| event.frame(parser, id)) {
+        match self.register_ack(event) {
             Ok((id, rx)) => {
                 // A client that never answers must not leave the entry behind: it goes when the
                 // wait ends, however it ends (reply, timeout, or the future dropped).

@@ -5,12 +5,12 @@
 //! map's last entry in the msgpack format. Byte for byte what [`ParserKind::encode`] writes for
 //! the packet carrying that id.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
 use super::ParserKind;
-use super::json::{write_header, write_json};
+use super::json::{with_attachments, write_text};
 use super::msgpack::encode_msgpack_with_id;
 use super::packet::Packet;
 use crate::engine::{Frame, Text};
@@ -55,28 +55,15 @@ impl<'a> AckEvent<'a> {
 
     fn json_frame(&self, id: u64) -> Frame {
         let (text, id_at) = self.json.get_or_init(|| {
-            let packet = self.packet;
             let mut text = String::with_capacity(64);
-            let kind = packet.wire_type();
-            write_header(&mut text, kind, packet.attachments.len(), &packet.nsp, None);
-            let id_at = text.len();
-            if let Some(data) = &packet.data {
-                write_json(data, &mut text);
-            }
+            let id_at = write_text(self.packet, None, &mut text);
             (text, id_at)
         });
         let mut out = String::with_capacity(text.len() + 20);
         out.push_str(&text[..*id_at]);
         out.push_str(itoa::Buffer::new().format(id));
         out.push_str(&text[*id_at..]);
-        let text = Frame::Text(Text::from(out));
-        if self.packet.attachments.is_empty() {
-            return text;
-        }
-        let mut frames = Vec::with_capacity(1 + self.packet.attachments.len());
-        frames.push(text);
-        frames.extend(self.packet.attachments.iter().cloned().map(Frame::Binary));
-        Frame::Group(Arc::from(frames))
+        with_attachments(Text::from(out), self.packet)
     }
 
     fn msgpack_frame(&self, id: u64) -> Frame {

@@ -13,17 +13,33 @@ use crate::engine::Frame;
 #[must_use]
 pub fn encode_json(packet: &Packet) -> Frame {
     let mut out = String::with_capacity(32);
+    write_text(packet, packet.id, &mut out);
+    with_attachments(Text::from(out), packet)
+}
+
+/// Writes a packet's text (header and JSON data) as if its ack id were `id`; returns where in
+/// `out` that id starts (where an id goes, when `id` is `None`).
+pub(super) fn write_text(packet: &Packet, id: Option<u64>, out: &mut String) -> usize {
     write_header(
-        &mut out,
+        out,
         packet.wire_type(),
         packet.attachments.len(),
         &packet.nsp,
-        packet.id,
+        None,
     );
-    if let Some(data) = &packet.data {
-        write_json(data, &mut out);
+    let id_at = out.len();
+    if let Some(id) = id {
+        out.push_str(itoa::Buffer::new().format(id));
     }
-    let text = Frame::Text(Text::from(out));
+    if let Some(data) = &packet.data {
+        write_json(data, out);
+    }
+    id_at
+}
+
+/// The frame of a packet's `text`: alone, or followed by one binary frame per attachment.
+pub(super) fn with_attachments(text: Text, packet: &Packet) -> Frame {
+    let text = Frame::Text(text);
     if packet.attachments.is_empty() {
         return text;
     }
@@ -58,7 +74,7 @@ pub(super) fn write_header(
     }
 }
 
-pub(super) fn write_json(value: &Value, out: &mut String) {
+fn write_json(value: &Value, out: &mut String) {
     // Serializing a `Value` cannot fail.
     let json = serde_json::to_string(value).unwrap_or_default();
     out.push_str(&json);
