@@ -18,6 +18,19 @@ fn first_args_sorted(replies: &[Payload]) -> Vec<String> {
     firsts
 }
 
+/// The next packet of a client of the msgpack parser (its text messages, pings, are skipped).
+async fn next_msgpack(client: &mut RawClient) -> sio_server::protocol::Packet {
+    loop {
+        let msg = futures_util::StreamExt::next(&mut client.ws)
+            .await
+            .unwrap()
+            .unwrap();
+        if let Message::Binary(b) = msg {
+            return sio_server::protocol::decode_msgpack(&b).unwrap();
+        }
+    }
+}
+
 /// Parses `42<id>[...]` into the ack id.
 fn ack_id(packet: &str, event: &str) -> u64 {
     let start = 2;
@@ -149,15 +162,7 @@ async fn the_msgpack_parser_carries_binary_inline() {
         )))
         .await
         .unwrap();
-    let reply = loop {
-        let msg = futures_util::StreamExt::next(&mut client.ws)
-            .await
-            .unwrap()
-            .unwrap();
-        if let Message::Binary(b) = msg {
-            break sio_server::protocol::decode_msgpack(&b).unwrap();
-        }
-    };
+    let reply = next_msgpack(&mut client).await;
     assert_eq!(reply.kind, sio_server::protocol::PacketType::Ack);
     assert_eq!(reply.id, Some(3));
     assert_eq!(reply.attachments, vec![Bytes::from_static(b"\x00\xff")]);
@@ -257,7 +262,7 @@ async fn a_broadcast_with_acks_writes_each_socket_its_own_id() {
 /// The same with the msgpack parser: the id is the packet map's last entry.
 #[tokio::test]
 async fn a_broadcast_with_acks_in_msgpack_gives_each_socket_its_own_id() {
-    use sio_server::protocol::{Packet, PacketType, decode_msgpack, encode_msgpack};
+    use sio_server::protocol::{Packet, PacketType, encode_msgpack};
     let io = Server::builder().parser(ParserKind::MsgPack).build();
     let (addr, _guard) = common::serve_io(&io).await;
     let mut clients = Vec::new();
@@ -278,15 +283,7 @@ async fn a_broadcast_with_acks_in_msgpack_gives_each_socket_its_own_id() {
         }
     });
     for (i, client) in clients.iter_mut().enumerate() {
-        let packet = loop {
-            let msg = futures_util::StreamExt::next(&mut client.ws)
-                .await
-                .unwrap()
-                .unwrap();
-            if let Message::Binary(b) = msg {
-                break decode_msgpack(&b).unwrap();
-            }
-        };
+        let packet = next_msgpack(client).await;
         assert_eq!(packet.kind, PacketType::Event);
         assert_eq!(packet.attachments, vec![Bytes::from_static(&[9])]);
         let id = packet.id.expect("an ack id");
