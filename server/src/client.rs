@@ -242,26 +242,36 @@ impl Client {
             socket.end_replay(replayed);
         }
         socket.session_changed();
+        let told = socket.transport();
         if let Some(hooks) = ns.hooks() {
             hooks.socket_connected(&socket);
         }
         ns.run_connect_handler(&socket).await;
         // Hand over the packets that arrived meanwhile, in order, then go live.
-        loop {
+        let live = loop {
             let batch = {
                 let mut state = self.lock();
                 match state.slot(&nsp) {
                     Some(Slot::Connecting(queue)) if !queue.is_empty() => std::mem::take(queue),
                     Some(slot @ Slot::Connecting(_)) => {
                         *slot = Slot::Connected(socket.clone());
-                        break;
+                        break true;
                     }
-                    _ => break,
+                    _ => break false,
                 }
             };
             for packet in batch {
                 socket.on_packet(packet);
             }
+        };
+        // An upgrade that ended after the observer was told of the socket but while it was still
+        // connecting did not reach it (`on_upgrade` tells of connected sockets): tell it now.
+        // If `on_upgrade` saw the socket after all, the observer hears of the change twice.
+        if live
+            && socket.transport() != told
+            && let Some(observer) = self.server.observer()
+        {
+            observer.transport_changed(&socket);
         }
         if let Some(reason) = self.closed.get() {
             socket.on_transport_close(*reason);

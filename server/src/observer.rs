@@ -49,7 +49,8 @@ pub trait Observer: Send + Sync + 'static {
     fn event_sent(&self, _nsp: &str, _sid: Sid, _event: &str, _payload: &Payload) {}
 
     /// A socket's connection moved from polling to WebSocket ([`Socket::transport`] tells
-    /// the new one).
+    /// the new one). An upgrade that ends while the socket's connect handler runs is told when
+    /// the handler is done (rarely twice, the second time with the same transport).
     fn transport_changed(&self, _socket: &Socket) {}
 
     /// A socket's data was replaced with [`Socket::set_data`].

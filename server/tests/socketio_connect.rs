@@ -195,3 +195,69 @@ async fn namespace_handlers_serve_every_socket_and_a_socket_handler_takes_preced
     own.send(r#"422["who"]"#).await;
     assert_eq!(own.next_text().await, r#"432["socket"]"#);
 }
+
+/// Records the transport changes an observer is told of.
+#[derive(Default)]
+struct TransportChanges(std::sync::Mutex<Vec<(String, sio_server::engine::Transport)>>);
+
+impl sio_server::Observer for TransportChanges {
+    fn transport_changed(&self, socket: &Socket) {
+        let change = (socket.id().to_string(), socket.transport());
+        self.0.lock().unwrap().push(change);
+    }
+}
+
+/// A client that upgrades to WebSocket while its socket's connect handler still runs: the
+/// upgrade finds the socket still connecting, and the observer hears of the new transport once
+/// the socket is connected (the admin UI showed such a socket on polling for good).
+#[tokio::test]
+async fn an_upgrade_during_the_connect_handler_reaches_the_observer() {
+    use futures_util::{SinkExt, StreamExt};
+    use sio_server::engine::Transport;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let io = Server::builder().build();
+    let changes = std::sync::Arc::new(TransportChanges::default());
+    io.observe(changes.clone()).unwrap();
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (entered, mut in_handler) = tokio::sync::mpsc::unbounded_channel();
+    io.on_connection({
+        let release = release.clone();
+        move |socket: Socket| {
+            let (release, entered) = (release.clone(), entered.clone());
+            async move {
+                let _ = entered.send(socket);
+                release.notified().await;
+            }
+        }
+    });
+    let (addr, _guard) = common::serve_io(&io).await;
+    let polling = "/socket.io/?EIO=4&transport=polling";
+    let (status, open) = common::http(addr, "GET", polling, b"").await;
+    assert_eq!(status, 200, "{open}");
+    let open: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
+    let sid = open["sid"].as_str().unwrap().to_owned();
+    let session = format!("{polling}&sid={sid}");
+    assert_eq!(common::http(addr, "POST", &session, b"40").await.0, 200);
+    let socket = in_handler.recv().await.unwrap();
+    let (_, connected) = common::http(addr, "GET", &session, b"").await;
+    assert!(connected.starts_with("40{"), "{connected}");
+
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&sid={sid}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::text("2probe")).await.unwrap();
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next()).await;
+    assert_eq!(probe.unwrap().unwrap().unwrap(), Message::text("3probe"));
+    ws.send(Message::text("5")).await.unwrap();
+    common::eventually("the upgrade", || socket.transport() == Transport::Websocket).await;
+    assert!(
+        changes.0.lock().unwrap().is_empty(),
+        "the upgrade found the socket still connecting"
+    );
+
+    release.notify_one();
+    common::eventually("the observer told of the upgrade", || {
+        changes.0.lock().unwrap().as_slice() == [(socket.id().to_string(), Transport::Websocket)]
+    })
+    .await;
+}
