@@ -48,7 +48,7 @@ fn the_admin_namespace_speaks_the_ui_protocol_across_a_three_node_cluster() {
             "server_stats arrive from node admin-c",
             "aggregated events count raw connections per second",
             "socket_connected arrives from another node",
-            "socket_updated reports the upgrade to websocket",
+            "the upgrade to websocket reaches the admin UI (socket_updated, or socket_connected after it)",
             "room_joined arrives from another node",
             "room_left arrives from another node",
             "event_received names the event and its arguments",

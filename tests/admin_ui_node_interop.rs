@@ -38,7 +38,7 @@ fn an_admin_client_on_a_rust_node_sees_and_acts_on_a_node_js_node_instrumented_b
             "all_sockets describes node 3's socket as the UI expects",
             "server_stats arrive from node mixed-js",
             "socket_connected arrives from another node",
-            "socket_updated reports the upgrade to websocket",
+            "the upgrade to websocket reaches the admin UI (socket_updated, or socket_connected after it)",
             "room_joined arrives from another node",
             "event_received names the event and its arguments",
             "event_sent reports a broadcast delivered to the socket",
