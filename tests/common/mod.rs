@@ -12,12 +12,39 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A free TCP port on loopback.
+/// The first port of the range that [`free_port`] draws from.
+const PORTS_FROM: u16 = 10_000;
+/// The end (exclusive) of that range: a Redis Cluster node also listens on its port + 10 000,
+/// and both stay below the kernel's ephemeral range (32 768 and up by default).
+const PORTS_TO: u16 = 22_768;
+
+/// A free TCP port on loopback, for a server a test starts.
+///
+/// Drawn below the kernel's ephemeral range, not from it (`bind(":0")` would): between this
+/// check and the server's own `bind`, any outgoing connection of any test could otherwise be
+/// given the same port as its local end, and the server would fail to start (a Redis Cluster
+/// node did, in CI). Ports are drawn in a sequence that starts at a point picked from the
+/// process id and the clock, so concurrent test threads never share one and concurrent
+/// processes rarely try the same.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let span = u32::from(PORTS_TO - PORTS_FROM);
+    if NEXT.load(Ordering::Relaxed) == u32::MAX {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let start = (std::process::id().wrapping_mul(7_919) ^ nanos) % span;
+        let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    for _ in 0..span {
+        let port = PORTS_FROM + (NEXT.fetch_add(1, Ordering::Relaxed) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {PORTS_FROM}..{PORTS_TO}");
 }
 
 /// A running `sio-node`, killed when dropped.

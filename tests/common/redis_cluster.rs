@@ -26,14 +26,13 @@ pub fn cli(port: u16, args: &[&str]) -> String {
 
 impl RedisCluster {
     pub fn start() -> RedisCluster {
-        // Each node also listens on its port + 10 000 (the cluster bus).
+        // Each node also listens on its port + 10 000 (the cluster bus), still below the
+        // ephemeral range for a port from `free_port`.
         let ports: Vec<u16> = (0..6)
             .map(|_| {
                 loop {
                     let port = free_port();
-                    if port < 55_000
-                        && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
-                    {
+                    if std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
                         break port;
                     }
                 }
@@ -64,14 +63,18 @@ impl RedisCluster {
                 )
             })
             .collect();
-        let cluster = RedisCluster {
+        let mut cluster = RedisCluster {
             ports,
             children,
             dir,
         };
-        for port in &cluster.ports {
+        for (i, port) in cluster.ports.iter().enumerate() {
             let deadline = Instant::now() + Duration::from_secs(10);
             while cli(*port, &["PING"]).trim() != "PONG" {
+                let exited = cluster.children[i]
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok()?);
+                assert!(exited.is_none(), "redis-server :{port} exited: {exited:?}");
                 assert!(
                     Instant::now() < deadline,
                     "redis-server :{port} did not start"
