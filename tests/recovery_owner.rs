@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::redis_cluster::cli;
 use common::{Node, Redis, http_get, wait_for_metric};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -81,6 +82,34 @@ impl Raw {
     }
 }
 
+/// Waits until Redis holds `pid`'s session record (base64 msgpack `{sid, pid, rooms, ...}`)
+/// with `room` among its rooms. Session changes are written by a queue, after the change
+/// itself: a node stopped right after a join may have left the record from before it.
+async fn wait_for_record_naming(redis: &Redis, pid: &str, room: &str) {
+    use base64::Engine as _;
+    let key = format!("sio:session:{pid}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = cli(redis.port, &["GET", &key]);
+        let record: Option<Value> = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
+            .and_then(|bytes| rmp_serde::from_slice(&bytes).ok());
+        if record
+            .as_ref()
+            .and_then(|r| r["rooms"].as_array())
+            .is_some_and(|rooms| rooms.contains(&json!(room)))
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{key} never named {room}: {record:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_missed_the_reconnect_cannot_overwrite_the_restored_session() {
     let redis = Redis::start();
@@ -121,8 +150,11 @@ async fn a_node_that_missed_the_reconnect_cannot_overwrite_the_restored_session(
         .cloned()
         .expect("offset");
 
-    // A stops before it can notice anything; the client reconnects to B and is restored there,
-    // then joins "new" on B.
+    // A stops before it can notice anything (once its record names "old": a join is
+    // acknowledged before the record is written); the client reconnects to B and is restored
+    // there, then joins "new" on B.
+    let pid = pid.as_str().expect("pid");
+    wait_for_record_naming(&redis, pid, "old").await;
     a.signal("STOP");
     let mut on_b = Raw::open(&b).await;
     let restored = on_b.connect(json!({"pid": pid, "offset": offset})).await;
@@ -157,6 +189,7 @@ async fn a_node_that_missed_the_reconnect_cannot_overwrite_the_restored_session(
     }
 
     // B dies; the client is restored on A from the record B wrote, rooms "old" and "new".
+    wait_for_record_naming(&redis, pid, "new").await;
     b.signal("KILL");
     drop(on_b);
     let mut again = Raw::open(&a).await;

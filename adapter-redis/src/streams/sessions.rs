@@ -2,11 +2,12 @@
 //! can restore it, even after the node that held it was killed.
 //!
 //! Writes are queued per pid (the newest state wins) and written by one task, in pipelines, so
-//! a later state never lands before an earlier one. A connected socket's record is written when
-//! it connects, joins, leaves or changes its data, with a TTL of `max_disconnection_duration`
-//! plus the refresh period, and rewritten every refresh period (half the duration, between
-//! 0.5 s and 60 s) from the live index; so after a crash the record lives at least
-//! `max_disconnection_duration` more. At a disconnection it is written with exactly that TTL;
+//! a later state never lands before an earlier one. They follow the change (a join is
+//! acknowledged before its record is written): a node killed in between leaves the record from
+//! before it. A connected socket's record is written when it connects, joins, leaves or
+//! changes its data, with a TTL of `max_disconnection_duration` plus the refresh period, and
+//! rewritten every refresh period (half the duration, between 0.5 s and 60 s) from the live
+//! index; so after a crash the record lives at least `max_disconnection_duration` more. At a disconnection it is written with exactly that TTL;
 //! a deliberate disconnect deletes it.
 //!
 //! Each record has an owner key beside it (`<key>:owner`, the node id of the last node that
