@@ -15,8 +15,33 @@
 set -Eeuo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+# A free port for a server of the cluster in DIR. Drawn below the kernel's ephemeral range
+# (32768 and up): a port from bind(":0") can be handed to an outgoing connection before the
+# server binds it (or while a killed node is down, before it restarts on its port). Never one
+# already drawn for DIR (listed in DIR/ports), since those may not be bound yet.
+free_port() { # dir
+  python3 - "$1/ports" <<'PY'
+import os, random, socket, sys
+path = sys.argv[1]
+taken = set(open(path).read().split()) if os.path.exists(path) else set()
+for _ in range(10000):
+    port = random.randrange(10000, 22768)
+    if str(port) in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(path, "a") as f:
+        f.write(f"{port}\n")
+    print(port)
+    break
+else:
+    sys.exit("local-cluster: no free port in 10000-22767")
+PY
 }
 
 wait_http() { # url, seconds
@@ -59,7 +84,7 @@ up() {
   : >"$dir/pids"
   : >"$dir/nodes"
   local redis_port
-  redis_port="$(free_port)"
+  redis_port="$(free_port "$dir")"
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
     --daemonize no >"$dir/redis.log" 2>&1 &
   echo "$! redis" >>"$dir/pids"
@@ -69,7 +94,7 @@ up() {
   local servers=() urls=()
   for i in $(seq "$nodes"); do
     local port pid
-    port="$(free_port)"
+    port="$(free_port "$dir")"
     pid="$(start_node "$dir" "n$i" "$port")"
     echo "n$i $pid $port" >>"$dir/nodes"
     servers+=("n$i=127.0.0.1:$port")
@@ -77,7 +102,7 @@ up() {
   done
   for url in "${urls[@]}"; do wait_http "$url/readyz" 30; done
   local lb_port
-  lb_port="$(free_port)"
+  lb_port="$(free_port "$dir")"
   local lb_flags=()
   [ "${SIO_LB:-sticky}" = "round-robin" ] && lb_flags=(--round-robin)
   "$root/scripts/render-haproxy.sh" "${lb_flags[@]}" "127.0.0.1:$lb_port" "${servers[@]}" >"$dir/haproxy.cfg"
