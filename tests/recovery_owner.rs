@@ -7,8 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::redis_cluster::cli;
-use common::{Node, Redis, http_get, wait_for_metric};
+use common::{Node, Redis, cli, http_get, wait_for_metric};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;

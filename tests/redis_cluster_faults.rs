@@ -79,8 +79,8 @@ async fn publishing_through(fault: Fault) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             std::thread::sleep(Duration::from_millis(50));
-            let ok = common::redis_cluster::cli(cluster.any_port(), &["CLUSTER", "INFO"])
-                .contains("cluster_state:ok");
+            let ok =
+                common::cli(cluster.any_port(), &["CLUSTER", "INFO"]).contains("cluster_state:ok");
             if ok && cluster.owner(channel) != before {
                 break;
             }

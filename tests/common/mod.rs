@@ -27,19 +27,20 @@ const PORTS_TO: u16 = 22_768;
 /// process id and the clock, so concurrent test threads never share one and concurrent
 /// processes rarely try the same.
 pub fn free_port() -> u16 {
+    use std::sync::LazyLock;
     use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
-    let span = u32::from(PORTS_TO - PORTS_FROM);
-    if NEXT.load(Ordering::Relaxed) == u32::MAX {
+    static START: LazyLock<u32> = LazyLock::new(|| {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let start = (std::process::id().wrapping_mul(7_919) ^ nanos) % span;
-        let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
-    }
+        std::process::id().wrapping_mul(7_919) ^ nanos
+    });
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(PORTS_TO - PORTS_FROM);
     for _ in 0..span {
-        let port = PORTS_FROM + (NEXT.fetch_add(1, Ordering::Relaxed) % span) as u16;
+        let offset = START.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = PORTS_FROM + offset as u16;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
@@ -299,6 +300,16 @@ pub fn wait_for_metric(node: &Node, line: &str) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// `redis-cli -p port args...`, its output as text.
+pub fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A `redis-server` on a free port, killed when dropped; it can be killed and restarted on the
